@@ -1,0 +1,31 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""package_facts: classify the .PCK files from the probe and the other sites' facts."""
+
+from __future__ import annotations
+
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts, summarise
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, SmsActionBase, origin_sites_from_hostvars
+
+
+class ActionModule(SmsActionBase):
+    MODULE_NAME = "package_facts"
+
+    def act(self, args, task_vars):
+        site = self.site(task_vars, self.probe(task_vars, package_folders=args["package_folders"]))
+        origin_facts = args["origin_sites"] if args["origin_sites"] is not None else origin_sites_from_hostvars(task_vars)
+        origins = {code: origin_view_from_facts(facts) for code, facts in origin_facts.items()}
+        leftovers = classify(site, origins, min_evidence=args["min_evidence"])
+        return {
+            "changed": False,
+            "ansible_facts": {PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])},
+        }
+
+
+def packages_fact(site, leftovers, min_evidence) -> dict:
+    return {
+        "leftovers": [leftover.to_dict() for leftover in leftovers],
+        "summary": summarise(leftovers),
+        "min_evidence": min_evidence,
+        "evidence_available": bool(site.logging.get("evidence_available")),
+    }

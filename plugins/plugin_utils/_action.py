@@ -1,0 +1,126 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared plumbing for the collection's action plugins: argument validation from the module's own
+DOCUMENTATION, the SMS 2.0 table, running a collection script through win_powershell, and the
+one read-only probe whose answer every module decides from."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import yaml
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.sms.remediation.plugins.module_utils import sms20
+from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
+
+_SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
+_COLLECTION = "ansible_collections.sms.remediation.plugins.modules"
+# Facts the probe leaves behind, so later tasks in the same play do not probe again.
+PROBE_FACT = "sms_probe"
+SITE_FACT = "sms_site"
+PACKAGES_FACT = "sms_packages"
+
+
+def argument_spec_from_doc(options: dict) -> dict:
+    """Turn DOCUMENTATION ``options`` into an ArgumentSpecValidator spec (the docs are the spec)."""
+    spec = {}
+    for name, doc in (options or {}).items():
+        entry = {"type": doc.get("type", "str")}
+        for key in ("required", "default", "choices", "elements", "no_log", "aliases"):
+            if key in doc:
+                entry[key] = doc[key]
+        if "options" in doc:
+            entry["options"] = argument_spec_from_doc(doc["options"])
+        spec[name] = entry
+    return spec
+
+
+def load_documentation(module_name: str) -> dict:
+    module = importlib.import_module(f"{_COLLECTION}.{module_name}")
+    return yaml.safe_load(module.DOCUMENTATION)
+
+
+def origin_sites_from_hostvars(task_vars: dict) -> dict:
+    """site code -> sms_site facts of every host of this run that has them (other batches included)."""
+    sites = {}
+    for host_vars in (task_vars.get("hostvars") or {}).values():
+        facts = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
+        if facts and facts.get("site_code"):
+            sites[facts["site_code"]] = facts
+    return sites
+
+
+def script_text(name: str) -> str:
+    with open(os.path.join(_SCRIPT_DIR, f"{name}.ps1"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+class SmsActionBase(ActionBase):
+    """Base for the collection's action plugins. Subclasses set ``MODULE_NAME`` and implement ``act``."""
+
+    MODULE_NAME = ""
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self._validated_args()
+        try:
+            self.table = sms20.merge_overrides(args.get("sms20"))
+        except sms20.Sms20TableError as exc:
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: invalid sms20 override: {exc}") from exc
+        try:
+            result.update(self.act(args, task_vars))
+        except ProbeError as exc:
+            result.update(failed=True, msg=str(exc))
+        return result
+
+    # ---- helpers for subclasses ----------------------------------------------------------
+    def act(self, args: dict, task_vars: dict) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def host_name(self, task_vars: dict) -> str:
+        return str(task_vars.get("inventory_hostname") or "localhost")
+
+    def _validated_args(self) -> dict:
+        options = load_documentation(self.MODULE_NAME).get("options", {})
+        validation, new_args = self.validate_argument_spec(argument_spec=argument_spec_from_doc(options))
+        if validation.error_messages:
+            raise AnsibleActionFail(f"{self.MODULE_NAME}: " + "; ".join(validation.error_messages))
+        return new_args
+
+    def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
+        """Run a collection script with win_powershell; return the module result, failing on errors."""
+        reply = self._execute_module(
+            module_name="ansible.windows.win_powershell",
+            module_args={"script": script_text(name), "parameters": parameters},
+            task_vars=task_vars,
+        )
+        if reply.get("failed") or reply.get("unreachable"):
+            detail = reply.get("msg") or "; ".join(str(e.get("exception") or e) for e in reply.get("error", []))
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {name} script failed: {detail}", result=reply)
+        return reply
+
+    def probe(self, task_vars: dict, package_folders=None, refresh: bool = False) -> dict:
+        """The raw probe answer: cached from an earlier ``site_facts`` in this play unless ``refresh``."""
+        cached = (task_vars.get("ansible_facts") or {}).get(PROBE_FACT)
+        if cached and not refresh:
+            return cached
+        parameters = sms20.probe_parameters(self.table)
+        if package_folders:
+            parameters["PackageFolders"] = list(package_folders)
+        reply = self.run_script("sms_probe", parameters, task_vars)
+        answer = reply.get("result")
+        if not isinstance(answer, dict):
+            raise ProbeError(self.host_name(task_vars), f"the probe returned no result (got {type(answer).__name__})")
+        return answer
+
+    def site(self, task_vars: dict, probe_answer: dict):
+        return parse_probe(self.host_name(task_vars), probe_answer, self.table)
