@@ -1,0 +1,28 @@
+"""Make ``ansible_collections.sms.remediation`` importable (until tests/unit/conftest.py does it).
+
+Creates ``<repo>/tests/output/.collection_root/ansible_collections/sms/remediation`` as a
+symlink to the repository root and puts ``<repo>/tests/output/.collection_root`` on sys.path.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[3]
+_ROOT = _REPO / "tests" / "output" / ".collection_root"
+_LINK = _ROOT / "ansible_collections" / "sms" / "remediation"
+
+if not _LINK.exists():
+    _LINK.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(_REPO, _LINK, target_is_directory=True)
+    except FileExistsError:  # another process created it meanwhile
+        pass
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+
+def pytest_configure(config):
+    """Register the ``slow`` marker used by the long-running tests."""
+    config.addinivalue_line("markers", "slow: long-running test (generates large logs)")
