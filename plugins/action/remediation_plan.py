@@ -1,0 +1,29 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""remediation_plan: module_utils.decision over the cached facts; no round trip."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import (
+    PACKAGES_FACT, PROBE_FACT, SmsActionBase, origin_sites_from_hostvars)
+
+
+class ActionModule(SmsActionBase):
+    MODULE_NAME = "remediation_plan"
+    _requires_connection = False
+
+    def act(self, args, task_vars):
+        facts = task_vars.get("ansible_facts") or {}
+        if not facts.get(PROBE_FACT) or not facts.get(PACKAGES_FACT):
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: no facts to plan from; run "
+                                    "sms.remediation.site_facts and sms.remediation.package_facts first")
+        site = self.site(task_vars, facts[PROBE_FACT])
+        origins = {code: origin_view_from_facts(f) for code, f in origin_sites_from_hostvars(task_vars).items()}
+        leftovers = classify(site, origins, min_evidence=facts[PACKAGES_FACT].get("min_evidence") or "origin")
+        decided = plan(site, leftovers, args["policy"], args["hotfix_method"], args["hotfix_source_available"],
+                       force_ids=tuple(args["force"]), table=self.table)
+        return {"changed": False, "ansible_facts": {"sms_plan": decided.to_dict()}}

@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: remediation_plan
+short_description: Decide what to do about KB Q244405 on a site server, from its facts and a policy
+version_added: 0.1.0
+description:
+  - Decides from the facts of M(sms.remediation.site_facts) and M(sms.remediation.package_facts) whether to
+    apply the hotfix and which leftovers to remove, and why each other one is refused. Changes nothing.
+  - C(report) decides nothing; C(workaround) removes confirmed leftovers; C(hotfix) applies the hotfix where the
+    site is affected; C(auto) does both, since the hotfix stops new leftovers but does not remove existing ones.
+  - Runs on the controller from cached facts; it does not contact the host.
+extends_documentation_fragment:
+  - sms.remediation.common
+  - sms.remediation.common.attributes
+options:
+  policy:
+    description: What to do, see the description.
+    type: str
+    choices: [auto, report, workaround, hotfix]
+    default: auto
+  hotfix_method:
+    description: The hotfix method that will be used, so the plan can refuse the installer on Alpha.
+    type: str
+    choices: [installer, manual]
+    default: manual
+  hotfix_source_available:
+    description: Whether a hotfix source (installer path or Distmgr.dll for this platform) was given.
+    type: bool
+    default: true
+  force:
+    description: Package IDs to remove although their evidence is weaker than the chosen level.
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: sms.remediation.package_facts
+author:
+  - sms.remediation developers
+"""
+
+EXAMPLES = r"""
+- name: Plan with the default policy
+  sms.remediation.remediation_plan:
+
+- name: Only report
+  sms.remediation.remediation_plan:
+    policy: report
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: dict
+  contains:
+    sms_plan:
+      description: The decision.
+      returned: always
+      type: dict
+      sample:
+        policy: auto
+        hotfix: true
+        hotfix_method: manual
+        hotfix_reason: "SMS 2.0 SP1 with Distmgr.dll 2.00.1380.1000: affected"
+        remove: ["60000012"]
+        refused: [{id: "60000013", name: 60000013.PCK, reason: "active at this site"}]
+        notes: []
+"""
