@@ -1,0 +1,41 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleet_report: hostvars -> module_utils.report -> files on the controller."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from ansible_collections.sms.remediation.plugins.module_utils.host_result import host_result
+from ansible_collections.sms.remediation.plugins.module_utils.report import (
+    build_report, render_csv, render_html, render_json, render_markdown)
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import SITE_FACT, SmsActionBase
+
+_RENDERERS = {"json": (render_json, "json"), "csv": (render_csv, "csv"),
+              "markdown": (render_markdown, "md"), "html": (render_html, "html")}
+
+
+class ActionModule(SmsActionBase):
+    MODULE_NAME = "fleet_report"
+    _requires_connection = False
+
+    def act(self, args, task_vars):
+        hostvars = task_vars.get("hostvars") or {}
+        records = {}
+        for host in args["hosts"]:
+            host_vars = hostvars[host] if host in hostvars else {}
+            site_after = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
+            records[host] = host_result(host, host_vars.get("sms_q244405_outcome"), site_after, args["run_check_mode"])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
+                                        "finished": now.isoformat(timespec="seconds")})
+        os.makedirs(args["dest"], exist_ok=True)
+        stem = f"q244405-{'check' if args['run_check_mode'] else 'run'}-{now.strftime('%Y%m%dT%H%M%S')}"
+        files = {}
+        for fmt in args["formats"]:
+            render, extension = _RENDERERS[fmt]
+            files[fmt] = os.path.join(args["dest"], f"{stem}.{extension}")
+            with open(files[fmt], "w", encoding="utf-8", newline="") as handle:
+                handle.write(render(report))
+        return {"changed": False, "files": files, "totals": report.get("totals", {}), "report": report}

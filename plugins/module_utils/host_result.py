@@ -1,0 +1,69 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One host's record for the fleet report, assembled from what the q244405 role left in hostvars.
+
+The role leaves ``sms_q244405_outcome`` (site_before, packages_before, plan, workaround, hotfix, error)
+and the verification facts ``ansible_facts.sms_site``. The record follows the schema documented in
+report.py."""
+
+from __future__ import annotations
+
+NO_RESULT = "no result: the host was unreachable or failed before its facts were gathered"
+
+
+def _site_summary(site: dict) -> dict:
+    logging = site.get("logging") or {}
+    return {
+        "site_code": site.get("site_code"),
+        "parent_site_code": site.get("parent_site_code"),
+        "version": site.get("version"),
+        "service_pack": site.get("service_pack"),
+        "platform": site.get("platform"),
+        "logging_enabled": logging.get("enabled"),
+    }
+
+
+def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
+    hotfix = hotfix or {}
+    ran = bool(hotfix) and not hotfix.get("skipped")
+    return {
+        "planned": bool(plan.get("hotfix")),
+        "applied": ran and bool(hotfix.get("changed")) and not check_mode and not hotfix.get("failed"),
+        "would_apply": ran and bool(hotfix.get("changed")) and check_mode,
+        "method": plan.get("hotfix_method"),
+        "outcome": hotfix.get("outcome") if ran else None,
+        "reason": hotfix.get("msg") if ran else plan.get("hotfix_reason"),
+    }
+
+
+def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
+    """The report record of one host (status ok, failed or unreachable)."""
+    if not outcome and not site_after:
+        return {"host": host, "status": "unreachable", "error": NO_RESULT, "check_mode": check_mode,
+                "site": {}, "q244405": {}, "leftovers": [], "bytes_reclaimed": 0,
+                "actions": {"removed": [], "quarantined": [], "refused": [], "hotfix": {}}}
+    outcome = outcome or {}
+    site_before = outcome.get("site_before") or site_after or {}
+    plan = outcome.get("plan") or {}
+    workaround = outcome.get("workaround") or {}
+    q244405 = (site_after or site_before).get("q244405") or {}
+    refused = list(plan.get("refused") or []) + list(workaround.get("refused") or [])
+    return {
+        "host": host,
+        "status": "failed" if outcome.get("error") else "ok",
+        "error": outcome.get("error"),
+        "failed_task": outcome.get("failed_task"),
+        "check_mode": check_mode,
+        "site": _site_summary(site_after or site_before),
+        "q244405": {key: q244405.get(key) for key in ("affected", "fixed_by", "reason")},
+        "q244405_before": {key: (site_before.get("q244405") or {}).get(key) for key in ("affected", "fixed_by", "reason")},
+        "leftovers": list((outcome.get("packages_before") or {}).get("leftovers") or []),
+        "actions": {
+            "removed": list(workaround.get("removed") or []),
+            "quarantined": list(workaround.get("quarantined") or []),
+            "refused": refused,
+            "hotfix": _hotfix_summary(plan, outcome.get("hotfix"), check_mode),
+        },
+        "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),
+        "warnings": list(site_before.get("warnings") or []),
+    }

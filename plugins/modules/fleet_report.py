@@ -1,0 +1,86 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_report
+short_description: Write the KB Q244405 fleet report (JSON, CSV, Markdown, HTML) on the controller
+version_added: 0.1.0
+description:
+  - Collects what the M(sms.remediation.q244405) role recorded for each host (C(sms_q244405_outcome) and the
+    verification facts) and writes one report per run in O(dest) on the controller, named by mode and time
+    (C(q244405-check-20261125T150000.json), C(q244405-run-...)).
+  - Hosts without a record (unreachable, or failed before facts were gathered) are listed with that reason.
+  - Check-mode runs report what would be removed or applied.
+  - Runs on the controller only; run it on C(localhost) with C(check_mode: false) so the report is written
+    in check mode too.
+extends_documentation_fragment:
+  - sms.remediation.common
+options:
+  hosts:
+    description: Inventory names of the site servers to report on.
+    type: list
+    elements: str
+    required: true
+  dest:
+    description: Controller folder for the report files (created when missing).
+    type: path
+    required: true
+  formats:
+    description: Which files to write.
+    type: list
+    elements: str
+    choices: [json, csv, markdown, html]
+    default: [json, csv, markdown, html]
+  policy:
+    description: The policy of the run, recorded in the report.
+    type: str
+    default: auto
+  run_check_mode:
+    description: Whether the remediation ran in check mode (pass C(ansible_check_mode)).
+    type: bool
+    default: false
+attributes:
+  action:
+    support: full
+    description: Runs on the controller only.
+  check_mode:
+    support: none
+    description: Writes the report; set C(check_mode=false) on the task and pass O(run_check_mode).
+  diff_mode:
+    support: none
+    description: No diff.
+  platform:
+    platforms: posix
+    description: The Ansible controller.
+seealso:
+  - module: sms.remediation.site_facts
+author:
+  - sms.remediation developers
+"""
+
+EXAMPLES = r"""
+- name: Write the fleet report
+  sms.remediation.fleet_report:
+    hosts: "{{ groups['sms_site_servers'] }}"
+    dest: "{{ playbook_dir }}/reports"
+    run_check_mode: "{{ ansible_check_mode }}"
+  check_mode: false
+"""
+
+RETURN = r"""
+files:
+  description: Paths of the files written, by format.
+  returned: always
+  type: dict
+  sample: {json: /srv/reports/q244405-run-20261125T150000.json, html: /srv/reports/q244405-run-20261125T150000.html}
+totals:
+  description: Fleet totals (hosts, ok, failed, unreachable, affected, leftovers removed, bytes reclaimed).
+  returned: always
+  type: dict
+report:
+  description: The whole report as written to the JSON file.
+  returned: always
+  type: dict
+"""
