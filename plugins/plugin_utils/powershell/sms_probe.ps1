@@ -1,0 +1,478 @@
+# sms.remediation:probe v1
+#
+# Read-only facts probe for KB Q244405 on an SMS 2.0 site server (one WinRM round trip).
+# Collects: SMS registry identification/version, SMS_Site and SMS_Package from WMI, service
+# states, whether the SMS Administrator console is open, Distmgr.dll per platform, the .PCK
+# listing of every package folder, and only the Distmgr.log lines that mention deletions.
+# Every source is read on its own: a failure is recorded in "errors" and the rest still runs,
+# so the controller can say exactly what is missing on which host. Nothing is ever changed.
+# Result schema: docs/internals.md section 1 (schema 1).
+
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [string]$SmsRegistryRoot = 'HKLM:\SOFTWARE\Microsoft\SMS',
+    [string]$PackageFolderName = 'SMSPKG',
+    [string[]]$PackageFolders = @(),
+    # Used by the controller to classify files; the probe lists every file on purpose.
+    [string]$PackageFilePattern = '^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\.PCK$',
+    [string[]]$Platforms = @('i386', 'alpha'),
+    [string[]]$LogNames = @('Distmgr.log', 'Distmgr.lo_'),
+    [string]$LogPattern = 'deleting the package|deleted the package|adding package',
+    [string]$LogComponent = 'SMS_DISTRIBUTION_MANAGER',
+    [string[]]$Services = @('SMS_SITE_COMPONENT_MANAGER', 'SMS_EXECUTIVE', 'SMS_SITE_BACKUP', 'SMS_SQL_MONITOR'),
+    [string]$ConsoleProcess = 'mmc.exe',
+    [string]$ConsoleSnapIn = 'sms.msc',
+    [string]$HotfixLogName = 'Q244405.log',
+    [int]$WmiTimeoutSeconds = 30
+)
+
+$ErrorActionPreference = 'Stop'
+# Run by hand (not through win_powershell): provide the same $Ansible surface and print JSON.
+$standalone = $null -eq $Ansible
+if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
+# A probe never changes anything, so it must not report a change (also in check mode).
+$Ansible.Changed = $false
+
+# A log line longer than this is cut: a corrupt or binary log must not grow memory or output.
+$MaxLineChars = 4096
+# A matched line ends its entry when it carries the "><thread=N (0xN)>" trailer; otherwise the
+# entry was wrapped (as in the KB) and the next physical line belongs to it.
+$EntryEnd = [regex]::new('><thread=[^>]*\)>', 'IgnoreCase, CultureInvariant')
+
+$script:Errors = New-Object System.Collections.Generic.List[object]
+
+function Add-ProbeError {
+    param([string]$Source, [string]$Message)
+    $script:Errors.Add(@{ source = $Source; message = $Message })
+}
+
+function Get-InnermostException {
+    # PowerShell wraps .NET errors (MethodInvocationException); the cause is the innermost one.
+    param([System.Exception]$Exception)
+    while ($null -ne $Exception.InnerException) { $Exception = $Exception.InnerException }
+    $Exception
+}
+
+function Join-WindowsPath {
+    param([string]$Parent, [string]$Child)
+    if ([string]::IsNullOrEmpty($Parent)) { return $null }
+    $Parent.TrimEnd('\') + '\' + $Child
+}
+
+function ConvertTo-QuotedWql {
+    # WQL string literal: backslash and single quote must be escaped.
+    param([string]$Value)
+    "'" + $Value.Replace('\', '\\').Replace("'", "\'") + "'"
+}
+
+# ---- WMI with a bounded timeout ------------------------------------------------------------
+# Get-WmiObject has no timeout of its own; a hung provider would hang the whole probe, so the
+# query goes through ManagementObjectSearcher with connection and enumeration timeouts.
+function Invoke-WmiQuery {
+    param([string]$Namespace, [string]$Query, [int]$TimeoutSeconds)
+    $timeout = [TimeSpan]::FromSeconds($TimeoutSeconds)
+    $connection = New-Object System.Management.ConnectionOptions
+    $connection.Timeout = $timeout
+    $scope = New-Object System.Management.ManagementScope -ArgumentList ('\\.\' + $Namespace), $connection
+    $scope.Connect()
+    $options = New-Object System.Management.EnumerationOptions
+    $options.Timeout = $timeout
+    $options.ReturnImmediately = $true
+    $options.Rewindable = $false
+    $objectQuery = New-Object System.Management.ObjectQuery -ArgumentList $Query
+    $searcher = New-Object System.Management.ManagementObjectSearcher -ArgumentList $scope, $objectQuery, $options
+    $rows = New-Object System.Collections.Generic.List[object]
+    try {
+        foreach ($instance in $searcher.Get()) {
+            $row = @{}
+            foreach ($property in $instance.Properties) { $row[$property.Name] = $property.Value }
+            $rows.Add($row)
+            $instance.Dispose()
+        }
+    }
+    finally {
+        $searcher.Dispose()
+    }
+    Write-Output -NoEnumerate $rows
+}
+
+function Format-WmiError {
+    param([string]$Namespace, [System.Exception]$Exception)
+    $inner = Get-InnermostException $Exception
+    $code = if ($inner -is [System.Management.ManagementException]) { [int]$inner.ErrorCode } else { $inner.HResult }
+    'WMI namespace {0} unavailable (0x{1:x8})' -f $Namespace, $code
+}
+
+# ---- registry -------------------------------------------------------------------------------
+function Read-RegistryValues {
+    # Returns a hashtable with exactly the wanted value names (null when a value is absent), or
+    # $null when the key itself is missing (recorded in errors).
+    param([string]$Key, [string[]]$Names)
+    try {
+        if (-not (Test-Path -LiteralPath $Key)) {
+            Add-ProbeError 'registry' "registry key $Key not found"
+            return $null
+        }
+        $item = Get-Item -LiteralPath $Key
+        $values = @{}
+        foreach ($name in $Names) { $values[$name] = $item.GetValue($name, $null) }
+        return $values
+    }
+    catch {
+        Add-ProbeError 'registry' "registry key ${Key}: $((Get-InnermostException $_.Exception).Message)"
+        return $null
+    }
+}
+
+# ---- files ----------------------------------------------------------------------------------
+function Get-Sha256 {
+    param([string]$Path)
+    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+}
+
+function Get-DllFileVersion {
+    # The version resource; a DLL without one (or an empty one) has no version: null.
+    param([string]$Path)
+    $version = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path).FileVersion
+    if ([string]::IsNullOrWhiteSpace($version)) { return $null }
+    $version.Trim()
+}
+
+function Format-UtcTime {
+    param([datetime]$Time)
+    $Time.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
+}
+
+function Get-PlatformDll {
+    param([string]$InstallDir, [string]$Platform)
+    $path = Join-WindowsPath (Join-WindowsPath (Join-WindowsPath $InstallDir 'bin') $Platform) 'Distmgr.dll'
+    $entry = @{ path = $path; exists = $false; file_version = $null; size = $null; sha256 = $null }
+    if ($null -eq $path) { return $entry }
+    try {
+        $file = New-Object System.IO.FileInfo -ArgumentList $path
+        if (-not $file.Exists) { return $entry }
+        $entry.exists = $true
+        $entry.size = $file.Length
+        $entry.file_version = Get-DllFileVersion $path
+        $entry.sha256 = Get-Sha256 $path
+    }
+    catch {
+        Add-ProbeError 'platforms' "${path}: $((Get-InnermostException $_.Exception).Message)"
+    }
+    $entry
+}
+
+function Get-FixedDrivePackageFolder {
+    # Compressed copies live at <drive>:\SMSPKG on the drive chosen as "location of stored
+    # packages"; a site may use several, so every fixed drive is looked at.
+    $rows = Invoke-WmiQuery -Namespace 'root\cimv2' -Query 'SELECT DeviceID FROM Win32_LogicalDisk WHERE DriveType = 3' -TimeoutSeconds $WmiTimeoutSeconds
+    $folders = New-Object System.Collections.Generic.List[string]
+    foreach ($row in ($rows | Sort-Object { $_.DeviceID })) {
+        $folders.Add(([string]$row.DeviceID).TrimEnd('\') + '\' + $PackageFolderName)
+    }
+    Write-Output -NoEnumerate $folders
+}
+
+function Get-FolderListing {
+    # Every entry of the folder, not only .PCK names: the controller decides what is a package
+    # copy, and odd names or links must be visible to be refused.
+    param([string]$Path)
+    $folder = @{ path = $Path; exists = $false; files = $null }
+    try {
+        $directory = New-Object System.IO.DirectoryInfo -ArgumentList $Path
+        if (-not $directory.Exists) { return $folder }
+        $folder.exists = $true
+        $files = New-Object System.Collections.Generic.List[object]
+        foreach ($info in ($directory.EnumerateFileSystemInfos() | Sort-Object { $_.Name.ToLowerInvariant() })) {
+            $isDirectory = [bool]($info.Attributes -band [System.IO.FileAttributes]::Directory)
+            $files.Add(@{
+                    name           = $info.Name
+                    size           = if ($isDirectory) { $null } else { $info.Length }
+                    last_write_utc = Format-UtcTime $info.LastWriteTimeUtc
+                    reparse_point  = [bool]($info.Attributes -band [System.IO.FileAttributes]::ReparsePoint)
+                    directory      = $isDirectory
+                })
+        }
+        $folder.files = $files
+    }
+    catch {
+        Add-ProbeError 'package_folders' "${Path}: $((Get-InnermostException $_.Exception).Message)"
+    }
+    $folder
+}
+
+# ---- Distmgr.log: streamed and filtered on the host -------------------------------------------
+function Search-LogFile {
+    # Reads the log in fixed-size blocks (never the whole file, never one unbounded line) and
+    # keeps only lines matching $Pattern, so what crosses the wire does not grow with the log.
+    # StreamReader honours a UTF-16 or UTF-8 byte order mark; other bytes are read as UTF-8 and
+    # invalid sequences become U+FFFD, so a corrupt or binary log cannot stop the probe.
+    param([string]$Path, [regex]$Pattern)
+    $entry = @{ path = $Path; exists = $false; size = $null; matches = $null }
+    if ($null -eq $Path) { return $entry }
+    $file = New-Object System.IO.FileInfo -ArgumentList $Path
+    if (-not $file.Exists) { return $entry }
+    $entry.exists = $true
+    $entry.size = $file.Length
+    $found = New-Object System.Collections.Generic.List[object]
+    $state = @{ number = 0; pending = $null; found = $found }
+    $stream = $null
+    $reader = $null
+    try {
+        # FileShare.ReadWrite: SMS_EXECUTIVE keeps writing the log while we read it.
+        $stream = New-Object System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
+        $reader = New-Object System.IO.StreamReader -ArgumentList $stream, ([System.Text.Encoding]::UTF8), $true
+        $buffer = New-Object char[] 65536
+        $line = New-Object System.Text.StringBuilder
+        while (($read = $reader.Read($buffer, 0, $buffer.Length)) -gt 0) {
+            $start = 0
+            while ($start -lt $read) {
+                $newline = [Array]::IndexOf($buffer, [char]10, $start, $read - $start)
+                $end = if ($newline -lt 0) { $read } else { $newline }
+                $room = $MaxLineChars - $line.Length
+                if ($room -gt 0) { [void]$line.Append($buffer, $start, [Math]::Min($room, $end - $start)) }
+                if ($newline -lt 0) { break }
+                Step-LogLine $state $line.ToString() $Pattern
+                [void]$line.Clear()
+                $start = $newline + 1
+            }
+        }
+        if ($line.Length -gt 0) { Step-LogLine $state $line.ToString() $Pattern }
+        $entry.matches = $found
+    }
+    catch {
+        Add-ProbeError 'log' "${Path}: $((Get-InnermostException $_.Exception).Message)"
+    }
+    finally {
+        if ($null -ne $reader) { $reader.Dispose() }
+        elseif ($null -ne $stream) { $stream.Dispose() }
+    }
+    $entry
+}
+
+function Step-LogLine {
+    # One physical line: finish a wrapped match, then test the line itself.
+    param([hashtable]$State, [string]$Text, [regex]$Pattern)
+    $Text = $Text.TrimEnd("`r")
+    $State.number++
+    if ($null -ne $State.pending) {
+        $State.pending.text = $State.pending.text + "`n" + $Text
+        $State.pending = $null
+    }
+    if ($Pattern.IsMatch($Text)) {
+        $match = @{ line = $State.number; text = $Text }
+        $State.found.Add($match)
+        if (-not $EntryEnd.IsMatch($Text)) { $State.pending = $match }
+    }
+}
+
+# ---- the probe ------------------------------------------------------------------------------
+function Get-RegistryFacts {
+    $root = $SmsRegistryRoot.TrimEnd('\')
+    @{
+        setup          = Read-RegistryValues "$root\Setup" @('Full Version', 'Installation Directory', 'Type', 'UI Version')
+        identification = Read-RegistryValues "$root\Identification" @('Site Code', 'Parent Site Code', 'Installation Directory')
+        tracing        = Read-RegistryValues "$root\Tracing\$LogComponent" @('Enabled', 'MaxFileSize')
+    }
+}
+
+function Get-SiteCode {
+    # The site code names the WMI namespace. Identification is the usual source; without it,
+    # the local SMS Provider says which site it serves (root\SMS SMS_ProviderLocation).
+    param($Registry)
+    if ($null -ne $Registry.identification -and $Registry.identification['Site Code']) {
+        return [string]$Registry.identification['Site Code']
+    }
+    try {
+        $rows = Invoke-WmiQuery -Namespace 'root\SMS' -Query 'SELECT SiteCode FROM SMS_ProviderLocation WHERE ProviderForLocalSite = TRUE' -TimeoutSeconds $WmiTimeoutSeconds
+        foreach ($row in $rows) { if ($row.SiteCode) { return [string]$row.SiteCode } }
+    }
+    catch {
+        Add-ProbeError 'wmi' (Format-WmiError 'root\SMS' $_.Exception)
+    }
+    $null
+}
+
+function Get-WmiFacts {
+    # SMS_Site and SMS_Package come from the same namespace: one failure is reported once.
+    param([string]$SiteCode)
+    $site = @{ available = $false; error = $null; SiteCode = $null; ReportingSiteCode = $null; Type = $null
+        Version = $null; BuildNumber = $null; InstallDir = $null }
+    $packages = @{ available = $false; error = $null; namespace = $null; packages = $null }
+    if ([string]::IsNullOrEmpty($SiteCode) -or $SiteCode -notmatch '^[A-Za-z0-9]{3}$') {
+        $message = if ($SiteCode) { "site code '$SiteCode' is not valid" } else { 'site code unknown: no Identification\Site Code and no SMS Provider' }
+        $site.error = $message
+        $packages.error = $message
+        Add-ProbeError 'wmi' $message
+        return @{ site = $site; packages = $packages }
+    }
+    $namespace = "root\SMS\site_$SiteCode"
+    $packages.namespace = $namespace
+    try {
+        $rows = Invoke-WmiQuery -Namespace $namespace -Query ('SELECT * FROM SMS_Site WHERE SiteCode = ' + (ConvertTo-QuotedWql $SiteCode)) -TimeoutSeconds $WmiTimeoutSeconds
+        $site.available = $true
+        if ($rows.Count -eq 0) {
+            $site.error = "no SMS_Site instance for site $SiteCode"
+        }
+        else {
+            foreach ($name in @('SiteCode', 'ReportingSiteCode', 'Type', 'Version', 'BuildNumber', 'InstallDir')) {
+                $site[$name] = $rows[0][$name]
+            }
+        }
+        $list = New-Object System.Collections.Generic.List[object]
+        $rows = Invoke-WmiQuery -Namespace $namespace -Query 'SELECT PackageID, ActionInProgress, SourceSite FROM SMS_Package' -TimeoutSeconds $WmiTimeoutSeconds
+        foreach ($row in $rows) {
+            $list.Add(@{ PackageID = $row.PackageID; ActionInProgress = $row.ActionInProgress; SourceSite = $row.SourceSite })
+        }
+        $packages.available = $true
+        $packages.packages = $list
+    }
+    catch {
+        $message = Format-WmiError $namespace $_.Exception
+        if (-not $site.available) { $site.error = $message }
+        $packages.error = $message
+        Add-ProbeError 'wmi' $message
+    }
+    @{ site = $site; packages = $packages }
+}
+
+function Get-ServiceFacts {
+    $result = @{}
+    foreach ($name in $Services) { $result[$name] = @{ exists = $false; state = $null; start_mode = $null } }
+    $paths = @{}
+    try {
+        $filter = ($Services | ForEach-Object { 'Name = ' + (ConvertTo-QuotedWql $_) }) -join ' OR '
+        $rows = Invoke-WmiQuery -Namespace 'root\cimv2' -Query "SELECT Name, State, StartMode, PathName FROM Win32_Service WHERE $filter" -TimeoutSeconds $WmiTimeoutSeconds
+        foreach ($row in $rows) {
+            $name = $Services | Where-Object { $_ -eq $row.Name } | Select-Object -First 1
+            if ($null -eq $name) { continue }
+            # "Start Pending" -> start_pending, "Auto" -> auto
+            $result[$name] = @{
+                exists     = $true
+                state      = ([string]$row.State).ToLowerInvariant().Replace(' ', '_')
+                start_mode = ([string]$row.StartMode).ToLowerInvariant()
+            }
+            $paths[$name] = [string]$row.PathName
+        }
+    }
+    catch {
+        Add-ProbeError 'services' (Format-WmiError 'root\cimv2' $_.Exception)
+    }
+    @{ services = $result; paths = $paths }
+}
+
+function Get-InstallDirFromImagePath {
+    # <sms_root>\bin\<platform>\smsexec.exe -> <sms_root>
+    param([hashtable]$Paths)
+    foreach ($name in @('SMS_EXECUTIVE', 'SMS_SITE_COMPONENT_MANAGER')) {
+        $image = $Paths[$name]
+        if ([string]::IsNullOrEmpty($image)) { continue }
+        $image = $image.Trim().Trim('"')
+        $match = [regex]::Match($image, '^(?<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe', 'IgnoreCase')
+        if ($match.Success) { return $match.Groups['root'].Value }
+    }
+    $null
+}
+
+function Test-ConsoleOpen {
+    # The SMS Administrator console is an MMC loading <sms_root>\bin\i386\sms.msc.
+    try {
+        $rows = Invoke-WmiQuery -Namespace 'root\cimv2' -Query ('SELECT ProcessId, CommandLine FROM Win32_Process WHERE Name = ' + (ConvertTo-QuotedWql $ConsoleProcess)) -TimeoutSeconds $WmiTimeoutSeconds
+        foreach ($row in $rows) {
+            if (([string]$row.CommandLine).IndexOf($ConsoleSnapIn, [StringComparison]::OrdinalIgnoreCase) -ge 0) { return $true }
+        }
+        return $false
+    }
+    catch {
+        Add-ProbeError 'processes' (Format-WmiError 'root\cimv2' $_.Exception)
+        return $null
+    }
+}
+
+function Get-LogFacts {
+    param([string]$InstallDir, $Tracing)
+    $enabled = $null
+    $maxSize = $null
+    if ($null -ne $Tracing) {
+        if ($null -ne $Tracing.Enabled) { $enabled = ([int]$Tracing.Enabled -eq 1) }
+        $maxSize = $Tracing.MaxFileSize
+    }
+    $files = New-Object System.Collections.Generic.List[object]
+    $pattern = $null
+    try {
+        $pattern = [regex]::new($LogPattern, 'IgnoreCase, CultureInvariant')
+    }
+    catch {
+        Add-ProbeError 'log' "invalid LogPattern: $((Get-InnermostException $_.Exception).Message)"
+    }
+    foreach ($name in $LogNames) {
+        $path = Join-WindowsPath (Join-WindowsPath $InstallDir 'Logs') $name
+        if ($null -eq $pattern) {
+            $files.Add(@{ path = $path; exists = $false; size = $null; matches = $null })
+            continue
+        }
+        $files.Add((Search-LogFile $path $pattern))
+    }
+    @{ logging_enabled = $enabled; max_file_size = $maxSize; files = $files }
+}
+
+function Invoke-Probe {
+    $registry = Get-RegistryFacts
+    $wmi = Get-WmiFacts (Get-SiteCode $registry)
+    $serviceFacts = Get-ServiceFacts
+
+    # First of Identification, Setup, WMI InstallDir, service ImagePath.
+    $installDir = $null
+    foreach ($candidate in @(
+            $(if ($registry.identification) { $registry.identification['Installation Directory'] }),
+            $(if ($registry.setup) { $registry.setup['Installation Directory'] }),
+            $wmi.site.InstallDir,
+            (Get-InstallDirFromImagePath $serviceFacts.paths))) {
+        if (-not [string]::IsNullOrEmpty($candidate)) { $installDir = ([string]$candidate).TrimEnd('\'); break }
+    }
+    if ($null -eq $installDir) {
+        Add-ProbeError 'install_dir' 'SMS installation directory not found (registry, WMI SMS_Site, service ImagePath)'
+    }
+
+    $platformFacts = @{}
+    foreach ($platform in $Platforms) { $platformFacts[$platform] = Get-PlatformDll $installDir $platform }
+
+    $hotfixLog = Join-WindowsPath (Join-WindowsPath $installDir 'Logs') $HotfixLogName
+    $hotfixExists = $false
+    if ($null -ne $hotfixLog) {
+        try { $hotfixExists = [System.IO.File]::Exists($hotfixLog) }
+        catch { Add-ProbeError 'hotfix_log' "${hotfixLog}: $($_.Exception.Message)" }
+    }
+
+    $folderPaths = $PackageFolders
+    if ($null -eq $folderPaths -or $folderPaths.Count -eq 0) {
+        try { $folderPaths = Get-FixedDrivePackageFolder }
+        catch {
+            Add-ProbeError 'package_folders' (Format-WmiError 'root\cimv2' $_.Exception)
+            $folderPaths = @()
+        }
+    }
+    $folders = New-Object System.Collections.Generic.List[object]
+    foreach ($folderPath in $folderPaths) { $folders.Add((Get-FolderListing $folderPath)) }
+
+    @{
+        schema                 = 1
+        computer_name          = $env:COMPUTERNAME
+        processor_architecture = $env:PROCESSOR_ARCHITECTURE
+        registry               = $registry
+        wmi_site               = $wmi.site
+        install_dir            = $installDir
+        platforms              = $platformFacts
+        hotfix_log             = @{ path = $hotfixLog; exists = $hotfixExists }
+        services               = $serviceFacts.services
+        console_open           = Test-ConsoleOpen
+        package_folders        = $folders
+        active_packages        = $wmi.packages
+        distmgr_log            = Get-LogFacts $installDir $registry.tracing
+        errors                 = $script:Errors
+    }
+}
+
+$Ansible.Result = Invoke-Probe
+$Ansible.Changed = $false
+if ($standalone) { $Ansible.Result | ConvertTo-Json -Depth 8 }
