@@ -37,6 +37,13 @@ the log evidence is dropped and the file is ``stale_unconfirmed`` with the reaso
 origin says (something wrote this copy after Distribution Manager "deleted" it). Within 24
 hours the claim is accepted. A claim or file without a usable time is accepted and the
 evidence says the time could not be checked.
+
+``Leftover.evidence``::
+
+    {"log": {"claim": text, "time": iso|None, "tz_name", "thread", "source": path, "line": n,
+             "time_checked": bool} | None,
+     "origin": {"site_code": str|None, "in_run": bool, "present": bool|None},
+     "here": {"active": bool}}
 """
 from __future__ import annotations
 
@@ -249,7 +256,9 @@ def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str) -> Left
     claim_ok = False
     claim_contradicted = False
     if claim is not None:
-        log_ev = log_entry_to_dict(claim)
+        entry = log_entry_to_dict(claim)
+        log_ev = {"claim": entry["text"], "time": entry["time"], "tz_name": entry["tz_name"],
+                  "thread": entry["thread"], "source": entry["source"], "line": entry["line"]}
         claim_time = _as_utc(getattr(claim, "timestamp", None))
         file_time = parse_utc(pf.last_write_utc)
         if claim_time is None or file_time is None:

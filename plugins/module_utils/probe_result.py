@@ -618,6 +618,8 @@ def _package_files(c: _Checker, folders_raw: list, table: dict, warnings: list) 
                 package_id = package_id_from_file_name(name, pattern)
             except PackageIdError as exc:
                 name_error = str(exc)
+                if name not in name_error:
+                    name_error = f"file name {name!r}: {name_error}"
             sep = "" if folder_path.endswith(("\\", "/")) else "\\"
             files.append(PackageFile(
                 name=name,
