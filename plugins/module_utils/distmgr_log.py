@@ -77,13 +77,15 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
+# The messages are fixed strings (single spaces), like the probe's LogPattern.
 _EVENT_RE = re.compile(
-    r"(?P<phrase>start\s+deleting\s+the\s+package|successfully\s+deleted\s+the\s+package"
-    r"|start\s+adding\s+package)\s+(?P<id>[^\s.,;:'\"()\[\]<>]+)",
+    r"(?P<phrase>start deleting the package|successfully deleted the package"
+    r"|start adding package)\s+(?P<id>[^\s.,;:'\"()\[\]<>]+)",
     re.IGNORECASE,
 )
-# Byte needles of the fast path (searched in the lower-cased chunk).
-_NEEDLES = (b"the package", b"adding package")
+# Byte needles of the fast path (searched in the lower-cased chunk): every _EVENT_RE
+# match contains one of them.
+_NEEDLES = (b"deleting the package", b"deleted the package", b"adding package")
 
 
 @dataclass
@@ -144,6 +146,24 @@ class PackageHistory:
 
 
 def _parse_timestamp(date_text: str) -> tuple[datetime | None, str | None]:
+    # Fast path for the usual "Fri Oct 15 17:09:46.677 1999 Pacific Daylight Time".
+    parts = date_text.split()
+    if len(parts) >= 5 and len(parts[3]) == 12 and parts[3][2] == ":" and parts[3][8] == ".":
+        clock = parts[3]
+        month = _MONTHS.get(parts[1].lower())
+        if (
+            month is not None and parts[2].isdigit() and parts[4].isdigit()
+            and clock[:2].isdigit() and clock[3:5].isdigit() and clock[6:8].isdigit()
+            and clock[9:].isdigit() and clock[5] == ":" and "~" not in date_text
+        ):
+            try:
+                ts = datetime(
+                    int(parts[4]), month, int(parts[2]), int(clock[:2]), int(clock[3:5]),
+                    int(clock[6:8]), int(clock[9:]) * 1000,
+                )
+            except ValueError:
+                ts = None
+            return ts, " ".join(parts[5:]) or None
     m = _DATE_RE.fullmatch(date_text)
     if m is None:
         return None, None
@@ -225,7 +245,7 @@ class _Assembler:
         return None
 
     def _parse(self, text: str, line_no: int, nlines: int) -> LogEntry | None:
-        m = _ENTRY_RE.search(text)
+        m = _ENTRY_RE.search(text, text.find(_MARKER))
         if m is None:
             self.stats.skipped_lines += nlines
             return None
