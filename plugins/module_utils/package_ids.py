@@ -102,7 +102,10 @@ def package_id_from_file_name(name: str, pattern: str | None = None) -> str:
     if ext.upper() != "PCK":
         raise PackageIdError(f"file name {name!r}: wrong extension {'.' + ext!r}, expected .PCK")
     # Reason-giving check of the ID part first, then the (possibly user-set) pattern.
-    package_id = validate_package_id(stem)
+    try:
+        package_id = validate_package_id(stem)
+    except PackageIdError as exc:
+        raise PackageIdError(f"file name {name!r}: {exc}") from None
     regex = re.compile(pattern or _DEFAULT_FILE_PATTERN, re.IGNORECASE)
     match = regex.fullmatch(name)
     if match is None:
