@@ -87,7 +87,7 @@ def test_file_name_ok(name, expected):
         ("61000012.PCK.bak", "wrong extension '.PCK.bak'"),
         ("61000012", "no extension"),
         ("6100012.PCK", "wrong length 7, expected 8"),
-        ("2_4O7PRI.PCK", "wrong length"),  # a Sender file, never a package
+        ("2_4O7PRI.PCK", "site code '2_4' must be 3 letters or digits"),  # a Sender file
         ("6100001G.PCK", "must be 5 hexadecimal digits"),
         ("", "empty"),
         ("6100\t0012.PCK", "control character"),
