@@ -53,7 +53,8 @@ DEFAULT_COMPONENT = "SMS_DISTRIBUTION_MANAGER"
 MAX_ENTRY_LINES = 4
 MAX_ENTRY_CHARS = 8192
 # A physical line longer than this (no newline in sight: binary garbage, NUL padding)
-# is cut into pieces of this size, each counted as one line, so memory stays bounded.
+# is cut into pieces (of about one read chunk), each counted as one line, so memory
+# stays bounded.
 MAX_LINE_BYTES = 64 * 1024
 CHUNK_SIZE = 2 * 1024 * 1024
 
@@ -80,7 +81,7 @@ _MONTHS = {
 # The messages are fixed strings (single spaces), like the probe's LogPattern.
 _EVENT_RE = re.compile(
     r"(?P<phrase>start deleting the package|successfully deleted the package"
-    r"|start adding package)\s+(?P<id>[^\s.,;:'\"()\[\]<>]+)",
+    r"|start adding package)\s+(?P<id>[^\s.,;:~'\"()\[\]<>]+)",
     re.IGNORECASE,
 )
 # Byte needles of the fast path (searched in the lower-cased chunk): every _EVENT_RE
@@ -303,15 +304,17 @@ def _decode_line(raw: bytes) -> str:
     return text
 
 
-def _sniff(binary_file: BinaryIO) -> tuple[bytes, str | None]:
-    """Read the first bytes; return (bytes to process first, UTF-16 codec name or None)."""
+def _sniff(binary_file: BinaryIO, stats: ParseStats) -> tuple[bytes, str | None]:
+    """Read the first bytes; return (bytes to process first, UTF-16 codec name or None).
+
+    A byte order mark is consumed here (and counted in ``stats.bytes``).
+    """
     head = binary_file.read(4096)
-    if head.startswith(codecs.BOM_UTF8):
-        return head[3:], None
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return head[2:], "utf-16-le"
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return head[2:], "utf-16-be"
+    for bom, codec in ((codecs.BOM_UTF8, None), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            stats.bytes += len(bom)
+            return head[len(bom):], codec
     # BOM-less UTF-16: mostly NULs in odd (LE) or even (BE) positions.
     if len(head) >= 16:
         even, odd = head[0::2], head[1::2]
@@ -382,7 +385,7 @@ def _iter_utf16_lines(
 def _iter_stream_lines(
     binary_file: BinaryIO, stats: ParseStats, chunk_size: int
 ) -> Iterator[str]:
-    head, codec = _sniff(binary_file)
+    head, codec = _sniff(binary_file, stats)
     if codec is not None:
         yield from _iter_utf16_lines(binary_file, head, codec, stats, chunk_size)
         return
@@ -454,7 +457,7 @@ def iter_package_events_from_stream(
     those lines and the continuation lines of wrapped candidates.
     """
     stats = stats if stats is not None else ParseStats()
-    head, codec = _sniff(binary_file)
+    head, codec = _sniff(binary_file, stats)
     if codec is not None:
         lines = _iter_utf16_lines(binary_file, head, codec, stats, chunk_size)
         yield from iter_package_events(iter_entries(lines, source, stats), stats, component)
