@@ -204,7 +204,7 @@ function Invoke-Quarantine {
     try {
         $entries = Read-Manifest $script:ManifestPath
         $entries.Add([ordered]@{
-                id = $Result.id; original_path = $path; quarantine_path = $target
+                id = $Result.id; original_path = [System.IO.Path]::GetFullPath($path); quarantine_path = $target
                 sha256 = $Result.sha256; size = $Result.size; origin_site = $Result.id.Substring(0, 3).ToUpperInvariant()
             })
         Write-Manifest $script:ManifestPath $entries
@@ -267,9 +267,10 @@ function Invoke-Item {
     $path = [string](Get-ItemValue $Item 'path')
     $result = New-ItemResult $id $path
     try {
-        if ([string]::IsNullOrEmpty($id) -or [string]::IsNullOrEmpty($path) -or -not [System.IO.Path]::IsPathRooted($path)) {
+        # Only drive-absolute paths: no UNC, no "\x" relative to the current drive.
+        if ([string]::IsNullOrEmpty($id) -or $path -notmatch '^[A-Za-z]:\\') {
             $result.outcome = 'refused'
-            $result.reason = 'item needs an id and an absolute path'
+            $result.reason = 'item needs an id and an absolute path (X:\...)'
             return $result
         }
         $result.reason = Get-Refusal $id $path

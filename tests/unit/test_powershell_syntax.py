@@ -1,0 +1,54 @@
+"""tools/check_powershell.py: the three collection scripts parse, and a broken script is reported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKER = REPO / "tools" / "check_powershell.py"
+SCRIPTS = [REPO / "plugins" / "plugin_utils" / "powershell" / name
+           for name in ("sms_probe.ps1", "sms_compressed_package.ps1", "sms_hotfix_transaction.ps1")]
+
+
+def run_checker(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECKER), *map(str, paths)],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+
+
+def test_collection_scripts_parse_without_errors():
+    done = run_checker(*SCRIPTS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "3 PowerShell files parsed, 0 errors"
+
+
+def test_default_run_checks_every_script_under_plugins():
+    done = run_checker()
+    assert done.returncode == 0, done.stdout + done.stderr
+    count = len(list((REPO / "plugins").rglob("*.ps1")))
+    assert done.stdout.strip().endswith(f"{count} PowerShell files parsed, 0 errors")
+
+
+def test_broken_script_is_reported_with_its_position(tmp_path):
+    broken = tmp_path / "broken.ps1"
+    broken.write_text(
+        "# sms.remediation:probe v1\n"
+        "[CmdletBinding(SupportsShouldProcess)]\n"
+        "param([string]$Name)\n"
+        "$table = @{ a = 1; b = }\n"          # a hashtable entry without a value
+        "Write-Output $table\n",
+        encoding="utf-8")
+    good = SCRIPTS[0]
+    done = run_checker(good, broken)
+    assert done.returncode == 1
+    assert f"{broken}:4:" in done.stdout
+    assert str(good) + ":" not in done.stdout
+    assert "2 PowerShell files parsed, 1 with errors" in done.stdout
+
+
+def test_unclosed_string_is_reported(tmp_path):
+    broken = tmp_path / "unclosed.ps1"
+    broken.write_text('Write-Host "never closed\n', encoding="utf-8")
+    done = run_checker(broken)
+    assert done.returncode == 1 and f"{broken}:1:1:" in done.stdout
