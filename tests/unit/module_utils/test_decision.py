@@ -227,12 +227,11 @@ def scenarios(draw):
     here = draw(st.sampled_from(SITES))
     # one folder: a file name appears once (NTFS names are unique, case-insensitively)
     file_ids = draw(st.lists(st.sampled_from(IDS), max_size=8, unique=True))
-    files = []
-    for pid in file_ids:
-        files.append(pck(pid, size=draw(st.integers(0, 10**6)),
-                         last_write_utc=draw(st.sampled_from([None, "1999-10-15T16:00:00Z",
-                                                              "1999-10-20T16:00:00Z"])),
-                         reparse_point=draw(st.booleans())))
+    # per file: (size, last write time, reparse point) drawn as one small index each
+    attrs = draw(st.lists(st.integers(0, 11), min_size=len(file_ids), max_size=len(file_ids)))
+    times = [None, "1999-10-15T16:00:00Z", "1999-10-20T16:00:00Z"]
+    files = [pck(pid, size=a * 1000, last_write_utc=times[a % 3], reparse_point=a % 4 == 3)
+             for pid, a in zip(file_ids, attrs)]
     files += [pck(n) for n in draw(st.lists(st.sampled_from(
         ["junk.txt", "6000001.PCK", "CON.PCK", "60000001.pck.tmp"]), max_size=2, unique=True))]
     active_available = draw(st.booleans())
