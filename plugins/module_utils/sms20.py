@@ -103,10 +103,11 @@ DEFAULTS: dict = {
         "sql_monitor": "SMS_SQL_MONITOR",
     },
     # source: Q244405 "Step 2: Manual Installation"; confidence: verified
+    # Keys of "services" (not names), so a renamed service is overridden in one place.
     "hotfix_stop_order": [
-        "SMS_SITE_COMPONENT_MANAGER",
-        "SMS_EXECUTIVE",
-        "SMS_SITE_BACKUP",
+        "component_manager",
+        "executive",
+        "site_backup",
     ],
     # source: kb/256/Q256208, kb/231/Q231250 'mmc.exe "D:\SMS\bin\i386\sms.msc"'; confidence: verified
     "console": {"process": "mmc.exe", "snapin": "sms.msc"},

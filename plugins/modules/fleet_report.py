@@ -13,7 +13,7 @@ description:
     (C(q244405-check-20261125T150000.json), C(q244405-run-...)).
   - Hosts without a record (unreachable, or failed before facts were gathered) are listed with that reason.
   - Check-mode runs report what would be removed or applied.
-  - Runs on the controller only; run it on C(localhost) with C(check_mode: false) so the report is written
+  - Runs on the controller only; run it on C(localhost) with C(check_mode=false) so the report is written
     in check mode too.
 extends_documentation_fragment:
   - sms.remediation.common

@@ -13,6 +13,8 @@ import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import fragment_loader
+from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
@@ -40,8 +42,11 @@ def argument_spec_from_doc(options: dict) -> dict:
 
 
 def load_documentation(module_name: str) -> dict:
+    """The module's DOCUMENTATION with its doc fragments merged, as ansible-doc shows it."""
     module = importlib.import_module(f"{_COLLECTION}.{module_name}")
-    return yaml.safe_load(module.DOCUMENTATION)
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    add_fragments(doc, module.__file__, fragment_loader, is_module=True)
+    return doc
 
 
 def origin_sites_from_hostvars(task_vars: dict) -> dict:

@@ -18,7 +18,8 @@ def test_defaults_values():
     assert DEFAULTS["service_packs"][1] == {"name": "SP1", "version": "2.00.1380.1000"}
     assert DEFAULTS["service_packs"][2] == {"name": "SP2", "version": "2.00.1493.2000"}
     assert DEFAULTS["log_names"] == ["Distmgr.lo_", "Distmgr.log"]
-    assert DEFAULTS["hotfix_stop_order"] == ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP"]
+    assert [DEFAULTS["services"][key] for key in DEFAULTS["hotfix_stop_order"]] == [
+        "SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP"]
     assert DEFAULTS["platforms"] == {"x86": "i386", "ALPHA": "alpha"}
     assert DEFAULTS["wmi_namespace_template"].format(site_code="610") == "root\\SMS\\site_610"
     assert DEFAULTS["site_types"] == {1: "secondary", 2: "primary"}
