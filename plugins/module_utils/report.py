@@ -71,17 +71,17 @@ def _leftover_action(leftover: dict, actions: dict, check_mode: bool) -> tuple[s
     """(action, reason) for one leftover row."""
     pid = leftover.get("package_id")
     name = leftover.get("name")
+    reasons = "; ".join(str(r) for r in _list(leftover.get("reasons")))
     if pid is not None and pid in _list(actions.get("removed")):
-        return ("would remove" if check_mode else "removed"), ""
+        return ("would remove" if check_mode else "removed"), reasons
     if pid is not None and pid in _list(actions.get("quarantined")):
-        return ("would quarantine" if check_mode else "quarantined"), ""
+        return ("would quarantine" if check_mode else "quarantined"), reasons
     for refusal in _list(actions.get("refused")):
         refusal = _dict(refusal)
         if (pid is not None and refusal.get("id") == pid) or (
             pid is None and refusal.get("name") is not None and refusal.get("name") == name
         ):
             return "refused", str(refusal.get("reason") or "")
-    reasons = "; ".join(str(r) for r in _list(leftover.get("reasons")))
     return "kept", reasons
 
 
@@ -96,9 +96,9 @@ def _hotfix_state(hotfix: dict, q244405: dict, check_mode: bool) -> str:
         return f"not needed (fixed by {q244405['fixed_by']})"
     if q244405.get("affected") is True:
         return "not applied"
-    if q244405.get("affected") is None and q244405:
-        return "unknown"
-    return "not needed"
+    if q244405.get("affected") is False:
+        return "not needed"
+    return "unknown"
 
 
 def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
