@@ -398,9 +398,7 @@ def _log_lines(local_path):
                 while rest and not rest.endswith(b"\n"):      # discard the overlong remainder
                     rest = handle.readline(1 << 16)
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
-            if text.endswith("\r"):
-                text = text[:-1]
-            yield text[:MAX_LINE_CHARS]
+            yield text[:MAX_LINE_CHARS].rstrip("\r")
 
 
 def _utf16_lines(handle):
@@ -414,10 +412,7 @@ def _utf16_lines(handle):
             rest = text
             while rest and not rest.endswith("\n"):
                 rest = reader.readline(1 << 16)
-        text = text.rstrip("\n")
-        if text.endswith("\r"):
-            text = text[:-1]
-        yield text
+        yield text.rstrip("\n").rstrip("\r")
 
 
 @script("probe")

@@ -18,6 +18,7 @@ param(
     [ValidateSet('absent', 'quarantined', 'restored')]
     [string]$Mode,
     [Parameter(Mandatory = $true)]
+    [AllowEmptyCollection()]
     [string[]]$PackageFolders,
     # Each item: @{ id = '61000012'; path = 'D:\SMSPKG\61000012.PCK' }
     [object[]]$Items = @(),
@@ -29,6 +30,7 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+Add-Type -AssemblyName System.Management
 $standalone = $null -eq $Ansible
 if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
 $Ansible.Changed = $false

@@ -27,6 +27,7 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+Add-Type -AssemblyName System.Management
 # Run by hand (not through win_powershell): provide the same $Ansible surface and print JSON.
 $standalone = $null -eq $Ansible
 if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
@@ -207,6 +208,7 @@ function Search-LogFile {
     # keeps only lines matching $Pattern, so what crosses the wire does not grow with the log.
     # StreamReader honours a UTF-16 or UTF-8 byte order mark; other bytes are read as UTF-8 and
     # invalid sequences become U+FFFD, so a corrupt or binary log cannot stop the probe.
+    # The per-line work is inline (no function call per line): a log can have a million lines.
     param([string]$Path, [regex]$Pattern)
     $entry = @{ path = $Path; exists = $false; size = $null; matches = $null }
     if ($null -eq $Path) { return $entry }
@@ -215,7 +217,8 @@ function Search-LogFile {
     $entry.exists = $true
     $entry.size = $file.Length
     $found = New-Object System.Collections.Generic.List[object]
-    $state = @{ number = 0; pending = $null; found = $found }
+    $number = 0
+    $pending = $null        # a match whose entry goes on over the next physical line
     $stream = $null
     $reader = $null
     try {
@@ -224,20 +227,40 @@ function Search-LogFile {
         $reader = New-Object System.IO.StreamReader -ArgumentList $stream, ([System.Text.Encoding]::UTF8), $true
         $buffer = New-Object char[] 65536
         $line = New-Object System.Text.StringBuilder
-        while (($read = $reader.Read($buffer, 0, $buffer.Length)) -gt 0) {
+        $atEnd = $false
+        while (-not $atEnd) {
+            $read = $reader.Read($buffer, 0, $buffer.Length)
             $start = 0
-            while ($start -lt $read) {
-                $newline = [Array]::IndexOf($buffer, [char]10, $start, $read - $start)
-                $end = if ($newline -lt 0) { $read } else { $newline }
-                $room = $MaxLineChars - $line.Length
-                if ($room -gt 0) { [void]$line.Append($buffer, $start, [Math]::Min($room, $end - $start)) }
-                if ($newline -lt 0) { break }
-                Step-LogLine $state $line.ToString() $Pattern
+            if ($read -le 0) {
+                $atEnd = $true
+                if ($line.Length -eq 0) { break }     # the file ended with a line break
+            }
+            while ($atEnd -or $start -lt $read) {
+                $newline = -1
+                if (-not $atEnd) {
+                    $newline = [Array]::IndexOf($buffer, [char]10, $start, $read - $start)
+                    $end = if ($newline -lt 0) { $read } else { $newline }
+                    $room = $MaxLineChars - $line.Length
+                    if ($room -gt 0) { [void]$line.Append($buffer, $start, [Math]::Min($room, $end - $start)) }
+                    if ($newline -lt 0) { break }     # the line goes on in the next block
+                }
+                # One complete physical line: finish a wrapped match, then test the line itself.
+                $text = $line.ToString().TrimEnd("`r")
                 [void]$line.Clear()
+                $number++
+                if ($null -ne $pending) {
+                    $pending.text = $pending.text + "`n" + $text
+                    $pending = $null
+                }
+                if ($Pattern.IsMatch($text)) {
+                    $match = @{ line = $number; text = $text }
+                    $found.Add($match)
+                    if (-not $EntryEnd.IsMatch($text)) { $pending = $match }
+                }
+                if ($atEnd) { break }
                 $start = $newline + 1
             }
         }
-        if ($line.Length -gt 0) { Step-LogLine $state $line.ToString() $Pattern }
         $entry.matches = $found
     }
     catch {
@@ -248,22 +271,6 @@ function Search-LogFile {
         elseif ($null -ne $stream) { $stream.Dispose() }
     }
     $entry
-}
-
-function Step-LogLine {
-    # One physical line: finish a wrapped match, then test the line itself.
-    param([hashtable]$State, [string]$Text, [regex]$Pattern)
-    $Text = $Text.TrimEnd("`r")
-    $State.number++
-    if ($null -ne $State.pending) {
-        $State.pending.text = $State.pending.text + "`n" + $Text
-        $State.pending = $null
-    }
-    if ($Pattern.IsMatch($Text)) {
-        $match = @{ line = $State.number; text = $Text }
-        $State.found.Add($match)
-        if (-not $EntryEnd.IsMatch($Text)) { $State.pending = $match }
-    }
 }
 
 # ---- the probe ------------------------------------------------------------------------------
