@@ -1,4 +1,4 @@
-"""Make ``ansible_collections.sms.remediation`` importable (until tests/unit/conftest.py does it).
+"""Make ``ansible_collections.sms.remediation`` importable for every unit test.
 
 Creates ``<repo>/tests/output/.collection_root/ansible_collections/sms/remediation`` as a
 symlink to the repository root and puts ``<repo>/tests/output/.collection_root`` on sys.path.
@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parents[3]
+_REPO = Path(__file__).resolve().parents[2]
 _ROOT = _REPO / "tests" / "output" / ".collection_root"
 _LINK = _ROOT / "ansible_collections" / "sms" / "remediation"
 
