@@ -69,7 +69,9 @@ source. The ones marked "assumption" are not documented for SMS 2.0.
 
 from __future__ import annotations
 
+import bisect
 import calendar
+import itertools
 import datetime as _dt
 import json
 import math
@@ -80,7 +82,7 @@ import shutil
 import zlib
 from pathlib import Path
 
-from smslab.state import HostState, dll_bytes
+from smslab.state import HostState, dll_bytes, split_windows_path
 
 # ---- SMS 2.0 facts (source: notes/sms20-facts.md) ------------------------------------------
 
@@ -135,6 +137,7 @@ SITE_CODE = re.compile(r"^[A-Za-z0-9]{3}$")
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 EPOCH_1999 = _dt.datetime(1999, 10, 11, 8, 0, 0)       # first log entry (local time)
+FIXED_MTIME = calendar.timegm((1999, 11, 23, 20, 34, 0))  # generated files that are not the host's
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -479,8 +482,14 @@ class _LogWriter:
         self.buffer: list[bytes] = []
         self.buffered = 0
         self.written = 0
-        self.clock = start
+        self.base = start
+        self.ms = 0                      # milliseconds since ``base``
+        self._base_hour = start.replace(minute=0, second=0, microsecond=0)
+        self._offset = int((start - self._base_hour) / _dt.timedelta(milliseconds=1))
+        self._hour = None                # cache: the stamp's parts for the current hour
+        self._hour_parts = ("", "")
         self.rng = rng
+        self._random = rng.random
         if encoding == "utf-16":
             self._raw(b"\xff\xfe")
 
@@ -501,14 +510,28 @@ class _LogWriter:
         self.flush()
         self.handle.close()
 
+    @property
+    def clock(self) -> _dt.datetime:
+        return self.base + _dt.timedelta(milliseconds=self.ms)
+
+    @clock.setter
+    def clock(self, value: _dt.datetime) -> None:
+        self.ms = int((value - self.base) / _dt.timedelta(milliseconds=1))
+
     def stamp(self) -> str:
-        moment = self.clock
-        zone = "Pacific Daylight Time" if _us_dst(moment) else "Pacific Standard Time"
-        return (f"{moment.strftime('%a %b %d %H:%M:%S')}.{moment.microsecond // 1000:03d} "
-                f"{moment.year} {zone}")
+        """``Fri Oct 15 17:09:46.677 1999 Pacific Daylight Time`` for the current clock."""
+        hour, rest = divmod(self.ms + self._offset, 3_600_000)
+        if hour != self._hour:           # formatting a date is slow: once per hour of log time
+            moment = self._base_hour + _dt.timedelta(hours=hour)
+            zone = "Pacific Daylight Time" if _us_dst(moment) else "Pacific Standard Time"
+            self._hour = hour
+            self._hour_parts = (moment.strftime("%a %b %d %H:"), f" {moment.year} {zone}")
+        minute, rest = divmod(rest, 60_000)
+        second, millis = divmod(rest, 1000)
+        return f"{self._hour_parts[0]}{minute:02d}:{second:02d}.{millis:03d}{self._hour_parts[1]}"
 
     def tick(self, max_ms: int = 1500) -> None:
-        self.clock += _dt.timedelta(milliseconds=self.rng.randint(0, max_ms))
+        self.ms += int(self._random() * (max_ms + 1))
 
     def entry(self, text: str, thread: int, wrap: bool = False, advance: bool = True) -> None:
         if advance:
@@ -535,10 +558,9 @@ def _noise_line(rng: random.Random, site: dict, known: list[str], sizes_kb: dict
     probe's answer does not grow with the size of the log. Lines about a package only name
     packages already added in the log (``known``) and give their real compressed size.
     """
-    choices = _NOISE if known else _NOISE_NO_PACKAGE
-    make = rng.choices(choices, weights=[w for w, _, _ in choices])[0][1]
-    text, role = make(rng, site, rng.choice(known) if known else "", sizes_kb)
-    return text, role
+    makers, cumulative = _NOISE_TABLES[bool(known)]
+    make = makers[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
+    return make(rng, site, known[int(rng.random() * len(known))] if known else "", sizes_kb)
 
 
 def _random_name(rng: random.Random) -> str:
@@ -570,7 +592,11 @@ _NOISE = [
                             f"distmgr.box\\INCOMING\\{_random_name(r)}.PKG", "pkg"), True),
     (4, lambda r, s, p, k: (f"~Cannot update the package {p} in the package source, error = 8", "pkg"), True),
 ]
-_NOISE_NO_PACKAGE = [item for item in _NOISE if not item[2]]
+_NOISE_TABLES = {
+    known: ([m for _, m, needs in _NOISE if known or not needs],
+            list(itertools.accumulate(w for w, _, needs in _NOISE if known or not needs)))
+    for known in (False, True)
+}
 
 
 class _Threads:
@@ -627,17 +653,32 @@ def _merge(sequences: list[list], rng: random.Random) -> list:
     return merged
 
 
-def _write_events(writer: _LogWriter, events: list, site: dict, known: list[str], sizes_kb: dict,
+def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: list[str], sizes_kb: dict,
                   rng: random.Random, threads: _Threads, target: int = 0, noise: int = 0,
                   wrap_first_claim: list | None = None, corrupt: bool = False, prefix: list = ()) -> None:
-    """Write ``prefix``, then ``events`` interleaved with noise; pad up to ``target`` bytes if set.
+    """Write ``prefix``, then the bursts of events interleaved with noise; pad up to ``target``
+    bytes if set (each burst then stays together, spread over the padded file).
 
     ``known`` (packages the log has seen added and that are still active) grows as adds are written.
     """
+    pools: dict[int, list] = {}
     adding = re.compile(r"^Start adding package (\S{8})\.\.\.$")
+
+    def corruption(kind: str, thread: int = 0, text: str = "") -> None:
+        if kind == "garbage":
+            writer.garbage(rng.randbytes(rng.randint(8, 200)))
+        elif kind == "nul":
+            writer.garbage(b"\x00" * rng.randint(16, 512))
+        else:       # a truncated entry (the service died mid-write)
+            thread = thread or threads.main
+            full = f"{text}  $$<{COMPONENT}><{writer.stamp()}><thread={thread} (0x{thread:X})>"
+            writer.text(full[: rng.randint(5, len(full) - 2)] + "\r\n")
 
     def put(atom):
         for text, thread, same_ms in atom:
+            if thread is None:          # a corruption marker (see _write_distmgr_logs)
+                corruption(*text)
+                continue
             match = adding.match(text)
             if match and match.group(1) in sizes_kb and match.group(1) not in known:
                 known.append(match.group(1))
@@ -648,18 +689,15 @@ def _write_events(writer: _LogWriter, events: list, site: dict, known: list[str]
             writer.entry(text, thread, wrap=wrap, advance=not same_ms)
 
     def put_noise():
-        text, role = _noise_line(rng, site, known, sizes_kb)
+        # Lines come from a pool per state of ``known`` (it only grows): rendering each line
+        # afresh is what made 20 MB logs slow.
+        pool = pools.get(len(known))
+        if pool is None:
+            pool = pools[len(known)] = [_noise_line(rng, site, known, sizes_kb) for _ in range(1024)]
+        text, role = pool[int(rng.random() * 1024)]
         thread = threads.main if role == "main" else threads.any_pkg()
-        if corrupt and rng.random() < 0.04:
-            kind = rng.random()
-            if kind < 0.4:
-                writer.garbage(rng.randbytes(rng.randint(8, 200)))
-            elif kind < 0.7:
-                writer.garbage(b"\x00" * rng.randint(16, 512))
-            else:
-                # a truncated entry (the service died mid-write)
-                full = f"{text}  $$<{COMPONENT}><{writer.stamp()}><thread={thread} (0x{thread:X})>"
-                writer.text(full[: rng.randint(5, len(full) - 2)] + "\r\n")
+        if corrupt and rng.random() < 0.03:
+            corruption(rng.choice(["garbage", "nul", "truncated"]), thread, text)
             return
         writer.entry(text, thread)
         if text.startswith("~Sleep"):
@@ -667,6 +705,7 @@ def _write_events(writer: _LogWriter, events: list, site: dict, known: list[str]
 
     for event in prefix:
         put(event)
+    events = [atom for burst in bursts for atom in burst]
     if target <= 0:
         slots = sorted(rng.sample(range(len(events) + noise), len(events))) if events else []
         slot_set = set(slots)
@@ -677,22 +716,29 @@ def _write_events(writer: _LogWriter, events: list, site: dict, known: list[str]
             else:
                 put_noise()
         return
-    # Padded: place event k once the file reaches k/(E+1) of the target, pad with noise lines.
-    average = 190 * (2 if writer.codec == "utf-16-le" else 1)
-    remaining = len(events)
+    # Padded: burst k starts once the file reaches (k+1)/(B+1) of the target; noise fills the rest.
+    average = 150 * (2 if writer.codec == "utf-16-le" else 1)
+    bursts = [burst for burst in bursts if burst]
+    estimates = [int(len(burst) * 1.4 * average) for burst in bursts]
+
+    def put_burst(burst):
+        for atom in burst:
+            put(atom)
+            if rng.random() < 0.3:
+                put_noise()
+
     index = 0
     while True:
-        reserve = remaining * average
-        if index < len(events) and writer.written >= target * (index + 1) / (len(events) + 1) - average:
-            put(events[index])
+        reserve = sum(estimates[index:])
+        if index < len(bursts) and writer.written >= target * (index + 1) / (len(bursts) + 1) - estimates[index] / 2:
+            put_burst(bursts[index])
             index += 1
-            remaining -= 1
             continue
         if writer.written + reserve + average // 2 >= target:
             break
         put_noise()
-    for event in events[index:]:
-        put(event)
+    for burst in bursts[index:]:
+        put_burst(burst)
 
 
 def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str], pck_sizes: dict) -> list[str]:
@@ -720,6 +766,14 @@ def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str],
     new_events = _merge([_package_sequence("claim", p, threads, 0, rng) for p in claims_now]
                         + [_package_sequence("deleting", p, threads, 0, rng) for p in packages["deleting"]], rng)
     opening = [[(f"~Distribution Manager started, thread ID = {threads.main:X}", threads.main, False)]]
+    if corrupt:
+        # at least one of each: binary garbage, a run of NULs, truncated entries (one of them a
+        # deletion claim cut inside its package ID), then more at random among the noise
+        cut = (claims_now or added or [site["site_code"] + "00001"])[0]
+        marks = [[(("garbage",), None, False)], [(("nul",), None, False)],
+                 [(("truncated", 0, "~Exiting package processing thread."), None, False)],
+                 [(("truncated", 0, f"~Successfully deleted the package {cut[:5]}"), None, False)]]
+        new_events = _merge([new_events, marks], rng)
 
     def finish(writer: _LogWriter) -> None:
         writer.close()
@@ -733,17 +787,17 @@ def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str],
     wrap_state = [] if site["log_wrapped_entry"] else None
     if site["log_rollover"]:
         writer = _LogWriter(logs_dir / "Distmgr.lo_", site["log_encoding"], clock, rng)
-        _write_events(writer, add_events + old_claim_events, site, known, sizes_kb, rng, threads,
+        _write_events(writer, [add_events, old_claim_events], site, known, sizes_kb, rng, threads,
                       noise=40 + rng.randint(0, 40), corrupt=corrupt, prefix=opening,
                       wrap_first_claim=wrap_state if not new_events else None)
         finish(writer)
         clock = writer.clock + _dt.timedelta(minutes=rng.randint(1, 30))
         written.append("Distmgr.lo_")
-        events, prefix = new_events, []
+        bursts, prefix = [new_events], []
     else:
-        events, prefix = add_events + old_claim_events + new_events, opening
+        bursts, prefix = [add_events, old_claim_events, new_events], opening
     writer = _LogWriter(logs_dir / "Distmgr.log", site["log_encoding"], clock, rng)
-    _write_events(writer, events, site, known, sizes_kb, rng, threads, target=site["log_bytes"],
+    _write_events(writer, bursts, site, known, sizes_kb, rng, threads, target=site["log_bytes"],
                   noise=30 + rng.randint(0, 40), corrupt=corrupt, wrap_first_claim=wrap_state, prefix=prefix)
     finish(writer)
     written.append("Distmgr.log")
@@ -834,9 +888,29 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     bin_dir = _win_join(install, "bin", platform)
     stamped: list[str] = []
 
+    made: set[str] = set()
+
+    def local(path: str) -> str:
+        # A fresh folder written with one spelling per path: no case-insensitive lookup needed
+        # (HostState.local_path would list every folder on the way; too slow for big fleets).
+        drive, parts = split_windows_path(path)
+        return os.path.join(str(state.fs_root), drive, *parts)
+
+    def makedirs(path: str) -> None:
+        target = local(path)
+        if target not in made:
+            os.makedirs(target, exist_ok=True)
+            made.add(target)
+
     def put(path: str, data: bytes) -> None:
-        state.write_bytes(path, data)
-        stamped.append(path)
+        target = local(path)
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        stamped.append(target)
 
     # binaries
     if site["distmgr_no_version"]:
@@ -851,7 +925,7 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     put(_win_join(bin_dir, "sms.msc"), b"<?xml version=\"1.0\"?>\r\n<MMC_ConsoleFile/>\r\n")
     # logs folder (always there; Distmgr.log only when logging is on)
     logs = _win_join(install, "Logs")
-    state.makedirs(logs)
+    makedirs(logs)
     if site["hotfix_log"]:
         line = (f"11/23/1999 12:34:56 Q244405: replaced {_win_join(bin_dir, 'Distmgr.dll')} "
                 f"({full_version} -> {scenario_hotfix_version(scenario)})\r\n"
@@ -862,13 +936,13 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     for pid in packages["active"]:
         put(_win_join(install, "inboxes", "pkginfo.box", f"{pid}.PKG"), f"[Package]\r\nID={pid}\r\n".encode())
     put(_win_join(install, "inboxes", "distmgr.box", "INCOMING", "U2J0GVIQ.PKG"), b"[Package Instruction]\r\n")
-    state.makedirs(_win_join(install, SMS_SITE_FOLDER))
+    makedirs(_win_join(install, SMS_SITE_FOLDER))
     for name in site["sender_files"]:
         put(_win_join(install, SMS_SITE_FOLDER, name), _rng(seed, "sender", site["site_code"], name).randbytes(1536))
     # package folders, one per drive
     sizes: dict[str, int] = {}
     for drive in site["drives"]:
-        state.makedirs(f"{drive}:\\SMSPKG")
+        makedirs(f"{drive}:\\SMSPKG")
     for pid in packages["active"] + packages["deleting"] + [lo["id"] for lo in packages["leftovers"]]:
         data = _pck_bytes(seed, pid, site["pck_size"])
         sizes[pid] = len(data)
@@ -880,23 +954,27 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
         # The target is a file elsewhere on the host; the link is relative so the folder can move.
         target = f"C:\\SMSDATA\\{pid}.DAT"
         put(target, _pck_bytes(seed, pid, site["pck_size"]))
-        link = state.local_path(_win_join(first, f"{pid}.PCK"))
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(state.local_path(target), link.parent), link)
+        link = local(_win_join(first, f"{pid}.PCK"))
+        os.symlink(os.path.relpath(local(target), os.path.dirname(link)), link)
+        mtime = _file_time(seed, site["site_code"], "link", pid)
+        os.utime(link, (mtime, mtime), follow_symlinks=False)
     # distribution point share for the active packages (not compressed copies either)
-    for pid in packages["active"]:
+    # (a few are enough to show the folder is not SMSPKG; every one costs a folder and a file)
+    for pid in packages["active"][:3]:
         put(f"{site['drives'][0]}:\\SMSPKG{site['drives'][0]}$\\{pid}\\setup.exe", dll_bytes("1.0.0.0", 512))
     # hotfix installer on the host
     hotfix = scenario["hotfix"]
     if hotfix is not None:
         put(_win_join(hotfix["host_path"], "Q244405.exe"),
             b"MZ\x90\x00SMS-LAB-INSTALLER Q244405\nFileVersion=" + hotfix["version"].encode() + b"\n")
-    for index, path in enumerate(stamped):
-        mtime = _file_time(seed, site["site_code"], path.lower())
-        os.utime(state.local_path(path), (mtime, mtime))
+    base = len(str(state.fs_root))
+    for path in stamped:
+        mtime = _file_time(seed, site["site_code"], path[base:].lower())
+        os.utime(path, (mtime, mtime))
     if site["logging"]:
-        _write_distmgr_logs(site, state.local_path(logs), seed, packages["active"], sizes)
+        _write_distmgr_logs(site, Path(local(logs)), seed, packages["active"], sizes)
     state.save()
+    os.utime(root / "host.json", (FIXED_MTIME, FIXED_MTIME))
     return site["name"]
 
 
@@ -926,9 +1004,11 @@ def build_state_dir(scenario, state_dir, seed=None) -> list[str]:
         target = state_dir / "hotfix" / platform / "Distmgr.dll"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(dll_bytes(version, size))
+        os.utime(target, (FIXED_MTIME, FIXED_MTIME))
     with open(state_dir / "scenario.json", "w", encoding="utf-8") as handle:
         json.dump(normal, handle, indent=2, sort_keys=True, default=str)
         handle.write("\n")
+    os.utime(state_dir / "scenario.json", (FIXED_MTIME, FIXED_MTIME))
     return names
 
 

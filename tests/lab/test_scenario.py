@@ -1,0 +1,512 @@
+"""Tests of the lab's scenario generator (lab/smslab/scenario.py)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import yaml
+
+LAB = Path(__file__).resolve().parents[2] / "lab"
+if str(LAB) not in sys.path:
+    sys.path.insert(0, str(LAB))
+
+from smslab.scenario import build_state_dir, generate_fleet, load_scenario  # noqa: E402
+from smslab.state import HostState, dll_bytes, file_version_of  # noqa: E402
+
+SCENARIOS = LAB / "scenarios"
+
+# The SMS 2.0 line format (KB Q244405, Q248969): text, two spaces, $$<component><date tz><thread>
+LINE = re.compile(
+    r"^(?P<text>.*?)  \$\$<(?P<component>[A-Z_]+)>"
+    r"<(?P<dow>Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(?P<day>\d\d) (?P<time>\d\d:\d\d:\d\d\.\d{3}) (?P<year>\d{4}) (?P<tz>Pacific (?:Daylight|Standard) Time)>"
+    r"<thread=(?P<dec>\d+) \(0x(?P<hex>[0-9A-F]+)\)>$"
+)
+LOG_PATTERN = re.compile(r"deleting the package|deleted the package|adding package", re.I)
+
+
+def entries(raw: bytes, encoding: str = "ascii") -> list[str]:
+    """Logical entries of a log: physical lines joined when an entry is wrapped (as the probe does)."""
+    text = raw.decode(encoding)
+    assert "\n" not in text.replace("\r\n", ""), "bare LF in the log"
+    lines = text.split("\r\n")
+    assert lines[-1] == ""
+    result, pending = [], ""
+    for line in lines[:-1]:
+        pending += line          # a wrapped entry: "...<thread=297 " + "(0x129)>"
+        if re.search(r"<thread=\d+ \(0x[0-9A-F]+\)>$", pending):
+            result.append(pending)
+            pending = ""
+    assert pending == ""
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("demo")
+    names = build_state_dir(SCENARIOS / "demo.yml", state_dir)
+    return state_dir, names
+
+
+def host(state_dir: Path, name: str) -> HostState:
+    return HostState.load(state_dir / "hosts" / name)
+
+
+# ---- demo ---------------------------------------------------------------------------------------
+
+def test_demo_builds(demo):
+    state_dir, names = demo
+    assert names == ["sms600", "sms610", "sms620", "sms630"]
+    for name in names:
+        assert (state_dir / "hosts" / name / "host.json").is_file()
+        assert (state_dir / "hosts" / name / "fs").is_dir()
+    scenario = json.loads((state_dir / "scenario.json").read_text())
+    assert scenario["credentials"]["user"] == "Administrator"
+
+
+def test_demo_host_json_fields(demo):
+    state_dir, _ = demo
+    h = host(state_dir, "sms610")
+    data = h.data
+    assert data["name"] == "sms610" and data["site_code"] == "610"
+    setup = h.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup")
+    assert setup == {"Full Version": "2.00.1380.1000", "Installation Directory": "C:\\SMS", "Type": 1,
+                     "UI Version": "2.00.1380.1000"}
+    ident = h.registry_key("HKLM:\\SOFTWARE\\Microsoft\\SMS\\Identification")
+    assert ident == {"Site Code": "610", "Parent Site Code": "600", "Installation Directory": "C:\\SMS"}
+    tracing = h.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER")
+    assert tracing == {"Enabled": 1, "MaxFileSize": 1048576}
+    assert h.services["SMS_SITE_COMPONENT_MANAGER"] == {
+        "state": "running", "start_mode": "auto", "path": "C:\\SMS\\bin\\i386\\sitecomp.exe"}
+    assert h.services["SMS_EXECUTIVE"]["path"] == "C:\\SMS\\bin\\i386\\smsexec.exe"
+    assert h.services["SMS_SITE_BACKUP"]["state"] == "stopped"
+    assert h.services["SMS_SITE_BACKUP"]["start_mode"] == "manual"
+    assert h.services["SMS_SQL_MONITOR"]["state"] == "running"
+    assert h.processes == []
+    assert h.wmi["available"] is True
+    assert h.wmi["site"] == {"SiteCode": "610", "ReportingSiteCode": "600", "Type": 2, "Version": "2.0",
+                             "BuildNumber": 1380, "InstallDir": "C:\\SMS", "ServerName": "SMS610"}
+    assert h.wmi["packages"] == [
+        {"PackageID": "60000013", "ActionInProgress": 0, "SourceSite": "600"},
+        {"PackageID": "61000001", "ActionInProgress": 0, "SourceSite": "610"},
+    ]
+    assert h.environment == {"PROCESSOR_ARCHITECTURE": "x86", "COMPUTERNAME": "SMS610", "TEMP": "C:\\WINNT\\Temp"}
+    assert data["faults"] == {} and data["inventory_vars"] == {}
+
+    central = host(state_dir, "sms600")
+    assert central.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification")["Parent Site Code"] == ""
+    assert central.wmi["site"]["BuildNumber"] == 1493
+
+    alpha = host(state_dir, "sms620")
+    assert alpha.environment["PROCESSOR_ARCHITECTURE"] == "ALPHA"
+    assert alpha.services["SMS_SITE_BACKUP"]["state"] == "running"
+    assert alpha.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER")["Enabled"] == 0
+    assert alpha.services["SMS_EXECUTIVE"]["path"] == "C:\\SMS\\bin\\alpha\\smsexec.exe"
+
+
+def test_demo_files(demo):
+    state_dir, _ = demo
+    h610 = host(state_dir, "sms610")
+    assert h610.listdir("D:\\SMSPKG") == sorted(
+        ["60000012.PCK", "60000013.PCK", "60000014.PCK", "61000001.PCK", "6100001G.PCK"])
+    assert h610.listdir("C:\\SMS\\inboxes\\despoolr.box\\receive") == ["2_4O7PRI.PCK"]
+    assert h610.file_version("C:\\SMS\\bin\\i386\\Distmgr.dll") == "2.00.1380.1000"
+    assert not h610.exists("C:\\SMS\\Logs\\Q244405.log")
+    assert h610.exists("C:\\SMSHOTFIX\\Q244405\\Q244405.exe")
+    # the same package has the same compressed copy at every site
+    h600, h620 = host(state_dir, "sms600"), host(state_dir, "sms620")
+    assert h600.sha256("D:\\SMSPKG\\60000013.PCK") == h610.sha256("d:\\smspkg\\60000013.pck")
+    for name in ("60000012", "60000014", "60000015", "60000016"):
+        assert not h600.exists(f"D:\\SMSPKG\\{name}.PCK")      # deleted at the origin
+    assert h620.listdir("D:\\SMSPKG") == ["60000012.PCK", "60000013.PCK", "60000015.PCK"]
+    assert h620.file_version("C:\\SMS\\bin\\alpha\\Distmgr.dll") == "2.00.1239.0000"
+    assert not h620.exists("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    h630 = host(state_dir, "sms630")
+    assert h630.listdir("D:\\SMSPKG") == ["60000016.PCK"]
+    assert h630.file_version("C:\\SMS\\bin\\i386\\Distmgr.dll") == "2.00.1380.1083"
+    assert h630.exists("C:\\SMS\\Logs\\Q244405.log")
+    # controller-side hotfix media; a hotfixed site holds exactly those bytes
+    fixed = (state_dir / "hotfix" / "i386" / "Distmgr.dll").read_bytes()
+    assert file_version_of(fixed) == "2.00.1380.1083"
+    assert file_version_of((state_dir / "hotfix" / "alpha" / "Distmgr.dll").read_bytes()) == "2.00.1380.1083"
+    assert h630.read_bytes("C:\\SMS\\bin\\i386\\Distmgr.dll") == fixed
+    for pck in h610.listdir("D:\\SMSPKG"):
+        assert 2048 <= len(h610.read_bytes(f"D:\\SMSPKG\\{pck}")) <= 65536
+
+
+def test_log_only_where_logging_is_on(demo):
+    state_dir, _ = demo
+    assert host(state_dir, "sms600").exists("C:\\SMS\\Logs\\Distmgr.log")
+    assert host(state_dir, "sms610").exists("C:\\SMS\\Logs\\Distmgr.log")
+    for name in ("sms620", "sms630"):
+        h = host(state_dir, name)
+        assert h.is_dir("C:\\SMS\\Logs")
+        assert not h.exists("C:\\SMS\\Logs\\Distmgr.log")
+        assert not h.exists("C:\\SMS\\Logs\\Distmgr.lo_")
+
+
+def test_log_kb_format_and_claims(demo):
+    state_dir, _ = demo
+    raw = host(state_dir, "sms610").read_bytes("C:\\SMS\\Logs\\Distmgr.log")
+    physical = raw.split(b"\r\n")
+    assert sum(1 for line in physical if line.startswith(b"~")) > len(physical) // 3
+    logical = entries(raw)
+    assert len(logical) > 40
+    parsed = []
+    for entry in logical:
+        match = LINE.match(entry)
+        assert match, entry
+        assert match.group("component") == "SMS_DISTRIBUTION_MANAGER"
+        assert int(match.group("dec")) == int(match.group("hex"), 16)
+        parsed.append(match)
+    texts = [m.group("text") for m in parsed]
+    assert len({m.group("dec") for m in parsed}) > 3                       # interleaved threads
+    assert any(t.startswith("~Starting package processing thread,thread ID = ") for t in texts)
+    assert "Start adding package 61000001..." in texts
+    assert any(re.match(r"The compressed size of package 61000001 is \d+ KBytes$", t) for t in texts)
+    for pid in ("60000012", "60000014"):
+        start = texts.index(f"Start deleting the package {pid}...")
+        done = texts.index(f"~Successfully deleted the package {pid}")
+        assert done == start + 1
+        assert parsed[start].group("time") == parsed[done].group("time")    # same ms, as in the KB
+        assert texts.index(f"Start adding package {pid}...") < start
+    # only the packages' own lines match the probe's filter: the answer does not grow with noise
+    matching = [t for t in texts if LOG_PATTERN.search(t)]
+    assert len(matching) == 4 + 2 * 2          # 4 adds, 2 claims of 2 lines
+    # the central site's log: no deletion claims
+    central = entries(host(state_dir, "sms600").read_bytes("C:\\SMS\\Logs\\Distmgr.log"))
+    assert not any("deleted the package" in e for e in central)
+
+
+def test_wrapped_entry(demo):
+    state_dir, _ = demo
+    raw = host(state_dir, "sms610").read_bytes("C:\\SMS\\Logs\\Distmgr.log").decode("ascii")
+    wrapped = re.findall(r"Start deleting the package (\d{8})\.\.\.  \$\$<SMS_DISTRIBUTION_MANAGER><[^>]+>"
+                         r"<thread=(\d+) \r\n\(0x([0-9A-F]+)\)>\r\n", raw)
+    assert len(wrapped) == 1
+    pid, dec, hexa = wrapped[0]
+    assert int(dec) == int(hexa, 16) and pid in ("60000012", "60000014")
+
+
+def test_rollover_file(tmp_path):
+    build_state_dir(SCENARIOS / "hierarchy.yml", tmp_path)
+    h = host(tmp_path, "sms712")
+    old = h.read_bytes("C:\\SMS\\Logs\\Distmgr.lo_")
+    new = h.read_bytes("C:\\SMS\\Logs\\Distmgr.log")
+    old_entries, new_entries = entries(old), entries(new)
+    assert "~Successfully deleted the package 70000004" in [LINE.match(e).group("text") for e in old_entries]
+    assert not any("70000004" in e and "deleted" in e for e in new_entries)
+    assert any("~Successfully deleted the package 70000003" in e for e in new_entries)
+    assert any(e.startswith("Start deleting the package 71200001...") for e in new_entries)
+    assert not any("Successfully deleted the package 71200001" in e for e in new_entries)
+    assert [p["ActionInProgress"] for p in h.wmi["packages"] if p["PackageID"] == "71200001"] == [3]
+    # older entries in .lo_, and its modification time is earlier
+    lo = h.local_path("C:\\SMS\\Logs\\Distmgr.lo_").stat().st_mtime
+    log = h.local_path("C:\\SMS\\Logs\\Distmgr.log").stat().st_mtime
+    assert lo < log
+    # logging on for one child only
+    enabled = {n: host(tmp_path, n).registry_key(
+        "HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER")["Enabled"]
+        for n in ("sms711", "sms712", "sms713")}
+    assert enabled == {"sms711": 0, "sms712": 1, "sms713": 0}
+
+
+# ---- builds, odd cases -------------------------------------------------------------------------
+
+BUILD_VERSIONS = {"rtm": "2.00.1239.0000", "sp1": "2.00.1380.1000", "sp1_hotfixed": "2.00.1380.1083",
+                  "sp2": "2.00.1493.2000", "sp3": "2.00.1493.3000", "sp4": "2.00.1493.4000"}
+
+
+def test_dll_versions_per_build(tmp_path):
+    sites = [{"name": "central", "site_code": "100", "build": "sp2"}]
+    for index, build in enumerate(BUILD_VERSIONS):
+        for platform in ("i386", "alpha"):
+            sites.append({"name": f"s{build}{platform}", "site_code": f"{index}{platform[0]}X".upper(),
+                          "parent": "100", "build": build, "platform": platform})
+    sites.append({"name": "noversion", "site_code": "NOV", "parent": "100", "build": "sp1",
+                  "distmgr_no_version": True})
+    build_state_dir({"sites": sites}, tmp_path)
+    for build, version in BUILD_VERSIONS.items():
+        for platform in ("i386", "alpha"):
+            h = host(tmp_path, f"s{build}{platform}")
+            assert h.file_version(f"C:\\SMS\\bin\\{platform}\\Distmgr.dll") == version
+            full = h.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup")["Full Version"]
+            assert full == (BUILD_VERSIONS["sp1"] if build == "sp1_hotfixed" else version)
+            assert h.wmi["site"]["BuildNumber"] == int(version.split(".")[2])
+    h = host(tmp_path, "noversion")
+    assert h.exists("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    assert h.file_version("C:\\SMS\\bin\\i386\\Distmgr.dll") is None
+
+
+ODD = ["6100001.PCK", "6100001G.PCK", "READ ME.PCK", "\uff336100001.PCK", "CON.PCK", "61000012 .PCK"]
+
+
+def test_odd_files_reparse_points_drives_secondary(tmp_path):
+    scenario = {
+        "seed": 3,
+        "sites": [
+            {"name": "c", "site_code": "600", "packages": {"active": ["60000001"]}},
+            {"name": "child", "site_code": "610", "parent": "600", "build": "sp1", "logging": "on",
+             "drives": ["D", "E"], "console_open": True,
+             "packages": {"active": ["60000001"], "leftovers": [60000002, 60000003, 60000004, 60000005],
+                          "odd_files": ODD, "reparse_points": ["60000009"], "deleting": ["61000001"],
+                          "deleted": ["60000007"]},
+             "inventory_vars": {"ansible_port": 5986}, "faults": {"slow_seconds": 0.5}},
+            {"name": "sec", "site_code": "611", "parent": "610", "type": "secondary", "build": "sp1",
+             "full_version_missing": True},
+        ],
+    }
+    build_state_dir(scenario, tmp_path)
+    h = host(tmp_path, "child")
+    on_d, on_e = h.listdir("D:\\SMSPKG"), h.listdir("E:\\SMSPKG")
+    for name in ODD:
+        assert name in on_d
+    pcks = {n for n in on_d + on_e if re.match(r"^[0-9A-F]{8}\.PCK$", n)}
+    assert pcks == {"60000001.PCK", "60000002.PCK", "60000003.PCK", "60000004.PCK", "60000005.PCK",
+                    "60000009.PCK", "61000001.PCK"}
+    assert on_e, "packages are spread over both drives"
+    assert "60000007.PCK" not in on_d + on_e
+    link = h.local_path("D:\\SMSPKG\\60000009.PCK")
+    assert link.is_symlink() and h.is_reparse_point("D:\\SMSPKG\\60000009.PCK")
+    target = link.resolve()
+    assert target.is_file() and (h.fs_root / "D" / "SMSPKG") not in target.parents
+    assert h.fs_root in target.parents
+    assert not os.path.isabs(os.readlink(link))
+    assert h.processes == [{"name": "mmc.exe",
+                            "command_line": "C:\\WINNT\\System32\\mmc.exe \"C:\\SMS\\bin\\i386\\sms.msc\""}]
+    assert {p["PackageID"]: p["ActionInProgress"] for p in h.wmi["packages"]} == {"60000001": 0, "61000001": 3}
+    assert h.data["inventory_vars"] == {"ansible_port": 5986}
+    assert h.data["faults"] == {"slow_seconds": 0.5}
+    log = "\n".join(entries(h.read_bytes("C:\\SMS\\Logs\\Distmgr.log")))
+    assert "~Successfully deleted the package 60000007" in log
+    assert "~Successfully deleted the package 60000009" in log
+    sec = host(tmp_path, "sec")
+    setup = sec.registry_key("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup")
+    assert "Full Version" not in setup
+    assert sec.wmi["site"]["Type"] == 1 and sec.wmi["site"]["BuildNumber"] == 1380
+    assert "SMS_SQL_MONITOR" not in sec.services
+
+
+def test_leftover_claim_per_package(tmp_path):
+    scenario = {"sites": [
+        {"name": "c", "site_code": "600"},
+        {"name": "child", "site_code": "610", "parent": "600", "build": "sp1", "logging": True,
+         "packages": {"leftovers": [{"id": 60000012, "log_claim": False}, 60000014]}},
+    ]}
+    build_state_dir(scenario, tmp_path)
+    log = "\n".join(entries(host(tmp_path, "child").read_bytes("C:\\SMS\\Logs\\Distmgr.log")))
+    assert "Successfully deleted the package 60000014" in log
+    assert "deleted the package 60000012" not in log
+    assert "Start adding package 60000012..." in log
+
+
+def test_utf16_and_corrupt_logs(tmp_path):
+    scenario = {"sites": [
+        {"name": "c", "site_code": "600"},
+        {"name": "wide", "site_code": "610", "parent": "600", "build": "sp1", "logging": "on",
+         "log_encoding": "utf-16", "packages": {"leftovers": [60000012]}},
+        {"name": "bad", "site_code": "620", "parent": "600", "build": "sp1", "logging": "on",
+         "packages": {"active": [60000001], "leftovers": [60000012]}, "faults": {"corrupt_log": True}},
+    ]}
+    build_state_dir(scenario, tmp_path)
+    wide = host(tmp_path, "wide").read_bytes("C:\\SMS\\Logs\\Distmgr.log")
+    assert wide.startswith(b"\xff\xfe")
+    logical = entries(wide[2:], "utf-16-le")
+    assert all(LINE.match(e) for e in logical)
+    assert any(e.startswith("~Successfully deleted the package 60000012") for e in logical)
+    bad = host(tmp_path, "bad").read_bytes("C:\\SMS\\Logs\\Distmgr.log")
+    assert b"\x00" * 16 in bad
+    with pytest.raises(UnicodeDecodeError):
+        bad.decode("utf-8")
+    lines = bad.split(b"\r\n")
+    truncated = [line for line in lines if line.startswith(b"~") and not line.endswith(b")>")]
+    assert len(truncated) >= 2
+    assert b"~Successfully deleted the package 60000012  $$<SMS_DISTRIBUTION_MANAGER>" in bad
+
+
+def test_faults_scenario(tmp_path):
+    names = build_state_dir(SCENARIOS / "faults.yml", tmp_path)
+    assert len(names) == 8
+    faults = {n: host(tmp_path, n).data["faults"] for n in names}
+    assert faults["sms800"] == {}
+    assert faults["sms801"] == {"service_wont_stop": ["SMS_EXECUTIVE"]}
+    assert faults["sms802"] == {"copy_fails": True}
+    assert faults["sms803"] == {"drop_connection_after": ["hotfix_transaction"]}
+    assert faults["sms804"] == {"wmi_unavailable": True}
+    assert host(tmp_path, "sms804").wmi["available"] is False
+    assert faults["sms805"] == {"corrupt_log": True}
+    assert faults["sms806"] == {"slow_seconds": 0.5}
+    assert host(tmp_path, "sms807").processes[0]["name"] == "mmc.exe"
+
+
+# ---- big logs ------------------------------------------------------------------------------------
+
+def test_log_bytes_20mb_bounded_memory(tmp_path):
+    target = 20 * 1024 * 1024
+    scenario = {"seed": 5, "sites": [
+        {"name": "c", "site_code": "600"},
+        {"name": "big", "site_code": "610", "parent": "600", "build": "sp1", "logging": "on",
+         "log_bytes": target, "log_wrapped_entry": True,
+         "packages": {"active": [60000001, 61000001], "leftovers": [60000012, 60000014]}},
+    ]}
+    tracemalloc.start()
+    try:
+        build_state_dir(scenario, tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    path = host(tmp_path, "big").local_path("C:\\SMS\\Logs\\Distmgr.log")
+    size = path.stat().st_size
+    assert abs(size - target) <= target * 0.01, size
+    assert peak < 20 * 1024 * 1024, peak
+    claims, matching = [], 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if LOG_PATTERN.search(line.decode("ascii")):
+                matching += 1
+            if b"Successfully deleted the package" in line:
+                claims.append(line[:43])
+    assert sorted(claims) == [b"~Successfully deleted the package 60000012 ",
+                              b"~Successfully deleted the package 60000014 "]
+    assert matching == 4 + 4          # 4 adds, 2 x (start deleting + deleted): bounded by packages
+
+
+# ---- fleets --------------------------------------------------------------------------------------
+
+def tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames) + sorted(d for d in dirnames if os.path.islink(os.path.join(dirpath, d))):
+            path = Path(dirpath) / name
+            digest.update(str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
+            if path.is_symlink():
+                digest.update(b"->" + os.readlink(path).encode())
+            else:
+                digest.update(path.read_bytes())
+                digest.update(str(int(path.stat().st_mtime)).encode())
+    return digest.hexdigest()
+
+
+def test_generate_fleet_deterministic_and_fast(tmp_path):
+    fleet = generate_fleet(200, seed=42)
+    assert fleet == generate_fleet(200, seed=42)
+    assert fleet != generate_fleet(200, seed=43)
+    sites = fleet["sites"]
+    assert len(sites) == 200
+    yaml.safe_load(yaml.safe_dump(fleet))          # plain data, writable as a scenario file
+    normal = load_scenario(copy.deepcopy(fleet))
+    by_code = {s["site_code"]: s for s in normal["sites"]}
+    assert sum(1 for s in normal["sites"] if s["parent"] is None) == 1
+
+    def depth(code):
+        return 0 if by_code[code]["parent"] is None else 1 + depth(by_code[code]["parent"])
+    assert {depth(c) for c in by_code} >= {0, 1, 2}
+    assert max(depth(c) for c in by_code) <= 3
+    assert {s["build"] for s in normal["sites"]} == set(BUILD_VERSIONS)
+    assert {s["platform"] for s in normal["sites"]} == {"i386", "alpha"}
+    claims = [lo["log_claim"] for s in normal["sites"] for lo in s["packages"]["leftovers"]]
+    assert {True, False, "rollover"} <= set(claims)
+    assert any(s["packages"]["odd_files"] for s in normal["sites"])
+    assert any(s["packages"]["deleting"] for s in normal["sites"])
+    assert any(s["type"] == "secondary" for s in normal["sites"])
+
+    started = time.perf_counter()
+    names = build_state_dir(fleet, tmp_path / "a")
+    elapsed = time.perf_counter() - started
+    print(f"\ngenerate_fleet(200): built {len(names)} hosts in {elapsed:.2f} s")
+    build_state_dir(generate_fleet(200, seed=42), tmp_path / "b")
+    assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
+    build_state_dir(fleet, tmp_path / "c", seed=7)
+    assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "c")
+
+
+def test_seed_argument_and_rebuild(tmp_path):
+    build_state_dir(SCENARIOS / "demo.yml", tmp_path / "x")
+    build_state_dir(SCENARIOS / "demo.yml", tmp_path / "y")
+    assert tree_hash(tmp_path / "x") == tree_hash(tmp_path / "y")
+    # rebuilding into an existing folder gives the same result
+    build_state_dir(SCENARIOS / "demo.yml", tmp_path / "x")
+    assert tree_hash(tmp_path / "x") == tree_hash(tmp_path / "y")
+
+
+# ---- bad scenarios -------------------------------------------------------------------------------
+
+def base():
+    return {"sites": [
+        {"name": "sms600", "site_code": "600"},
+        {"name": "sms610", "site_code": "610", "parent": "600", "build": "sp1"},
+    ]}
+
+
+def change(site_index, **fields):
+    scenario = base()
+    scenario["sites"][site_index].update(fields)
+    return scenario
+
+
+BAD = {
+    "duplicate site code": (change(1, site_code="600", parent=None), "sms610", "site_code"),
+    "site code length": (change(1, site_code="61"), "sms610", "site_code"),
+    "site code long": (change(1, site_code="6100"), "sms610", "site_code"),
+    "parent not defined": (change(1, parent="699"), "sms610", "parent"),
+    "unknown platform": (change(1, platform="mips"), "sms610", "platform"),
+    "unknown build": (change(1, build="sp5"), "sms610", "build"),
+    "bad active id": (change(1, packages={"active": ["6000001"]}), "sms610", "packages.active"),
+    "non-hex leftover": (change(1, packages={"leftovers": ["6000001G"]}), "sms610", "packages.leftovers"),
+    "octal-looking id": (change(1, packages={"deleting": [1000012]}), "sms610", "packages.deleting"),
+    "id in two lists": (change(1, packages={"active": [60000001], "leftovers": [60000001]}), "sms610",
+                        "packages.leftovers"),
+    "bad reparse id": (change(1, packages={"reparse_points": ["../x"]}), "sms610", "packages.reparse_points"),
+    "odd name with separator": (change(1, packages={"odd_files": ["..\\evil.PCK"]}), "sms610", "packages.odd_files"),
+    "claim without logging": (change(1, packages={"leftovers": [{"id": 60000012, "log_claim": True}]}), "sms610",
+                              "packages.leftovers"),
+    "secondary without parent": (change(0, type="secondary"), "sms600", "type"),
+    "unknown fault": (change(1, faults={"explode": True}), "sms610", "faults.explode"),
+    "unknown service": (change(1, services={"SMS_FOO": "running"}), "sms610", "services.SMS_FOO"),
+    "unknown field": (change(1, colour="blue"), "sms610", "colour"),
+    "corrupt log without logging": (change(1, faults={"corrupt_log": True}), "sms610", "faults.corrupt_log"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_scenarios_rejected(case, tmp_path):
+    scenario, site, field = BAD[case]
+    with pytest.raises(ValueError) as info:
+        build_state_dir(scenario, tmp_path)
+    message = str(info.value)
+    assert f"'{site}'" in message and f"'{field}'" in message, message
+    assert not (tmp_path / "hosts").exists(), "nothing is written for a bad scenario"
+
+
+def test_parent_loop_and_secondary_parent_rejected(tmp_path):
+    loop = {"sites": [{"name": "a", "site_code": "AAA", "parent": "BBB"},
+                      {"name": "b", "site_code": "BBB", "parent": "AAA"}]}
+    with pytest.raises(ValueError, match=r"site 'a'.*'parent'.*loops"):
+        build_state_dir(loop, tmp_path)
+    sec = {"sites": [{"name": "a", "site_code": "AAA"},
+                     {"name": "b", "site_code": "BBB", "parent": "AAA", "type": "secondary"},
+                     {"name": "c", "site_code": "CCC", "parent": "BBB"}]}
+    with pytest.raises(ValueError, match=r"site 'c'.*'parent'.*secondary"):
+        build_state_dir(sec, tmp_path)
+
+
+def test_yaml_file_with_unquoted_codes(tmp_path):
+    path = tmp_path / "s.yml"
+    path.write_text("sites:\n  - {name: a, site_code: 600, logging: on}\n"
+                    "  - {name: b, site_code: 610, parent: 600, build: sp1, logging: off,\n"
+                    "     packages: {leftovers: [60000012]}}\n")
+    names = build_state_dir(path, tmp_path / "state")
+    assert names == ["a", "b"]
+    assert host(tmp_path / "state", "b").data["site_code"] == "610"
+    assert host(tmp_path / "state", "a").exists("C:\\SMS\\Logs\\Distmgr.log")
+    assert dll_bytes("2.00.1380.1000") == host(tmp_path / "state", "b").read_bytes("C:\\SMS\\bin\\i386\\Distmgr.dll")
