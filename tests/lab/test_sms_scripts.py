@@ -247,16 +247,17 @@ def test_probe_schema_and_facts(tmp_path):
     assert result["active_packages"]["namespace"] == "root\\SMS\\site_610"
     assert {p["PackageID"] for p in result["active_packages"]["packages"]} == {"61000013", "60000001"}
     assert result["distmgr_log"]["logging_enabled"] is True and result["distmgr_log"]["max_file_size"] == 1048576
-    assert [f["path"] for f in result["distmgr_log"]["files"]] == ["C:\\SMS\\Logs\\Distmgr.log",
-                                                                   "C:\\SMS\\Logs\\Distmgr.lo_"]
-    assert result["distmgr_log"]["files"][1] == {"path": "C:\\SMS\\Logs\\Distmgr.lo_", "exists": False,
+    # LogNames order, oldest first (internals.md section 1)
+    assert [f["path"] for f in result["distmgr_log"]["files"]] == ["C:\\SMS\\Logs\\Distmgr.lo_",
+                                                                   "C:\\SMS\\Logs\\Distmgr.log"]
+    assert result["distmgr_log"]["files"][0] == {"path": "C:\\SMS\\Logs\\Distmgr.lo_", "exists": False,
                                                  "size": None, "matches": None}
     assert result["errors"] == []
 
 
 def test_probe_matches_the_kb_excerpt_with_wrapped_entries(tmp_path):
     result, _ = run_script(make_host(tmp_path), "probe", {})
-    matches = result["distmgr_log"]["files"][0]["matches"]
+    matches = result["distmgr_log"]["files"][1]["matches"]
     assert matches == [
         {"line": 3, "text": "Start deleting the package 61000012...  $$<SMS_DISTRIBUTION_MANAGER><Fri Oct 15 "
                             "17:09:46.677 1999 Pacific Daylight Time><thread=297 \n(0x129)>"},
@@ -294,7 +295,7 @@ def test_probe_output_does_not_grow_with_the_log(tmp_path):
     big, _ = run_script(big_host, "probe", {})
 
     def texts(result):
-        return [m["text"] for m in result["distmgr_log"]["files"][0]["matches"]]
+        return [m["text"] for m in result["distmgr_log"]["files"][1]["matches"]]
 
     assert texts(big) == texts(small)
     small_size, big_size = len(json.dumps(small)), len(json.dumps(big))
@@ -305,12 +306,12 @@ def test_probe_output_does_not_grow_with_the_log(tmp_path):
 def test_probe_reads_utf16_and_survives_garbage(tmp_path):
     state = make_host(tmp_path, log=b"\xff\xfe" + KB_LOG.encode("utf-16-le"))
     result, _ = run_script(state, "probe", {})
-    assert [m["line"] for m in result["distmgr_log"]["files"][0]["matches"]] == [3, 5, 7]
+    assert [m["line"] for m in result["distmgr_log"]["files"][1]["matches"]] == [3, 5, 7]
 
     garbage = os.urandom(200_000).replace(b"\n", b"") + b"\nStart deleting the package 6100001A...\xff\xfe\n"
     state.write_bytes("C:\\SMS\\Logs\\Distmgr.log", garbage)
     result, _ = run_script(state, "probe", {})
-    (match,) = result["distmgr_log"]["files"][0]["matches"]
+    (match,) = result["distmgr_log"]["files"][1]["matches"]
     assert match["line"] == 2 and match["text"].startswith("Start deleting the package 6100001A...\ufffd")
     assert result["errors"] == []
 
@@ -416,8 +417,10 @@ def test_compressed_package_refuses_everything_when_wmi_cannot_answer(tmp_path):
 def test_compressed_package_remove(tmp_path):
     state = make_host(tmp_path)
     content = state.read_bytes("D:\\SMSPKG\\61000012.PCK")
+    # the controller's pattern names its group the .NET way, as PowerShell reads it
     result, changed = run_script(state, "compressed_package",
-                                 package_params("absent", [{"id": "61000012", "path": "d:\\smspkg\\61000012.pck"}]))
+                                 package_params("absent", [{"id": "61000012", "path": "d:\\smspkg\\61000012.pck"}],
+                                                IdPattern=r"^(?<id>[A-Za-z0-9]{3}[0-9A-Fa-f]{5})\.PCK$"))
     (item,) = result["items"]
     assert changed is True and item["outcome"] == "removed" and item["reason"] is None
     assert item["sha256"] == hashlib.sha256(content).hexdigest() and item["size"] == len(content)

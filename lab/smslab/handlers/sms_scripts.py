@@ -49,6 +49,17 @@ class Params:
         return [str(value)]
 
 
+def dotnet_regex(pattern: str) -> re.Pattern:
+    """Compile a .NET regex the way PowerShell's -match does (case-insensitive).
+
+    .NET names groups ``(?<name>...)`` (and ``(?'name'...)``); Python wants ``(?P<name>...)``.
+    Look-behinds ``(?<=`` / ``(?<!`` are left alone.
+    """
+    translated = re.sub(r"\(\?<(?![=!])(\w+)>", r"(?P<\1>", pattern)
+    translated = re.sub(r"\(\?'(\w+)'", r"(?P<\1>", translated)
+    return re.compile(translated, re.IGNORECASE)
+
+
 def _join(parent: str | None, child: str) -> str | None:
     if not parent:
         return None
@@ -145,7 +156,7 @@ PROBE_DEFAULTS = {
     "SmsRegistryRoot": "HKLM:\\SOFTWARE\\Microsoft\\SMS",
     "PackageFolderName": "SMSPKG",
     "Platforms": ["i386", "alpha"],
-    "LogNames": ["Distmgr.log", "Distmgr.lo_"],
+    "LogNames": ["Distmgr.lo_", "Distmgr.log"],          # oldest first
     "LogPattern": "deleting the package|deleted the package|adding package",
     "LogComponent": "SMS_DISTRIBUTION_MANAGER",
     "Services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP", "SMS_SQL_MONITOR"],
@@ -326,7 +337,7 @@ class _Probe:
                 enabled = int(tracing["Enabled"]) == 1
             max_size = tracing.get("MaxFileSize")
         try:
-            pattern = re.compile(self.p.get("LogPattern", PROBE_DEFAULTS["LogPattern"]), re.IGNORECASE)
+            pattern = dotnet_regex(self.p.get("LogPattern", PROBE_DEFAULTS["LogPattern"]))
         except re.error as exc:
             self.error("log", f"invalid LogPattern: {exc}")
             pattern = None
@@ -444,7 +455,10 @@ class _PackageJob:
         if self.mode != "absent" and not self.quarantine_dir:
             raise ScriptError(f"QuarantineDir is required for Mode {self.mode}")
         self.folders = [_full_path(f).rstrip("\\") for f in params.list("PackageFolders", []) if f]
-        self.id_pattern = re.compile(params.get("IdPattern", DEFAULT_ID_PATTERN), re.IGNORECASE)
+        try:
+            self.id_pattern = dotnet_regex(params.get("IdPattern", DEFAULT_ID_PATTERN))
+        except re.error as exc:
+            raise ScriptError(f"invalid IdPattern: {exc}") from None
         self.namespace = params.get("ActiveNamespace") or None
         self.items = params.get("Items", []) or []
         self.manifest_path = None if self.mode == "absent" else self.quarantine_dir.rstrip("\\") + "\\manifest.json"

@@ -307,6 +307,8 @@ function Invoke-Item {
 if ($Mode -ne 'absent' -and [string]::IsNullOrEmpty($QuarantineDir)) {
     throw "QuarantineDir is required for Mode $Mode"
 }
+try { [void][regex]::new($IdPattern) }
+catch { throw "invalid IdPattern: $((Get-InnermostException $_.Exception).Message)" }
 $script:AllowedFolders = @($PackageFolders | Where-Object { $_ } | ForEach-Object { Get-NormalFolder $_ })
 $script:ManifestPath = if ($Mode -eq 'absent') { $null } else { Join-Path $QuarantineDir 'manifest.json' }
 $script:Active = $null

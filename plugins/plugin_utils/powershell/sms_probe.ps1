@@ -16,7 +16,8 @@ param(
     # Used by the controller to classify files; the probe lists every file on purpose.
     [string]$PackageFilePattern = '^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\.PCK$',
     [string[]]$Platforms = @('i386', 'alpha'),
-    [string[]]$LogNames = @('Distmgr.log', 'Distmgr.lo_'),
+    # Oldest first: Distmgr.lo_ holds the lines written before Distmgr.log rolled over.
+    [string[]]$LogNames = @('Distmgr.lo_', 'Distmgr.log'),
     [string]$LogPattern = 'deleting the package|deleted the package|adding package',
     [string]$LogComponent = 'SMS_DISTRIBUTION_MANAGER',
     [string[]]$Services = @('SMS_SITE_COMPONENT_MANAGER', 'SMS_EXECUTIVE', 'SMS_SITE_BACKUP', 'SMS_SQL_MONITOR'),
