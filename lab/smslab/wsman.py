@@ -40,6 +40,7 @@ REPLY_ACTIONS = {
     "Send": f"{SHELL_URI}/SendResponse",
     "Receive": f"{SHELL_URI}/ReceiveResponse",
     "Signal": f"{SHELL_URI}/SignalResponse",
+    "Fault": "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault",
 }
 COMMAND_DONE = f"{SHELL_URI}/CommandState/Done"
 
@@ -219,9 +220,6 @@ class ShellTable:
     def __init__(self) -> None:
         self._shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._shells)
 
     def create(self) -> str:
         shell_id = str(uuid.uuid4()).upper()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from smslab.server import start_lab  # noqa: E402
 
 PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 HOST = "sms01"
+FAULT_HOSTS = ("sms02", "sms03", "sms04")    # spare hosts a test may give faults to
 USER, PASSWORD = "lab-admin", "lab-test-pw"
 
 
@@ -72,7 +74,8 @@ def hosts_digest(state_dir: Path):
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "state"
-    build_host(folder)
+    for name in (HOST, *FAULT_HOSTS):
+        build_host(folder, name)
     return folder
 
 
@@ -88,18 +91,28 @@ def inventory(lab, tmp_path: Path) -> Path:
     return lab.write_inventory(tmp_path / "inventory.yml")
 
 
+@dataclass
+class PlayRun:
+    rc: int
+    by_host: dict[str, list[dict]]      # host -> result of each task, in order
+    output: str
+
+    def results(self, host: str = HOST) -> list[dict]:
+        return self.by_host.get(host, [])
+
+
 @pytest.fixture
 def playbook(inventory: Path, tmp_path: Path):
     """Run tasks as one play on the lab (one ansible process: far faster than one ad-hoc run each).
 
-    Returns (rc, [result of each task on sms01], raw output), read from the ansible.posix.json callback.
+    Results come from the ansible.posix.json callback; ``hosts`` is the play's host pattern.
     """
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
                ANSIBLE_RETRY_FILES_ENABLED="False")
 
-    def run(tasks: list[dict], host: str = HOST) -> tuple[int, list[dict], str]:
-        play = [{"hosts": "all", "gather_facts": False, "tasks": tasks}]
+    def run(tasks: list[dict], hosts: str = HOST) -> PlayRun:
+        play = [{"hosts": hosts, "gather_facts": False, "tasks": tasks}]
         path = tmp_path / "play.yml"
         path.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
         done = subprocess.run([str(PLAYBOOK), "-i", str(inventory), str(path)], capture_output=True, text=True,
@@ -108,7 +121,11 @@ def playbook(inventory: Path, tmp_path: Path):
             report = json.loads(done.stdout)
         except json.JSONDecodeError:
             pytest.fail(f"ansible-playbook printed no JSON (rc {done.returncode}):\n{done.stdout}\n{done.stderr}")
-        results = [task["hosts"].get(host, {}) for play in report["plays"] for task in play["tasks"]]
-        return done.returncode, results, done.stdout + done.stderr
+        by_host: dict[str, list[dict]] = {}
+        for play_report in report["plays"]:
+            for task_report in play_report["tasks"]:
+                for host, result in task_report["hosts"].items():
+                    by_host.setdefault(host, []).append(result)
+        return PlayRun(done.returncode, by_host, done.stdout + done.stderr)
 
     return run

@@ -55,12 +55,13 @@ def host_json(state_dir) -> dict:
 
 # ---- connection, facts, unknown modules -------------------------------------------------------
 def test_ping_facts_and_an_unknown_module(playbook, lab):
-    rc, (ping, facts, user), output = playbook([
+    run = playbook([
         task("ansible.windows.win_ping"),
         task("ansible.windows.setup"),
         task("ansible.windows.win_user", may_fail=True, name="someone"),
     ])
-    assert rc == 0, output
+    ping, facts, user = run.results()
+    assert run.rc == 0, run.output
     assert ping["ping"] == "pong"
     assert facts["ansible_facts"]["ansible_hostname"] == "SMS01"
     assert facts["ansible_facts"]["ansible_os_family"] == "Windows"
@@ -73,14 +74,15 @@ def test_ping_facts_and_an_unknown_module(playbook, lab):
 # ---- files --------------------------------------------------------------------------------------
 def test_stat_file_and_fetch(playbook, state_dir, tmp_path):
     log = host_file(state_dir, "SMS", "Logs", "Distmgr.log")
-    rc, (stat, missing, directory, fetched, not_a_file), output = playbook([
+    run = playbook([
         task("ansible.windows.win_stat", path="C:/sms/LOGS/distmgr.log", checksum_algorithm="sha256"),
         task("ansible.windows.win_stat", path="C:/nothing/here.txt"),
         task("ansible.windows.win_file", path="C:\\SMS\\Quarantine", state="directory"),
         task("ansible.builtin.fetch", src="C:\\SMS\\Logs\\Distmgr.log", dest=f"{tmp_path}/got/", flat=True),
         task("ansible.windows.win_file", may_fail=True, path="C:\\SMS\\Logs", state="file"),
     ])
-    assert rc == 0, output
+    stat, missing, directory, fetched, not_a_file = run.results()
+    assert run.rc == 0, run.output
     assert stat["stat"]["exists"] and stat["stat"]["isreg"] and not stat["stat"]["islnk"]
     assert stat["stat"]["checksum"] == hashlib.sha256(log).hexdigest()
     assert (stat["stat"]["path"], stat["stat"]["size"]) == ("C:\\SMS\\Logs\\Distmgr.log", len(log))
@@ -94,7 +96,7 @@ def test_check_mode_leaves_the_hosts_folder_byte_identical(playbook, hosts_diges
     source = tmp_path / "readme.txt"
     source.write_bytes(b"new file\r\n")
     before = hosts_digest()
-    rc, results, output = playbook([
+    run = playbook([
         task("ansible.windows.win_file", check_mode=True, path="C:\\SMS\\New", state="directory"),
         task("ansible.windows.win_file", check_mode=True, path="C:\\SMS\\Logs\\Distmgr.log", state="absent"),
         task("ansible.windows.win_copy", check_mode=True, src=str(source), dest="C:\\SMS\\Logs\\readme.txt"),
@@ -103,7 +105,8 @@ def test_check_mode_leaves_the_hosts_folder_byte_identical(playbook, hosts_diges
         powershell("v1", script_text="# sms.remediation:lab_selftest v1\n", check_mode=True),
         task("ansible.windows.win_command", check_mode=True, cmd="labtool.exe /q"),
     ])
-    assert rc == 0, output
+    results = run.results()
+    assert run.rc == 0, run.output
     assert [result["changed"] for result in results[:6]] == [True] * 6
     assert results[4]["result"] == {"value": "v1", "check_mode": True}
     assert results[5]["msg"] == "skipped, running in check mode"
@@ -118,12 +121,13 @@ def test_win_copy_single_file_folder_and_idempotence(playbook, state_dir, tmp_pa
     (tmp_path / "payload" / "top.txt").write_bytes(b"top")
     (tmp_path / "payload" / "i386" / "Distmgr.dll").write_bytes(b"MZ new")
     copy_file = task("ansible.windows.win_copy", src=str(source), dest="C:\\SMS\\Logs\\readme.txt")
-    rc, (first, second, folder), output = playbook([
+    run = playbook([
         copy_file,
         copy_file,
         task("ansible.windows.win_copy", src=f"{tmp_path / 'payload'}/", dest="C:\\SMS\\Staging\\"),
     ])
-    assert rc == 0, output
+    first, second, folder = run.results()
+    assert run.rc == 0, run.output
     assert (first["changed"], second["changed"], folder["changed"]) == (True, False, True)
     assert host_file(state_dir, "SMS", "Logs", "readme.txt") == b"hotfix readme\r\n"
     assert host_file(state_dir, "SMS", "Staging", "i386", "Distmgr.dll") == b"MZ new"
@@ -134,11 +138,12 @@ def test_win_copy_single_file_folder_and_idempotence(playbook, state_dir, tmp_pa
 # ---- services, programs, scripts -----------------------------------------------------------------
 def test_services_and_the_wont_stop_fault(playbook, lab, state_dir):
     lab.state(HOST).data["faults"]["service_wont_stop"] = ["SMS_SITE_BACKUP"]
-    rc, (stopped, stuck), output = playbook([
+    run = playbook([
         task("ansible.windows.win_service", name="sms_executive", state="stopped"),
         task("ansible.windows.win_service", may_fail=True, name="SMS_SITE_BACKUP", state="stopped"),
     ])
-    assert rc == 0, output
+    stopped, stuck = run.results()
+    assert run.rc == 0, run.output
     assert stopped["changed"] and stopped["state"] == "stopped" and stopped["name"] == "SMS_EXECUTIVE"
     assert stuck["failed"] and "service_wont_stop" in stuck["msg"]
     services = host_json(state_dir)["services"]
@@ -146,14 +151,15 @@ def test_services_and_the_wont_stop_fault(playbook, lab, state_dir):
 
 
 def test_programs_dispatch_on_the_executable(playbook, state_dir):
-    rc, (ran, failing, unknown, package), output = playbook([
+    run = playbook([
         task("ansible.windows.win_command", cmd='"C:\\Program Files\\LabTool.exe" /q /z'),
         task("ansible.windows.win_command", may_fail=True, cmd="labtool.exe /fail"),
         task("ansible.windows.win_command", may_fail=True, cmd="notepad.exe x.txt"),
         task("ansible.windows.win_package", path="C:\\SMS\\LabTool.exe", arguments="/install",
              creates_path="C:\\SMS\\never-there.txt"),
     ])
-    assert rc == 0, output
+    ran, failing, unknown, package = run.results()
+    assert run.rc == 0, run.output
     assert ran["changed"] and ran["rc"] == 0 and ran["stdout"] == "labtool ran with /q /z\r\n"
     assert failing["failed"] and failing["rc"] == 5 and failing["stderr"] == "labtool failed"
     assert unknown["failed"] and unknown["msg"] == "lab: program notepad.exe is not simulated"
@@ -161,12 +167,13 @@ def test_programs_dispatch_on_the_executable(playbook, state_dir):
 
 
 def test_win_powershell_scripts(playbook, state_dir):
-    rc, (ran, unknown, broken), output = playbook([
+    run = playbook([
         powershell("v2"),
         powershell("x", script_text="# sms.remediation:no_such_script v1\n", may_fail=True),
         powershell("boom", may_fail=True),
     ])
-    assert rc == 0, output
+    ran, unknown, broken = run.results()
+    assert run.rc == 0, run.output
     assert ran["changed"] and ran["result"] == {"value": "v2", "check_mode": False}
     assert host_json(state_dir)["registry"]["HKLM\\SOFTWARE\\LabTest"] == {"Value": "v2"}
     assert unknown["failed"] and unknown["msg"] == "lab: script not simulated: 'no_such_script'"
@@ -176,22 +183,27 @@ def test_win_powershell_scripts(playbook, state_dir):
 
 
 # ---- faults on the link ---------------------------------------------------------------------------
-def test_copy_fails_fault(playbook, lab, tmp_path):
-    lab.state(HOST).data["faults"]["copy_fails"] = True
+def test_link_faults_on_three_hosts(playbook, lab, state_dir, tmp_path):
+    """sms02 fails copies, sms03 drops the link after the script ran, sms04 is unreachable."""
+    lab.state("sms02").data["faults"]["copy_fails"] = True
+    lab.state("sms03").data["faults"]["drop_connection_after"] = ["lab_selftest"]
+    lab.state("sms04").data["faults"]["unreachable"] = True
     source = tmp_path / "x.txt"
     source.write_bytes(b"x")
-    rc, (copied,), output = playbook([task("ansible.windows.win_copy", src=str(source), dest="C:\\SMS\\x.txt")])
-    assert rc != 0 and copied["failed"] and "lab fault: copy failed" in copied["msg"]
+    run = playbook([
+        task("ansible.windows.win_copy", may_fail=True, src=str(source), dest="C:\\SMS\\x.txt"),
+        powershell("dropped", may_fail=True),
+    ], hosts="sms02:sms03:sms04")
 
+    copy_failed, script_ran = run.results("sms02")
+    assert copy_failed["failed"] and "lab fault: copy failed" in copy_failed["msg"]
+    assert not script_ran.get("failed")
 
-def test_drop_connection_after_a_script_keeps_its_effect(playbook, lab, state_dir):
-    lab.state(HOST).data["faults"]["drop_connection_after"] = ["lab_selftest"]
-    rc, (dropped,), output = playbook([powershell("dropped")])
-    assert rc != 0 and "Connection aborted" in dropped["msg"]
-    assert host_json(state_dir)["registry"]["HKLM\\SOFTWARE\\LabTest"] == {"Value": "dropped"}
+    copied, dropped = run.results("sms03")
+    assert copied["changed"] and not copied.get("failed")
+    assert dropped["failed"] and "Connection aborted" in dropped["msg"]
+    registry = json.loads((state_dir / "hosts" / "sms03" / "host.json").read_text())["registry"]
+    assert registry["HKLM\\SOFTWARE\\LabTest"] == {"Value": "dropped"}, "the dropped script still ran and saved"
 
-
-def test_unreachable_fault(playbook, lab):
-    lab.state(HOST).data["faults"]["unreachable"] = True
-    rc, (pinged,), output = playbook([task("ansible.windows.win_ping")])
-    assert rc == 4 and pinged["unreachable"] is True
+    unreachable, = run.results("sms04")
+    assert unreachable["unreachable"] is True and run.rc == 4
