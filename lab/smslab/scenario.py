@@ -458,6 +458,18 @@ def _file_time(seed, *parts) -> float:
     return base + rng.randint(0, 20 * 86400)
 
 
+def _local_to_utc(moment: _dt.datetime) -> float:
+    """Pacific local time (the logs' time zone) -> POSIX time: UTC-7 in daylight time, else UTC-8."""
+    return calendar.timegm(moment.timetuple()) + (7 if _us_dst(moment) else 8) * 3600 \
+        + moment.microsecond / 1e6
+
+
+def _pck_time(seed, site_code: str, package_id: str) -> float:
+    """When a compressed copy arrived, for sites without a log: 1-10 Oct 1999, before any log entry."""
+    rng = _rng(seed, "pck-time", site_code, package_id)
+    return calendar.timegm((1999, 10, 1, 0, 0, 0)) + rng.randint(0, 10 * 86400 - 1)
+
+
 def _us_dst(moment: _dt.datetime) -> bool:
     """US daylight saving rule of 1987-2006: first Sunday of April to last Sunday of October."""
     year = moment.year
@@ -655,14 +667,17 @@ def _merge(sequences: list[list], rng: random.Random) -> list:
 
 def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: list[str], sizes_kb: dict,
                   rng: random.Random, threads: _Threads, target: int = 0, noise: int = 0,
-                  wrap_first_claim: list | None = None, corrupt: bool = False, prefix: list = ()) -> None:
+                  wrap_first_claim: list | None = None, corrupt: bool = False, prefix: list = (),
+                  added_at: dict | None = None) -> None:
     """Write ``prefix``, then the bursts of events interleaved with noise; pad up to ``target``
     bytes if set (each burst then stays together, spread over the padded file).
 
-    ``known`` (packages the log has seen added and that are still active) grows as adds are written.
+    ``known`` (packages the log has seen added and that are still active) grows as adds are written;
+    ``added_at`` gets, per package, the UTC time its compressed copy was written (end of its add).
     """
     pools: dict[int, list] = {}
     adding = re.compile(r"^Start adding package (\S{8})\.\.\.$")
+    created = "~Successfully created/updated the package "
 
     def corruption(kind: str, thread: int = 0, text: str = "") -> None:
         if kind == "garbage":
@@ -687,6 +702,8 @@ def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: lis
                 wrap = True
                 wrap_first_claim.append(text)
             writer.entry(text, thread, wrap=wrap, advance=not same_ms)
+            if added_at is not None and text.startswith(created):
+                added_at.setdefault(text[len(created):], _local_to_utc(writer.clock))
 
     def put_noise():
         # Lines come from a pool per state of ``known`` (it only grows): rendering each line
@@ -741,8 +758,12 @@ def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: lis
         put_burst(burst)
 
 
-def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str], pck_sizes: dict) -> list[str]:
-    """Distmgr.log (and Distmgr.lo_ with roll-over) for a site whose logging is on."""
+def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str], pck_sizes: dict) -> dict:
+    """Distmgr.log (and Distmgr.lo_ with roll-over) for a site whose logging is on.
+
+    Returns {package ID: UTC time its compressed copy was written, as the log tells}.
+    """
+    added_at: dict[str, float] = {}
     rng = _rng(seed, "log", site["site_code"])
     threads = _Threads(rng)
     corrupt = bool(site["faults"].get("corrupt_log"))
@@ -778,30 +799,27 @@ def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str],
     def finish(writer: _LogWriter) -> None:
         writer.close()
         # last write = last entry; Pacific time is UTC-7 (daylight) or UTC-8 (standard)
-        offset = 7 if _us_dst(writer.clock) else 8
-        mtime = calendar.timegm(writer.clock.timetuple()) + offset * 3600
+        mtime = _local_to_utc(writer.clock)
         os.utime(writer.path, (mtime, mtime))
 
-    written = []
     clock = EPOCH_1999 + _dt.timedelta(minutes=rng.randint(0, 600))
     wrap_state = [] if site["log_wrapped_entry"] else None
     if site["log_rollover"]:
         writer = _LogWriter(logs_dir / "Distmgr.lo_", site["log_encoding"], clock, rng)
         _write_events(writer, [add_events, old_claim_events], site, known, sizes_kb, rng, threads,
                       noise=40 + rng.randint(0, 40), corrupt=corrupt, prefix=opening,
-                      wrap_first_claim=wrap_state if not new_events else None)
+                      wrap_first_claim=wrap_state if not new_events else None, added_at=added_at)
         finish(writer)
         clock = writer.clock + _dt.timedelta(minutes=rng.randint(1, 30))
-        written.append("Distmgr.lo_")
         bursts, prefix = [new_events], []
     else:
         bursts, prefix = [add_events, old_claim_events, new_events], opening
     writer = _LogWriter(logs_dir / "Distmgr.log", site["log_encoding"], clock, rng)
     _write_events(writer, bursts, site, known, sizes_kb, rng, threads, target=site["log_bytes"],
-                  noise=30 + rng.randint(0, 40), corrupt=corrupt, wrap_first_claim=wrap_state, prefix=prefix)
+                  noise=30 + rng.randint(0, 40), corrupt=corrupt, wrap_first_claim=wrap_state, prefix=prefix,
+                  added_at=added_at)
     finish(writer)
-    written.append("Distmgr.log")
-    return written
+    return added_at
 
 
 # ---- host building ----------------------------------------------------------------------------------
@@ -943,10 +961,12 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     sizes: dict[str, int] = {}
     for drive in site["drives"]:
         makedirs(f"{drive}:\\SMSPKG")
+    pck_paths: dict[str, str] = {}      # package ID -> local file holding its compressed copy
     for pid in packages["active"] + packages["deleting"] + [lo["id"] for lo in packages["leftovers"]]:
         data = _pck_bytes(seed, pid, site["pck_size"])
         sizes[pid] = len(data)
         put(_win_join(_pck_folder_for(site, pid), f"{pid}.PCK"), data)
+        pck_paths[pid] = stamped.pop()
     first = f"{site['drives'][0]}:\\SMSPKG"
     for name in packages["odd_files"]:
         put(_win_join(first, name), _rng(seed, "odd", site["site_code"], name).randbytes(2048))
@@ -954,6 +974,7 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
         # The target is a file elsewhere on the host; the link is relative so the folder can move.
         target = f"C:\\SMSDATA\\{pid}.DAT"
         put(target, _pck_bytes(seed, pid, site["pck_size"]))
+        pck_paths[pid] = stamped.pop()
         link = local(_win_join(first, f"{pid}.PCK"))
         os.symlink(os.path.relpath(local(target), os.path.dirname(link)), link)
         mtime = _file_time(seed, site["site_code"], "link", pid)
@@ -971,8 +992,13 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     for path in stamped:
         mtime = _file_time(seed, site["site_code"], path[base:].lower())
         os.utime(path, (mtime, mtime))
-    if site["logging"]:
-        _write_distmgr_logs(site, Path(local(logs)), seed, packages["active"], sizes)
+    # A compressed copy is written when its package is added (the log's "Successfully
+    # created/updated"), before any deletion the log claims; it is not touched afterwards.
+    added_at = _write_distmgr_logs(site, Path(local(logs)), seed, packages["active"], sizes) \
+        if site["logging"] else {}
+    for pid, path in pck_paths.items():
+        mtime = added_at.get(pid) or _pck_time(seed, site["site_code"], pid)
+        os.utime(path, (mtime, mtime))
     state.save()
     os.utime(root / "host.json", (FIXED_MTIME, FIXED_MTIME))
     return site["name"]

@@ -510,3 +510,43 @@ def test_yaml_file_with_unquoted_codes(tmp_path):
     assert host(tmp_path / "state", "b").data["site_code"] == "610"
     assert host(tmp_path / "state", "a").exists("C:\\SMS\\Logs\\Distmgr.log")
     assert dll_bytes("2.00.1380.1000") == host(tmp_path / "state", "b").read_bytes("C:\\SMS\\bin\\i386\\Distmgr.dll")
+
+
+def entry_time(match) -> float:
+    """POSIX time of a parsed entry (Pacific time: UTC-7 daylight, UTC-8 standard)."""
+    import calendar
+    moment = time.strptime(f"{match.group('mon')} {match.group('day')} {match.group('year')} "
+                           f"{match.group('time')[:8]}", "%b %d %Y %H:%M:%S")
+    offset = 7 if "Daylight" in match.group("tz") else 8
+    return calendar.timegm(moment) + offset * 3600 + int(match.group("time")[9:]) / 1000
+
+
+@pytest.mark.parametrize("scenario,name,claimed", [
+    ("demo.yml", "sms610", ["60000012", "60000014"]),
+    ("hierarchy.yml", "sms712", ["70000003", "70000004"]),
+])
+def test_pck_time_matches_the_log(tmp_path, scenario, name, claimed):
+    """A compressed copy is written when its package is added, before the false deletion claim."""
+    build_state_dir(SCENARIOS / scenario, tmp_path)
+    h = host(tmp_path, name)
+    parsed = []
+    for log in ("Distmgr.lo_", "Distmgr.log"):
+        if h.exists(f"C:\\SMS\\Logs\\{log}"):
+            parsed += [LINE.match(e) for e in entries(h.read_bytes(f"C:\\SMS\\Logs\\{log}"))]
+    created = {m.group("text").rsplit(" ", 1)[1]: entry_time(m) for m in parsed
+               if m.group("text").startswith("~Successfully created/updated the package ")}
+    claims = {m.group("text").rsplit(" ", 1)[1]: entry_time(m) for m in parsed
+              if m.group("text").startswith("~Successfully deleted the package ")}
+    assert sorted(claims) == claimed
+    for pid in h.listdir("D:\\SMSPKG"):
+        package_id = pid[:-4]
+        if package_id not in created:
+            continue
+        mtime = h.local_path(f"D:\\SMSPKG\\{pid}").stat().st_mtime
+        assert abs(mtime - created[package_id]) < 0.01, pid
+        if package_id in claims:
+            assert mtime <= claims[package_id], pid
+    # without a log the copies predate every log entry the lab writes (11 Oct 1999)
+    other = host(tmp_path, "sms620" if scenario == "demo.yml" else "sms711")
+    for pid in other.listdir("D:\\SMSPKG"):
+        assert other.local_path(f"D:\\SMSPKG\\{pid}").stat().st_mtime < time.mktime((1999, 10, 11, 0, 0, 0, 0, 0, 0))
