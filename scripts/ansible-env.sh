@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source me: the environment every ansible-playbook run of this repository uses (demo, tests, benchmarks).
 # The collection is found through tests/output/.collection_root; ansible.windows comes from the venv's
 # `ansible` bundle (site-packages is scanned for collections by default).

@@ -28,4 +28,5 @@ run
 run
 echo
 echo "Lab state:   $state/hosts"
-echo "Reports:     $(ls -1 "$state/reports"/*.html | tail -n 1) (and .json, .csv, .md beside it)"
+latest=$(find "$state/reports" -name 'q244405-run-*.html' | sort | tail -n 1)
+echo "Report:      $latest (and .json, .csv, .md beside it)"

@@ -61,7 +61,7 @@ class ActionModule(SmsActionBase):
 
 def empty_result() -> dict:
     return {"changed": False, "removed": [], "quarantined": [], "restored": [], "refused": [],
-            "missing": [], "bytes_reclaimed": 0, "items": []}
+            "missing": [], "bytes_reclaimed": 0, "outcomes": []}
 
 
 def merge_outcomes(result: dict, answer: dict, check_mode: bool) -> dict:
@@ -71,7 +71,7 @@ def merge_outcomes(result: dict, answer: dict, check_mode: bool) -> dict:
         outcome = item.get("outcome") or ""
         done = outcome.replace("would_", "")
         done = {"remove": "removed", "quarantine": "quarantined", "restore": "restored"}.get(done, done)
-        result["items"].append(item)
+        result["outcomes"].append(item)
         if done in _DONE:
             result[done].append(item["id"])
             if done != "restored":

@@ -26,7 +26,7 @@ class ActionModule(SmsActionBase):
         for host in args["hosts"]:
             host_vars = hostvars[host] if host in hostvars else {}
             site_after = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
-            records[host] = host_result(host, host_vars.get("sms_q244405_outcome"), site_after, args["run_check_mode"])
+            records[host] = host_result(host, host_vars.get("q244405_outcome"), site_after, args["run_check_mode"])
         now = datetime.datetime.now(datetime.timezone.utc)
         report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
                                         "finished": now.isoformat(timespec="seconds")})

@@ -32,6 +32,7 @@ attributes:
     support: full
     description: Shows the planned change with C(--diff).
   platform:
+    support: full
     platforms: windows
     description: Microsoft SMS 2.0 site servers reached with C(ansible.builtin.winrm) or C(psrp).
 """

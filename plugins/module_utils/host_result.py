@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One host's record for the fleet report, assembled from what the q244405 role left in hostvars.
 
-The role leaves ``sms_q244405_outcome`` (site_before, packages_before, plan, workaround, hotfix, error)
+The role leaves ``q244405_outcome`` (site_before, packages_before, plan, workaround, hotfix, error)
 and the verification facts ``ansible_facts.sms_site``. The record follows the schema documented in
 report.py."""
 

@@ -315,8 +315,8 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
         raise c.fail(f"probe result schema {schema} is not supported (field 'schema', expected {SCHEMA})")
     warnings: list[str] = []
     rv = table["registry_values"]
-    keys = table.get("registry_keys", {"setup": "Setup", "identification": "Identification",
-                                        "tracing": "Tracing"})
+    keys = table.get("registry_keys",
+                     {"setup": "Setup", "identification": "Identification", "tracing": "Tracing"})
 
     c.get(result, "computer_name", "", (str,))
     arch = c.get(result, "processor_architecture", "", (str,))

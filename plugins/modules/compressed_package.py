@@ -56,7 +56,7 @@ notes:
 seealso:
   - module: sms.remediation.package_facts
 author:
-  - sms.remediation developers
+  - SMS Remediation Team (@sms-remediation)
 """
 
 EXAMPLES = r"""
@@ -117,8 +117,8 @@ manifest:
   description: Path of the quarantine manifest on the host.
   returned: when state is quarantined or restored
   type: str
-items:
-  description: The host script's outcome per file.
+outcomes:
+  description: The host script's outcome per file (id, path, outcome, reason, sha256, size).
   returned: always
   type: list
   elements: dict

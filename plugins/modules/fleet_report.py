@@ -52,12 +52,13 @@ attributes:
     support: none
     description: No diff.
   platform:
+    support: full
     platforms: posix
     description: The Ansible controller.
 seealso:
   - module: sms.remediation.site_facts
 author:
-  - sms.remediation developers
+  - SMS Remediation Team (@sms-remediation)
 """
 
 EXAMPLES = r"""

@@ -49,7 +49,7 @@ seealso:
   - module: sms.remediation.site_facts
   - module: sms.remediation.compressed_package
 author:
-  - sms.remediation developers
+  - SMS Remediation Team (@sms-remediation)
 """
 
 EXAMPLES = r"""

@@ -39,7 +39,7 @@ options:
 seealso:
   - module: sms.remediation.package_facts
 author:
-  - sms.remediation developers
+  - SMS Remediation Team (@sms-remediation)
 """
 
 EXAMPLES = r"""

@@ -44,7 +44,7 @@ seealso:
   - module: sms.remediation.package_facts
   - module: sms.remediation.distmgr_hotfix
 author:
-  - sms.remediation developers
+  - SMS Remediation Team (@sms-remediation)
 """
 
 EXAMPLES = r"""

@@ -59,6 +59,14 @@ def origin_sites_from_hostvars(task_vars: dict) -> dict:
     return sites
 
 
+def error_text(error) -> str:
+    """One win_powershell error record as text (its exception is a dict with a message)."""
+    exception = error.get("exception") if isinstance(error, dict) else None
+    if isinstance(exception, dict):
+        return str(exception.get("message") or exception)
+    return str(exception or error)
+
+
 def script_text(name: str) -> str:
     with open(os.path.join(_SCRIPT_DIR, f"{name}.ps1"), encoding="utf-8") as handle:
         return handle.read()
@@ -109,7 +117,7 @@ class SmsActionBase(ActionBase):
             task_vars=task_vars,
         )
         if reply.get("failed") or reply.get("unreachable"):
-            detail = reply.get("msg") or "; ".join(str(e.get("exception") or e) for e in reply.get("error", []))
+            detail = reply.get("msg") or "; ".join(error_text(e) for e in reply.get("error", []))
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {name} script failed: {detail}", result=reply)
         return reply
 
