@@ -48,7 +48,8 @@ Per site (only ``name`` and ``site_code`` are required):
                         the deletion when logging is on) or {id, log_claim: true|false|rollover}
     ``deleted``         IDs cleanly deleted: the log records the deletion, no .PCK (noise)
     ``odd_files``       file names put in SMSPKG as they are ("READ ME.PCK", "CON.PCK", ...)
-    ``reparse_points``  IDs whose <ID>.PCK is a symlink to a file outside the package folder
+    ``reparse_points``  IDs whose <ID>.PCK is a symlink to C:\SMSDATA\<ID>.DAT (outside the
+                        package folder); not active, the log claims their deletion
 ``sender_files``        names put in the SMS_SITE share (C:\SMS\inboxes\despoolr.box\receive),
                         e.g. 2_4O7PRI.PCK: Sender files that must never be touched
 ``full_version_missing`` true: no Setup\Full Version value (secondary sites installed from console)
@@ -108,7 +109,7 @@ DEFAULT_INSTALL_DIR = "C:\\SMS"
 DEFAULT_MAX_FILE_SIZE = 1048576                        # assumption: no SMS 2.0 default is known
 DEFAULT_HOTFIX_HOST_PATH = "C:\\SMSHOTFIX\\Q244405"
 # Service -> (executable, default state, start mode). sitecomp/smsexec: Q267889, Q223755.
-# smsdbmon.exe: assumption (the log is Smsdbmon.log; the executable name is not confirmed).
+# smsdbmon.exe, smsbkup.exe: assumptions (logs Smsdbmon.log / smsbkup.log; executables not confirmed).
 SERVICES = {
     "SMS_SITE_COMPONENT_MANAGER": ("sitecomp.exe", "running", "auto"),
     "SMS_EXECUTIVE": ("smsexec.exe", "running", "auto"),
