@@ -10,7 +10,7 @@ from conftest import HOTFIX_VERSION, assert_ok_run
 
 HOSTS = ["sms600", "sms610", "sms620", "sms630"]
 # Leftovers the collection classifies stale_confirmed on the demo (log + origin, or origin with logging off).
-CONFIRMED = {"sms610": ["60000012"], "sms620": ["60000012", "60000015"], "sms630": ["60000016"]}
+CONFIRMED = {"sms610": ["60000012", "60000014"], "sms620": ["60000012", "60000015"], "sms630": ["60000016"]}
 # Every leftover the scenario puts on the children (deleted at 600, copies left behind: the Q244405 bug).
 SCENARIO_LEFTOVERS = {"sms610": ["60000012", "60000014"], "sms620": ["60000012", "60000015"],
                       "sms630": ["60000016"]}
@@ -80,11 +80,6 @@ def test_confirmed_leftovers_removed(demo_runs):
             assert not lab.exists(host, pck(package_id)), f"{host}: {package_id}.PCK still there"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lab bug: scenario.py stamps every generated .PCK with a random mtime in 1-21 Oct 1999 (_file_time), "
-    "unrelated to the Distmgr.log claim; on the demo sms610's leftover 60000014 (log_claim: true) is "
-    "written 1999-10-18, > 24h after its claim (1999-10-11), so the collection drops the claim and "
-    "leaves it stale_unconfirmed: not removed"))
 def test_every_scenario_leftover_removed(demo_runs):
     lab = demo_runs.lab
     still = [(h, p) for h, ids in SCENARIO_LEFTOVERS.items() for p in ids if lab.exists(h, pck(p))]
