@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the Distmgr.log fast path (a script, not a test).
 
 Generates a realistic Distmgr.log (default 200 MB: mostly unrelated Distribution
@@ -76,7 +75,7 @@ def generate(path: Path, megabytes: int, seed: int = 244405) -> int:
     block = ("\r\n".join(lines) + "\r\n").encode("cp1252")
     repeats = max(1, (megabytes * 1024 * 1024) // len(block))
     with open(path, "wb") as f:
-        for _ in range(repeats):
+        for _repeat in range(repeats):
             f.write(block)
     return events * repeats
 
@@ -101,7 +100,7 @@ def main() -> int:
         stats = ParseStats()
         t0, c0 = time.perf_counter(), time.process_time()
         with open(path, "rb") as f:
-            count = sum(1 for _ in iter_package_events_from_stream(f, str(path), stats))
+            count = sum(1 for _event in iter_package_events_from_stream(f, str(path), stats))
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"fast path: {count} events, {stats.lines} lines, {stats.entries} entries parsed, "
@@ -116,15 +115,15 @@ def main() -> int:
             full_stats = ParseStats()
             t0 = time.perf_counter()
             with open(path, "rb") as f:
-                n = sum(1 for _ in iter_entries_from_stream(f, str(path), full_stats))
+                n = sum(1 for _event in iter_entries_from_stream(f, str(path), full_stats))
             elapsed = time.perf_counter() - t0
             print(f"full parse: {n} entries, {size / 1e6 / elapsed:.0f} MB/s ({elapsed:.2f}s)")
         if args.tracemalloc:
             tracemalloc.start()
             with open(path, "rb") as f:
-                for _ in iter_package_events_from_stream(f, str(path)):
+                for _event in iter_package_events_from_stream(f, str(path)):
                     pass
-            _, peak = tracemalloc.get_traced_memory()
+            _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             print(f"tracemalloc peak: {peak / 1e6:.1f} MB")
     return 0

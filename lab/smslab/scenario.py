@@ -577,7 +577,7 @@ def _noise_line(rng: random.Random, site: dict, known: list[str], sizes_kb: dict
 
 
 def _random_name(rng: random.Random) -> str:
-    return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(8))
+    return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _unused in range(8))
 
 
 # (weight, maker(rng, site, pid, sizes_kb) -> (text, role), needs a package)
@@ -606,8 +606,8 @@ _NOISE = [
     (4, lambda r, s, p, k: (f"~Cannot update the package {p} in the package source, error = 8", "pkg"), True),
 ]
 _NOISE_TABLES = {
-    known: ([m for _, m, needs in _NOISE if known or not needs],
-            list(itertools.accumulate(w for w, _, needs in _NOISE if known or not needs)))
+    known: ([m for _unused, m, needs in _NOISE if known or not needs],
+            list(itertools.accumulate(w for w, _unused, needs in _NOISE if known or not needs)))
     for known in (False, True)
 }
 
@@ -618,7 +618,7 @@ class _Threads:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.main = rng.randint(150, 260)
-        self.pool = [rng.randint(261, 990) for _ in range(6)]
+        self.pool = [rng.randint(261, 990) for _unused in range(6)]
 
     def new(self) -> int:
         return self.rng.randint(261, 990)
@@ -711,7 +711,7 @@ def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: lis
         # afresh is what made 20 MB logs slow.
         pool = pools.get(len(known))
         if pool is None:
-            pool = pools[len(known)] = [_noise_line(rng, site, known, sizes_kb) for _ in range(1024)]
+            pool = pools[len(known)] = [_noise_line(rng, site, known, sizes_kb) for _unused in range(1024)]
         text, role = pool[int(rng.random() * 1024)]
         thread = threads.main if role == "main" else threads.any_pkg()
         if corrupt and rng.random() < 0.03:
@@ -903,7 +903,7 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     root.mkdir(parents=True, exist_ok=True)
     install = site["install_dir"]
     platform = site["platform"]
-    full_version, dll_version, _ = BUILDS[site["build"]]
+    full_version, dll_version, _unused = BUILDS[site["build"]]
     bin_dir = _win_join(install, "bin", platform)
     stamped: list[str] = []
 
@@ -1179,7 +1179,7 @@ def generate_fleet(n_sites: int, seed, log_bytes: int = 0) -> dict:
         if rng.random() < 0.05:
             site["services"] = {"SMS_SITE_BACKUP": "running"}
         if rng.random() < 0.1:
-            site["sender_files"] = [f"{rng.randint(1, 9)}_{''.join(rng.choice(_B36) for _ in range(4))}PRI.PCK"]
+            site["sender_files"] = [f"{rng.randint(1, 9)}_{''.join(rng.choice(_B36) for _unused in range(4))}PRI.PCK"]
         if site["type"] == "secondary" and rng.random() < 0.5:
             site["full_version_missing"] = True
         if site["build"] == "sp1_hotfixed" and rng.random() < 0.5:

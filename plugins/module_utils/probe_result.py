@@ -557,7 +557,7 @@ def _site_version(c, setup, keys, rv, wmi_ok, wmi_version, wmi_build, table, war
     )
     if same_build:
         revision = same_build[0][0].revision
-        names = [name for _, name in same_build]
+        names = [name for _version, name in same_build]
         assumption = (
             f"revision unknown, assuming {names[0]}"
             if len(names) == 1

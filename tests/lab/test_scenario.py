@@ -74,7 +74,7 @@ def test_demo_builds(demo):
 
 
 def test_demo_host_json_fields(demo):
-    state_dir, _ = demo
+    state_dir, _unused = demo
     h = host(state_dir, "sms610")
     data = h.data
     assert data["name"] == "sms610" and data["site_code"] == "610"
@@ -114,7 +114,7 @@ def test_demo_host_json_fields(demo):
 
 
 def test_demo_files(demo):
-    state_dir, _ = demo
+    state_dir, _unused = demo
     h610 = host(state_dir, "sms610")
     assert h610.listdir("D:\\SMSPKG") == sorted(
         ["60000012.PCK", "60000013.PCK", "60000014.PCK", "61000001.PCK", "6100001G.PCK"])
@@ -144,7 +144,7 @@ def test_demo_files(demo):
 
 
 def test_log_only_where_logging_is_on(demo):
-    state_dir, _ = demo
+    state_dir, _unused = demo
     assert host(state_dir, "sms600").exists("C:\\SMS\\Logs\\Distmgr.log")
     assert host(state_dir, "sms610").exists("C:\\SMS\\Logs\\Distmgr.log")
     for name in ("sms620", "sms630"):
@@ -155,7 +155,7 @@ def test_log_only_where_logging_is_on(demo):
 
 
 def test_log_kb_format_and_claims(demo):
-    state_dir, _ = demo
+    state_dir, _unused = demo
     raw = host(state_dir, "sms610").read_bytes("C:\\SMS\\Logs\\Distmgr.log")
     physical = raw.split(b"\r\n")
     assert sum(1 for line in physical if line.startswith(b"~")) > len(physical) // 3
@@ -188,7 +188,7 @@ def test_log_kb_format_and_claims(demo):
 
 
 def test_wrapped_entry(demo):
-    state_dir, _ = demo
+    state_dir, _unused = demo
     raw = host(state_dir, "sms610").read_bytes("C:\\SMS\\Logs\\Distmgr.log").decode("ascii")
     wrapped = re.findall(r"Start deleting the package (\d{8})\.\.\.  \$\$<SMS_DISTRIBUTION_MANAGER><[^>]+>"
                          r"<thread=(\d+) \r\n\(0x([0-9A-F]+)\)>\r\n", raw)
@@ -361,7 +361,7 @@ def test_log_bytes_20mb_bounded_memory(tmp_path):
     tracemalloc.start()
     try:
         build_state_dir(scenario, tmp_path)
-        _, peak = tracemalloc.get_traced_memory()
+        _unused, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     path = host(tmp_path, "big").local_path("C:\\SMS\\Logs\\Distmgr.log")

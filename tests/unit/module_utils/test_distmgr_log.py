@@ -11,7 +11,6 @@ import pytest
 
 from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import (
     LogEntry,
-    PackageEvent,
     ParseStats,
     entries_from_probe_matches,
     iter_entries,
