@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Syntax check for the collection's PowerShell scripts (there is no PowerShell in CI).
 
 Parses each ``.ps1`` with tree-sitter's PowerShell grammar and prints ``file:line:col`` for every

@@ -100,7 +100,8 @@ class ActionModule(SmsActionBase):
         outcome = reply.get("result") or {}
         details = {"services": {"before": outcome.get("services_before"), "after": outcome.get("services_after")},
                    "steps": outcome.get("steps", [])}
-        if outcome.get("outcome") != "replaced":
+        # "unchanged": the staged DLL was already in place (an earlier run swapped it); verify below.
+        if outcome.get("outcome") not in ("replaced", "unchanged"):
             rolled_back = "the original Distmgr.dll was restored" if outcome.get("restored") else "Distmgr.dll was not changed"
             raise AnsibleActionFail(
                 f"{host}: hotfix failed at step {outcome.get('failed_step')}: {outcome.get('error')}; {rolled_back}; "

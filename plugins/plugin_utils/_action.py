@@ -113,7 +113,8 @@ class SmsActionBase(ActionBase):
         """Run a collection script with win_powershell; return the module result, failing on errors."""
         reply = self._execute_module(
             module_name="ansible.windows.win_powershell",
-            module_args={"script": script_text(name), "parameters": parameters},
+            # depth: win_powershell serialises $Ansible.Result only 2 levels deep by default.
+            module_args={"script": script_text(name), "parameters": parameters, "depth": 8},
             task_vars=task_vars,
         )
         if reply.get("failed") or reply.get("unreachable"):

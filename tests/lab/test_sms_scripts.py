@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 
 from smslab.handlers import COMMAND_HANDLERS, SCRIPT_HANDLERS, HostContext, script_name  # noqa: E402
-from smslab.handlers import sms_scripts  # noqa: E402,F401  (registers the handlers)
+# Importing sms_scripts registers the script handlers.
+from smslab.handlers import sms_scripts  # noqa: E402,F401 pylint: disable=unused-import
 from smslab.state import HostState, dll_bytes  # noqa: E402
 
 SETUP = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"
@@ -154,7 +155,7 @@ def check(value, spec, where="result"):
     if isinstance(value, bool):
         assert bool in types, f"{where}: bool where {types} expected"
         return
-    assert isinstance(value, tuple(t for t in types if t is not type(None))), f"{where}: {value!r} is not {types}"
+    assert isinstance(value, tuple(t for t in types if not isinstance(None, t))), f"{where}: {value!r} is not {types}"
 
 
 S = (str, type(None))
@@ -256,7 +257,7 @@ def test_probe_schema_and_facts(tmp_path):
 
 
 def test_probe_matches_the_kb_excerpt_with_wrapped_entries(tmp_path):
-    result, _ = run_script(make_host(tmp_path), "probe", {})
+    result, _unused = run_script(make_host(tmp_path), "probe", {})
     matches = result["distmgr_log"]["files"][1]["matches"]
     assert matches == [
         {"line": 3, "text": "Start deleting the package 61000012...  $$<SMS_DISTRIBUTION_MANAGER><Fri Oct 15 "
@@ -271,7 +272,7 @@ def test_probe_matches_the_kb_excerpt_with_wrapped_entries(tmp_path):
 def test_probe_log_pattern_and_names_are_parameters(tmp_path):
     state = make_host(tmp_path)
     state.write_bytes("C:\\SMS\\Logs\\Distmgr.lo_", b"~Successfully DELETED the package 61000011  x><thread=1 (0x1)>\n")
-    result, _ = run_script(state, "probe", {"LogNames": ["Distmgr.lo_"], "logpattern": "deleted the package"})
+    result, _unused = run_script(state, "probe", {"LogNames": ["Distmgr.lo_"], "logpattern": "deleted the package"})
     files = result["distmgr_log"]["files"]
     assert len(files) == 1 and files[0]["matches"] == [
         {"line": 1, "text": "~Successfully DELETED the package 61000011  x><thread=1 (0x1)>"}]
@@ -279,7 +280,7 @@ def test_probe_log_pattern_and_names_are_parameters(tmp_path):
 
 def test_probe_output_does_not_grow_with_the_log(tmp_path):
     small_host = make_host(tmp_path / "small")
-    small, _ = run_script(small_host, "probe", {})
+    small, _unused = run_script(small_host, "probe", {})
     assert small_host.local_path("C:\\SMS\\Logs\\Distmgr.log").stat().st_size < 1024
 
     big_host = make_host(tmp_path / "big", log=None)
@@ -292,7 +293,7 @@ def test_probe_output_does_not_grow_with_the_log(tmp_path):
         handle.writelines(lines)
         handle.write(half)
     assert local.stat().st_size >= 50 * 1024 * 1024
-    big, _ = run_script(big_host, "probe", {})
+    big, _unused = run_script(big_host, "probe", {})
 
     def texts(result):
         return [m["text"] for m in result["distmgr_log"]["files"][1]["matches"]]
@@ -305,12 +306,12 @@ def test_probe_output_does_not_grow_with_the_log(tmp_path):
 
 def test_probe_reads_utf16_and_survives_garbage(tmp_path):
     state = make_host(tmp_path, log=b"\xff\xfe" + KB_LOG.encode("utf-16-le"))
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     assert [m["line"] for m in result["distmgr_log"]["files"][1]["matches"]] == [3, 5, 7]
 
     garbage = os.urandom(200_000).replace(b"\n", b"") + b"\nStart deleting the package 6100001A...\xff\xfe\n"
     state.write_bytes("C:\\SMS\\Logs\\Distmgr.log", garbage)
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     (match,) = result["distmgr_log"]["files"][1]["matches"]
     assert match["line"] == 2 and match["text"].startswith("Start deleting the package 6100001A...\ufffd")
     assert result["errors"] == []
@@ -334,7 +335,7 @@ def test_probe_missing_setup_key(tmp_path):
     state = make_host(tmp_path, registry={
         IDENT: {"Site Code": "610", "Parent Site Code": "600"},
     })
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     check(result, PROBE_SCHEMA)
     assert result["registry"]["setup"] is None and result["registry"]["tracing"] is None
     assert result["registry"]["identification"]["Installation Directory"] is None
@@ -346,11 +347,11 @@ def test_probe_missing_setup_key(tmp_path):
 
 def test_probe_install_dir_from_service_image_path_and_nothing_else(tmp_path):
     state = make_host(tmp_path, registry={}, wmi_available=False)
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     assert result["install_dir"] == "C:\\SMS"                      # from SMS_EXECUTIVE's ImagePath
     assert result["active_packages"]["error"] == "site code unknown: no Identification\\Site Code and no SMS Provider"
     state.services.clear()
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     check(result, PROBE_SCHEMA)
     assert result["install_dir"] is None and result["platforms"]["i386"]["path"] is None
     assert any(e["source"] == "install_dir" for e in result["errors"])
@@ -358,7 +359,7 @@ def test_probe_install_dir_from_service_image_path_and_nothing_else(tmp_path):
 
 def test_probe_console_and_given_package_folders(tmp_path):
     state = make_host(tmp_path, console=True)
-    result, _ = run_script(state, "probe", {"PackageFolders": ["E:\\SMSPKG"]})
+    result, _unused = run_script(state, "probe", {"PackageFolders": ["E:\\SMSPKG"]})
     assert result["console_open"] is True
     assert [f["path"] for f in result["package_folders"]] == ["E:\\SMSPKG"]
     assert [f["name"] for f in result["package_folders"][0]["files"]] == ["6100001A.PCK"]
@@ -393,7 +394,7 @@ def test_compressed_package_refusals(tmp_path):
     for item in result["items"]:
         check(item, ITEM_SCHEMA)
     outcomes = [(i["outcome"], i["reason"]) for i in result["items"]]
-    assert [o for o, _ in outcomes] == ["refused"] * 7 + ["missing"]
+    assert [o for o, _unused in outcomes] == ["refused"] * 7 + ["missing"]
     assert "does not match the package ID pattern" in outcomes[0][1]
     assert "not directly inside a package folder" in outcomes[1][1] and "D:\\SMS_SITE\\61000012.PCK" in outcomes[1][1]
     assert "not directly inside" in outcomes[2][1]
@@ -556,7 +557,7 @@ def test_hotfix_failure_rolls_back(tmp_path, faults, failed_step, restored):
 
 def test_hotfix_service_wont_start_is_reported_not_hidden(tmp_path):
     state = make_host(tmp_path, faults={"service_wont_start": ["SMS_EXECUTIVE"]})
-    result, _ = run_script(state, "hotfix_transaction", hotfix_params())
+    result, _unused = run_script(state, "hotfix_transaction", hotfix_params())
     assert result["outcome"] == "failed" and result["failed_step"] == "start:SMS_EXECUTIVE"
     assert result["restored"] is True and state.read_bytes(DLL) == OLD_DLL
     assert result["services_after"]["SMS_SITE_COMPONENT_MANAGER"] == "running"
@@ -574,34 +575,34 @@ def run_installer(state, *args):
 def test_installer_refused_on_alpha(tmp_path):
     state = make_host(tmp_path, arch="ALPHA")
     before = tree_digest(state)
-    rc, _, err = run_installer(state, "/s")
+    rc, _unused, err = run_installer(state, "/s")
     assert rc == 1 and "I386" in err and tree_digest(state) == before
 
 
 def test_installer_needs_quiet_mode_and_a_closed_console(tmp_path):
     state = make_host(tmp_path, console=True)
     before = tree_digest(state)
-    rc, _, err = run_installer(state)
+    rc, _unused, err = run_installer(state)
     assert rc == 1 and "interactive wizard not supported in the lab" in err
-    rc, _, err = run_installer(state, "/s")
+    rc, _unused, err = run_installer(state, "/s")
     assert rc == 1 and "console" in err and tree_digest(state) == before
 
 
 def test_installer_quiet_install(tmp_path):
     state = make_host(tmp_path)
     state.services["SMS_SITE_BACKUP"]["state"] = "running"
-    rc, out, _ = run_installer(state, "/S")
+    rc, out, _unused = run_installer(state, "/S")
     assert rc == 0 and "2.00.1380.1083" in out
     assert state.file_version(DLL) == "2.00.1380.1083" and len(state.read_bytes(DLL)) == 4096
     assert state.exists("C:\\SMS\\Logs\\Q244405.log")
     assert all(state.services[name]["state"] == "running" for name in SERVICES_BEFORE)
-    result, _ = run_script(state, "probe", {})
+    result, _unused = run_script(state, "probe", {})
     assert result["hotfix_log"]["exists"] is True
     assert result["platforms"]["i386"]["file_version"] == "2.00.1380.1083"
 
 
 def test_installer_service_wont_stop_changes_nothing(tmp_path):
     state = make_host(tmp_path, faults={"service_wont_stop": ["SMS_EXECUTIVE"]})
-    rc, _, err = run_installer(state, "/s")
+    rc, _unused, err = run_installer(state, "/s")
     assert rc == 1 and "SMS_EXECUTIVE" in err
     assert services_of(state) == SERVICES_BEFORE and state.read_bytes(DLL) == OLD_DLL

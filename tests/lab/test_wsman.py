@@ -35,7 +35,7 @@ def test_encoded_raw_script_is_named_in_the_error(winrm_protocol):
     protocol = winrm_protocol()
     shell_id = protocol.open_shell()
     command_id = protocol.run_command(shell_id, "powershell", ["-NoProfile", "-EncodedCommand", _encoded("Get-Date")])
-    _, stderr, rc = protocol.get_command_output(shell_id, command_id)
+    _unused, stderr, rc = protocol.get_command_output(shell_id, command_id)
     protocol.close_shell(shell_id)
     assert (rc, stderr.strip()) == (1, b"lab: raw command not simulated: Get-Date")
 

@@ -22,6 +22,12 @@ if not _LINK.exists():
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+# Ansible's collection finder must own ``ansible_collections`` before any test imports from it,
+# or the action plugins (which need collection metadata) fail when module_utils tests ran first.
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402
+
+init_plugin_loader([str(_ROOT)])
+
 
 def pytest_configure(config):
     """Register the ``slow`` marker used by the long-running tests."""

@@ -230,8 +230,8 @@ def test_binary_garbage_never_raises():
     entries = list(iter_entries_from_stream(io.BytesIO(data), stats=stats))
     assert "Successfully deleted the package 61000012" in [e.text for e in entries]
     assert stats.bytes == len(data)
-    assert [(p, k) for p, k, _ in events_of_bytes(data)] == [("61000012", "deleted")]
-    assert [(p, k) for p, k, _ in events_of_bytes(data, chunk_size=4096)] == [("61000012", "deleted")]
+    assert [(p, k) for p, k, _unused in events_of_bytes(data)] == [("61000012", "deleted")]
+    assert [(p, k) for p, k, _unused in events_of_bytes(data, chunk_size=4096)] == [("61000012", "deleted")]
 
 
 def test_nul_bytes_and_nul_padding():
@@ -323,8 +323,8 @@ def test_overlong_line_is_bounded():
 def test_fast_path_matches_full_parse_on_random_logs():
     rng = random.Random(7)
     pool = realistic_log() + KB_EXCERPT + ["", "\x00\x00", "Start deleting the package"]
-    for _ in range(30):
-        lines = [rng.choice(pool) for _ in range(rng.randint(0, 60))]
+    for _unused in range(30):
+        lines = [rng.choice(pool) for _unused in range(rng.randint(0, 60))]
         data = "\n".join(lines).encode("cp1252", "replace")
         full = events_full(data)
         assert events_of_bytes(data) == full
@@ -407,7 +407,7 @@ def test_200mb_log_streams_in_constant_memory():
     try:
         kinds = [e.kind for e in iter_package_events_from_stream(
             io.BufferedReader(RepeatingReader(block, total), 1 << 20), "big", stats)]
-        _, peak = tracemalloc.get_traced_memory()
+        _unused, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     elapsed = time.perf_counter() - t0

@@ -13,13 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
 
 from ansible.playbook.task import Task  # noqa: E402
-from ansible.plugins.loader import init_plugin_loader  # noqa: E402
 from ansible.template import Templar  # noqa: E402
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plugin_loader():
-    init_plugin_loader([str(Path(__file__).resolve().parents[4] / "tests" / "output" / ".collection_root")])
 
 
 class Recorder:
