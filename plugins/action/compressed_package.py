@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ntpath
+
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
@@ -20,9 +22,12 @@ class ActionModule(SmsActionBase):
         host = self.host_name(task_vars)
         if args["state"] in ("quarantined", "restored") and not args["quarantine_dir"]:
             raise AnsibleActionFail(f"{host}: state={args['state']} needs quarantine_dir")
-        site = self.site(task_vars, self.probe(task_vars))
+        answer = self.probe(task_vars)
+        site = self.site(task_vars, answer)
+        # From the probe's folder list, not from the files: a folder emptied by quarantine still counts.
+        folders = [folder["path"] for folder in answer.get("package_folders") or [] if folder.get("exists")]
         if args["state"] == "restored":
-            items, refused = [{"id": pid, "path": ""} for pid in args["packages"]], []
+            items, refused = self.restore_items(args["packages"], folders, host), []
         else:
             items, refused = self.select(site, args, task_vars)
         result = empty_result()
@@ -31,13 +36,23 @@ class ActionModule(SmsActionBase):
             return result
         reply = self.run_script("sms_compressed_package", {
             "Mode": args["state"],
-            "PackageFolders": sorted({leftover.folder for leftover in site.package_files}),
+            "PackageFolders": folders,
             "Items": items,
             "QuarantineDir": args["quarantine_dir"],
             "ActiveNamespace": self.active_namespace(site),
             "IdPattern": self.table["package_file_pattern"],
         }, task_vars)
         return merge_outcomes(result, reply.get("result") or {}, self._task.check_mode)
+
+    @staticmethod
+    def restore_items(package_ids, folders, host):
+        """Restore targets: ``<package folder>\\<ID>.PCK``; the host script checks each against the manifest."""
+        if not package_ids:
+            raise AnsibleActionFail(f"{host}: state=restored needs the package IDs to restore in packages")
+        if len(folders) != 1:
+            raise AnsibleActionFail(f"{host}: state=restored needs exactly one package folder to restore into, "
+                                    f"found {folders or 'none'}; set package_folders on site_facts")
+        return [{"id": pid.upper(), "path": ntpath.join(folders[0], f"{pid.upper()}.PCK")} for pid in package_ids]
 
     def select(self, site, args, task_vars):
         """Items to hand to the host script and the refusals, from the same decision as the role."""

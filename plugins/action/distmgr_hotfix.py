@@ -9,7 +9,7 @@ import hashlib
 import ntpath
 import os
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PROBE_FACT, SITE_FACT, SmsActionBase
 
@@ -116,9 +116,12 @@ class ActionModule(SmsActionBase):
         copy_action = self._shared_loader_obj.action_loader.get(
             "ansible.windows.win_copy", task=task, connection=self._connection, play_context=self._play_context,
             loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-        reply = copy_action.run(task_vars=task_vars)
+        try:
+            reply = copy_action.run(task_vars=task_vars)
+        except AnsibleError as exc:  # a transfer error is raised, not returned
+            reply = {"failed": True, "msg": str(exc)}
         if reply.get("failed"):
-            raise AnsibleActionFail(f"{self.host_name(task_vars)}: staging Distmgr.dll in {staging_dir} failed, "
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: staging the new Distmgr.dll in {staging_dir} failed, "
                                     f"services untouched: {reply.get('msg')}")
 
     # ---- results -------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class ActionModule(SmsActionBase):
             records[host] = host_result(host, host_vars.get("q244405_outcome"), site_after, args["run_check_mode"])
         now = datetime.datetime.now(datetime.timezone.utc)
         report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
+                                        "started": args["started"] or None,
                                         "finished": now.isoformat(timespec="seconds")})
         os.makedirs(args["dest"], exist_ok=True)
         stem = f"q244405-{'check' if args['run_check_mode'] else 'run'}-{now.strftime('%Y%m%dT%H%M%S')}"

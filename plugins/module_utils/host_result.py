@@ -36,6 +36,14 @@ def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
     }
 
 
+def _hotfix_result(outcome: dict) -> dict | None:
+    """The hotfix task's result; when the hotfix task itself failed, its failure (outcome "failed")."""
+    failed = outcome.get("failed_result") or {}
+    if outcome.get("error") and failed.get("failed") and "hotfix" in (outcome.get("failed_task") or "").lower():
+        return dict(failed, outcome="failed", msg=outcome["error"], changed=True)
+    return outcome.get("hotfix")
+
+
 def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
     """The report record of one host (status ok, failed or unreachable)."""
     if not outcome and not site_after:
@@ -62,7 +70,7 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
             "removed": list(workaround.get("removed") or []),
             "quarantined": list(workaround.get("quarantined") or []),
             "refused": refused,
-            "hotfix": _hotfix_summary(plan, outcome.get("hotfix"), check_mode),
+            "hotfix": _hotfix_summary(plan, _hotfix_result(outcome), check_mode),
         },
         "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),
         "warnings": list(site_before.get("warnings") or []),

@@ -37,6 +37,10 @@ options:
     description: The policy of the run, recorded in the report.
     type: str
     default: auto
+  started:
+    description: When the run started (ISO 8601), recorded in the report.
+    type: str
+    default: ""
   run_check_mode:
     description: Whether the remediation ran in check mode (pass C(ansible_check_mode)).
     type: bool
@@ -66,7 +70,11 @@ EXAMPLES = r"""
   sms.remediation.fleet_report:
     hosts: "{{ groups['sms_site_servers'] }}"
     dest: "{{ playbook_dir }}/reports"
-    run_check_mode: "{{ ansible_check_mode }}"
+    started:
+    description: When the run started (ISO 8601), recorded in the report.
+    type: str
+    default: ""
+  run_check_mode: "{{ ansible_check_mode }}"
   check_mode: false
 """
 

@@ -11,6 +11,7 @@ from unittest.mock import MagicMock
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ansible.playbook.task import Task  # noqa: E402
 from ansible.template import Templar  # noqa: E402
@@ -50,7 +51,3 @@ def make_action():
         plugin._execute_module = Recorder(replies)
         return plugin
     return build
-
-
-def powershell_reply(result: dict, changed: bool = False) -> dict:
-    return {"changed": changed, "result": result, "output": [], "error": [], "host_out": "", "host_err": ""}

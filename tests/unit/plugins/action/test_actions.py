@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 import probe_builders as pb
-from conftest import powershell_reply
+from recorded_replies import powershell_reply
 
 PWSH = "ansible.windows.win_powershell"
 CHILD = pb.site_probe(
