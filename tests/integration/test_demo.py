@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import HOTFIX_VERSION, assert_ok_run
+from lab_harness import HOTFIX_VERSION, assert_ok_run
 
 HOSTS = ["sms600", "sms610", "sms620", "sms630"]
 # Leftovers the collection classifies stale_confirmed on the demo (log + origin, or origin with logging off).

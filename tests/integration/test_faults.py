@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import HOTFIX_VERSION, SCENARIOS
+from lab_harness import HOTFIX_VERSION, SCENARIOS
 
 HOSTS = [f"sms80{i}" for i in range(8)]
 LEFTOVER, ACTIVE = "80000009", "80000001"
@@ -118,24 +118,15 @@ def test_failed_hotfix_left_original_dll(faults):
         assert faults.lab.file_version(host, faults.lab.distmgr_path(host)) == ORIGINAL_DLL, host
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report bug: hosts that failed in the hotfix task (sms801 SMS_EXECUTIVE, sms802 copy, sms803 drop, "
-    "sms807 console) have hotfix=None in the run report and totals.hotfix_failed is 0"))
 def test_report_counts_failed_hotfixes(faults):
     assert faults.report["totals"]["hotfix_failed"] == len(HOTFIX_FAILED)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "role bug: the rescue prefixes '<host>: ' to a module message that already starts with it, "
-    "giving 'sms801: sms801: hotfix failed ...' and 'sms807: sms807: the SMS Administrator console ...'"))
 def test_failure_message_names_host_once(faults):
     for host in ("sms801", "sms807"):
         assert not final_message(faults.run, host).startswith(f"{host}: {host}:")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "collection bug: a failed staging copy surfaces as 'Task failed: lab fault: copy failed' with no "
-    "context; distmgr_hotfix does not say it was staging the new Distmgr.dll (nor where)"))
 def test_copy_failure_says_staging(faults):
     message = final_message(faults.run, "sms802")
     assert "distmgr.dll" in message.lower() and "stag" in message.lower(), message

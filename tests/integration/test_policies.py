@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from conftest import HOTFIX_VERSION, SCENARIOS, assert_ok_run
+from lab_harness import HOTFIX_VERSION, SCENARIOS, assert_ok_run
 
 HOSTS = ["sms600", "sms610", "sms620", "sms630"]
 CONFIRMED = {"sms610": ["60000012", "60000014"], "sms620": ["60000012", "60000015"], "sms630": ["60000016"]}
@@ -147,11 +147,6 @@ def _restore_play(tmp_path, name):
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "collection bug: plugins/action/compressed_package.py sends state=restored items as "
-    "{'id': <id>, 'path': ''}; the host script (sms_compressed_package.ps1, and the lab's copy) refuses "
-    "every item without an absolute path ('item needs an id and an absolute path (X:\\...)'), so "
-    "restoring by package ID, as documented in EXAMPLES, never restores anything (changed=0)"))
 def test_restore_from_quarantine_then_refuse_second(variants, tmp_path):
     v = variants["quarantine"]
     assert v.run.rc == 0
@@ -197,11 +192,6 @@ def test_installer_fixes_i386_others_carry_on(variants):
     assert_services_unchanged(v)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "collection bug: with hotfix_method=installer the planner (module_utils/decision.py) sets "
-    "sms_plan.hotfix=false on alpha ('Q244405.exe runs on I386 only; use method=manual on alpha'), so "
-    "the hotfix task is skipped: sms620 stays affected yet ends ok (failed=0, rc 0, report status ok); "
-    "distmgr_hotfix's own I386-only refusal is never reached"))
 def test_installer_fails_alpha_host_with_i386_message(variants):
     v = variants["installer"]
     run = v.run

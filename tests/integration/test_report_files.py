@@ -66,9 +66,6 @@ def test_markdown_lists_every_host(run_report):
         assert any(line.split("|")[1].strip() == host for line in rows), f"{host} not in a Markdown table row"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report bug: fleet_report writes meta.started = null (the module has no way to know the run's start), "
-    "so the Markdown header reads 'Started , finished <time>.'"))
 def test_markdown_header_has_start_time(run_report):
     assert run_report["json"]["meta"]["started"]
     assert "Started ," not in run_report["md"].read_text(encoding="utf-8")
