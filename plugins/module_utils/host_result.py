@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One host's record for the fleet report, assembled from what the q244405 role left in hostvars.
 
-The role leaves ``q244405_outcome`` (site_before, packages_before, plan, workaround, hotfix, error)
+The role leaves ``q244405_outcome`` (site_before, packages_before, plan, logging, workaround, hotfix, error)
 and the verification facts ``ansible_facts.sms_site``. The record follows the schema documented in
 report.py."""
 
@@ -20,6 +20,22 @@ def _site_summary(site: dict) -> dict:
         "service_pack": site.get("service_pack"),
         "platform": site.get("platform"),
         "logging_enabled": logging.get("enabled"),
+    }
+
+
+def _logging_summary(logging: dict | None, check_mode: bool) -> dict:
+    """What q244405_enable_distmgr_logging did (the role's ``q244405_outcome.logging``)."""
+    logging = logging or {}
+    changed = bool(logging.get("changed"))
+    restarted = bool(logging.get("executive_restarted"))
+    return {
+        "enabled_by_run": changed and not check_mode,
+        "would_enable": changed and check_mode,
+        "executive_restarted": restarted and not check_mode,
+        "registry_key": logging.get("registry_key"),
+        "value_name": logging.get("value_name"),
+        "takes_effect": None if not changed else (
+            "now (SMS_EXECUTIVE restarted)" if restarted else "at the next restart of SMS_EXECUTIVE"),
     }
 
 
@@ -45,7 +61,7 @@ def _hotfix_result(outcome: dict) -> dict | None:
 
 
 def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
-    """The report record of one host (status ok, failed or unreachable)."""
+    """The report record of one host (status ok, failed, skipped or unreachable)."""
     if not outcome and not site_after:
         return {"host": host, "status": "unreachable", "error": NO_RESULT, "check_mode": check_mode,
                 "site": {}, "q244405": {}, "leftovers": [], "bytes_reclaimed": 0,
@@ -58,11 +74,15 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
     refused = list(plan.get("refused") or []) + list(workaround.get("refused") or [])
     return {
         "host": host,
-        "status": "failed" if outcome.get("error") else "ok",
-        "error": outcome.get("error"),
+        # skipped: q244405_stop_at_failed_child stopped at this site (the reason is the "error")
+        "status": "failed" if outcome.get("error") else "skipped" if outcome.get("skipped") else "ok",
+        "error": outcome.get("error") or outcome.get("skipped"),
         "failed_task": outcome.get("failed_task"),
         "check_mode": check_mode,
-        "site": _site_summary(site_after or site_before),
+        "site": dict(_site_summary(site_after or site_before),
+                     # the evidence the decision had: the facts before this run changed anything
+                     log_evidence=(site_before.get("logging") or {}).get("evidence_available"),
+                     logging_note=(site_before.get("logging") or {}).get("note")),
         "q244405": {key: q244405.get(key) for key in ("affected", "fixed_by", "reason")},
         "q244405_before": {key: (site_before.get("q244405") or {}).get(key) for key in ("affected", "fixed_by", "reason")},
         "leftovers": list((outcome.get("packages_before") or {}).get("leftovers") or []),
@@ -71,6 +91,7 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
             "quarantined": list(workaround.get("quarantined") or []),
             "refused": refused,
             "hotfix": _hotfix_summary(plan, _hotfix_result(outcome), check_mode),
+            "logging": _logging_summary(outcome.get("logging"), check_mode),
         },
         "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),
         "warnings": list(site_before.get("warnings") or []),

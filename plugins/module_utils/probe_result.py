@@ -185,6 +185,9 @@ class SiteFacts:
                 "files": [dict(f) for f in self.logging.get("files", [])],
                 "evidence_available": self.logging.get("evidence_available", False),
                 "note": self.logging.get("note", ""),
+                "registry_key": self.logging.get("registry_key"),
+                "value_name": self.logging.get("value_name"),
+                "service": self.logging.get("service"),
             },
             "package_files": [f.to_dict() for f in self.package_files],
             "active": self.active.to_dict(),
@@ -293,8 +296,18 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_DEFAULT_ROOT = "HKLM:\\SOFTWARE\\Microsoft\\SMS"
+
+
 def _reg_path(table: dict, key: str, value: str) -> str:
-    root = table.get("registry_root", "HKLM:\\SOFTWARE\\Microsoft\\SMS").replace(":", "")
+    root = table.get("registry_root", _DEFAULT_ROOT).replace(":", "")
+    return f"{root}\\{key}\\{value}"
+
+
+def _psdrive_path(table: dict, key: str, value: str) -> str:
+    """``HKLM:\\...\\<key>\\<value>``: the PowerShell-drive form that win_regedit wants."""
+    root = table.get("registry_root", _DEFAULT_ROOT)
+    root = re.sub(r"^(HK(?:LM|CU|CR|CC|U)):?\\", r"\1:\\", root, flags=re.IGNORECASE)
     return f"{root}\\{key}\\{value}"
 
 
@@ -729,5 +742,9 @@ def _logging(c, tracing, raw, table, keys, rv, warnings):
         "files": files,
         "evidence_available": evidence_available,
         "note": note,
+        # Where logging is switched on (the role's q244405_enable_distmgr_logging), from the table.
+        "registry_key": _psdrive_path(table, keys["tracing"], component),
+        "value_name": rv["tracing_enabled"],
+        "service": table.get("services", {}).get("executive"),
     }
     return logging, probe_files

@@ -11,7 +11,9 @@ Per-host result (the value of ``hosts[<inventory name>]``, produced by the q2444
       "error": None,                           # str: the cause when failed/unreachable/skipped
       "check_mode": False,                     # True: nothing changed, actions are predictions
       "site": {"site_code": "610", "parent_site_code": "600", "version": "2.00.1380.1000",
-               "service_pack": "SP1", "platform": "i386", "logging_enabled": False},
+               "service_pack": "SP1", "platform": "i386", "logging_enabled": False,
+               "log_evidence": False,          # a Distmgr.log existed when the run decided
+               "logging_note": "Distmgr.log logging is off (...): no log evidence on this site"},
       "q244405": {"affected": True, "fixed_by": None, "reason": "..."},   # measured before changes
       "leftovers": [Leftover.to_dict(), ...],  # every file of the package folders, classified
       "actions": {
@@ -21,6 +23,10 @@ Per-host result (the value of ``hosts[<inventory name>]``, produced by the q2444
         "hotfix": {"applied": False, "would_apply": False, "method": None,
                    "outcome": None,            # e.g. replaced | failed | installed | refused | None
                    "reason": "..."},
+        "logging": {"enabled_by_run": True,    # q244405_enable_distmgr_logging set Enabled=1
+                    "would_enable": False,     # check mode: it WOULD set it
+                    "executive_restarted": False,
+                    "takes_effect": "at the next restart of SMS_EXECUTIVE"},
       },
       "bytes_reclaimed": 1048576,              # check mode: bytes that WOULD be reclaimed
     }
@@ -109,6 +115,7 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
     q244405 = _dict(raw.get("q244405"))
     actions = _dict(raw.get("actions"))
     hotfix = _dict(actions.get("hotfix"))
+    logging = _dict(actions.get("logging"))
     leftovers = [_dict(item) for item in _list(raw.get("leftovers"))]
     removed = sorted({str(i) for i in _list(actions.get("removed"))})
     quarantined = sorted({str(i) for i in _list(actions.get("quarantined"))})
@@ -140,6 +147,13 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
         if refused:
             parts.append(f"refused {len(refused)}")
         parts.append(f"hotfix {hotfix_state}")
+        if site.get("log_evidence") is False:
+            parts.append("no log evidence on this site (Distmgr.log logging is off or the log is missing)")
+        if logging.get("enabled_by_run"):
+            parts.append(f"logging enabled by this run (takes effect "
+                         f"{logging.get('takes_effect') or 'at the next restart of SMS_EXECUTIVE'})")
+        elif logging.get("would_enable"):
+            parts.append("would enable logging")
     rows = []
     for item in leftovers:
         action, reason = _leftover_action(item, actions, check_mode)
@@ -166,6 +180,14 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
             "service_pack": site.get("service_pack"),
             "platform": site.get("platform"),
             "logging_enabled": site.get("logging_enabled"),
+            "log_evidence": site.get("log_evidence"),
+            "logging_note": site.get("logging_note"),
+        },
+        "logging": {
+            "enabled_by_run": bool(logging.get("enabled_by_run")),
+            "would_enable": bool(logging.get("would_enable")),
+            "executive_restarted": bool(logging.get("executive_restarted")),
+            "takes_effect": logging.get("takes_effect"),
         },
         "q244405": {
             "affected": q244405.get("affected"),
@@ -211,6 +233,7 @@ def build_report(hosts: dict, meta: dict) -> dict:
         "leftovers_quarantined": 0, "leftovers_would_quarantine": 0,
         "leftovers_refused": 0,
         "bytes_reclaimed": 0, "bytes_would_reclaim": 0,
+        "logging_enabled_by_run": 0, "logging_would_enable": 0,
     }
     for e in entries:
         totals[e["status"]] += 1
@@ -227,6 +250,8 @@ def build_report(hosts: dict, meta: dict) -> dict:
         totals["leftovers"] += len(e["leftovers"])
         totals["leftovers_actionable"] += sum(1 for r in e["leftovers"] if r["actionable"])
         totals["leftovers_refused"] += len(e["refused"])
+        totals["logging_enabled_by_run"] += e["logging"]["enabled_by_run"]
+        totals["logging_would_enable"] += e["logging"]["would_enable"]
         if e["check_mode"]:
             totals["leftovers_would_remove"] += len(e["removed"])
             totals["leftovers_would_quarantine"] += len(e["quarantined"])

@@ -7,15 +7,17 @@ changing nothing, and fails loudly when asked for something it does not simulate
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import io
 import os
+import re
 import shlex
 import time
 import zipfile
 from pathlib import Path, PureWindowsPath
 
-from smslab.handlers import (COMMAND_HANDLERS, SCRIPT_HANDLERS, HostContext, ScriptError, module,
+from smslab.handlers import (COMMAND_HANDLERS, SCRIPT_HANDLERS, HostContext, LabUnsupported, ScriptError, module,
                              script_name)
 from smslab.state import HostState
 
@@ -42,10 +44,6 @@ def _windows_path_of(state: HostState, local: Path) -> str:
     """Inverse of HostState.local_path: ``<root>/fs/C/A/B`` -> ``C:\\A\\B``."""
     drive, *parts = local.relative_to(state.fs_root).parts
     return f"{drive}:\\" + "\\".join(parts)
-
-
-def _checksum(data: bytes, algorithm: str) -> str:
-    return hashlib.new(algorithm, data).hexdigest()
 
 
 # ---- connection checks and facts -----------------------------------------------------------
@@ -122,14 +120,16 @@ def _stat_of(state: HostState, local: Path, args: dict, algorithm: str) -> dict:
             stat["size"] = sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
     elif stat["isreg"]:
         stat["extension"] = local.suffix
+        windows_path = stat["path"]
         if args.get("get_size", True):
-            stat["size"] = info.st_size
+            stat["size"] = state.file_size(windows_path)      # generated files count their shared part
         if args.get("get_checksum", True):
-            stat["checksum"] = _checksum(local.read_bytes(), algorithm)
+            stat["checksum"] = state.checksum(windows_path, algorithm)
     return stat
 
 
 @module("ansible.windows.slurp")
+@module("ansible.builtin.slurp")
 def slurp(ctx: HostContext, args: dict) -> dict:
     path = _path_option(args, "src", "path")
     local = ctx.state.local_path(path)
@@ -137,8 +137,103 @@ def slurp(ctx: HostContext, args: dict) -> dict:
         return _failed(f"Path {path} is a directory")
     if not local.is_file():
         return _failed(f"Path {path} is not found")
-    return {"changed": False, "content": base64.b64encode(local.read_bytes()).decode("ascii"),
+    return {"changed": False, "content": base64.b64encode(ctx.state.read_bytes(path)).decode("ascii"),
             "encoding": "base64"}
+
+
+# ---- win_reg_stat (read-only) ----------------------------------------------------------------
+_REG_STAT_HIVES = {"HKLM": "HKLM", "HKCU": "HKCU", "HKCR": "HKCR", "HKU": "HKU", "HKCC": "HKCC"}
+_REG_STAT_TYPES = {"DWord": "REG_DWORD", "QWord": "REG_QWORD", "String": "REG_SZ", "MultiString": "REG_MULTI_SZ"}
+
+
+def _reg_stat_value(value) -> dict:
+    """host.json keeps registry values untyped: int -> REG_DWORD (REG_QWORD above 32 bits), str -> REG_SZ,
+    list -> REG_MULTI_SZ (the same reading as win_regedit's)."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        kind = "REG_DWORD" if 0 <= value <= 0xFFFFFFFF else "REG_QWORD"
+        return {"type": kind, "value": value, "raw_value": value}
+    if isinstance(value, list):
+        return {"type": "REG_MULTI_SZ", "value": list(value), "raw_value": list(value)}
+    return {"type": "REG_SZ", "value": str(value), "raw_value": str(value)}
+
+
+@module("ansible.windows.win_reg_stat")
+def win_reg_stat(ctx: HostContext, args: dict) -> dict:
+    path = str(args.get("path") or args.get("key") or "")
+    name = args.get("name", args.get("entry", args.get("value")))
+    match = re.match(r"^(HK(?:CC|CR|CU|LM|U)):\\(.*)$", path)
+    if not match:
+        return _failed(f"path: {path} is not a valid registry path, see module documentation for examples.")
+    key = f"{_REG_STAT_HIVES[match.group(1)]}\\{match.group(2)}".rstrip("\\")
+    registry = ctx.state.data.get("registry", {})
+    values = ctx.state.registry_key(key)
+    prefix = key.lower() + "\\"
+    children = [stored for stored in registry if stored.lower().startswith(prefix)]
+    if values is None and not children:
+        return {"changed": False, "exists": False}
+    values = values or {}
+    if name is None:
+        sub_keys = sorted({stored[len(prefix):].split("\\")[0] for stored in children})
+        return {"changed": False, "exists": True, "sub_keys": sub_keys,
+                "properties": {k: _reg_stat_value(v) for k, v in values.items()}}
+    for value_name, value in values.items():
+        if value_name.lower() == str(name).lower():
+            return {"changed": False, "exists": True, **_reg_stat_value(value)}
+    return {"changed": False, "exists": False}
+
+
+# ---- win_find (one folder level) -------------------------------------------------------------
+@module("ansible.windows.win_find")
+def win_find(ctx: HostContext, args: dict) -> dict:
+    """paths, patterns (wildcards, or regexes with use_regex), file_type, get_checksum; not recurse/age/size."""
+    for option in ("age", "size", "depth"):
+        if args.get(option) is not None:
+            raise LabUnsupported(f"win_find option {option} is not simulated")
+    if args.get("recurse"):
+        raise LabUnsupported("win_find recurse=true is not simulated")
+    paths = args.get("paths") or []
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    patterns = args.get("patterns", args.get("regex", args.get("regexp")))
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    file_type = args.get("file_type") or "file"
+    algorithm = str(args.get("checksum_algorithm") or "sha1").lower()
+    get_checksum = args.get("get_checksum", True)
+    result = {"changed": False, "examined": 0, "matched": 0, "files": []}
+    warnings = []
+    for path in paths:
+        local = ctx.state.local_path(path)
+        if not local.is_dir():
+            warnings.append(f"Argument path '{path}' " + ("is a file not a directory, skipping" if local.exists()
+                            else "does not exist or is not accessible, skipping"))
+            continue
+        for child in sorted(local.iterdir(), key=lambda entry: entry.name.lower()):
+            result["examined"] += 1
+            is_dir = child.is_dir() and not child.is_symlink()
+            if (file_type == "file" and is_dir) or (file_type == "directory" and not is_dir):
+                continue
+            if patterns and not _find_name_matches(child.name, patterns, bool(args.get("use_regex"))):
+                continue
+            result["matched"] += 1
+            entry = _stat_of(ctx.state, child, {"get_checksum": get_checksum, "get_size": not is_dir}, algorithm)
+            for key in ("checksum", "extension", "size", "sharename"):
+                entry.setdefault(key, None)
+            result["files"].append(entry)
+    result["files"].sort(key=lambda entry: entry["path"])
+    if warnings:
+        result["warnings"] = warnings
+    return result
+
+
+def _find_name_matches(name: str, patterns: list, use_regex: bool) -> bool:
+    """PowerShell -like (case-insensitive wildcards), or -match with use_regex."""
+    for pattern in patterns:
+        if use_regex and re.search(str(pattern), name, re.IGNORECASE):
+            return True
+        if not use_regex and re.fullmatch(fnmatch.translate(str(pattern)), name, re.IGNORECASE | re.DOTALL):
+            return True
+    return False
 
 
 @module("ansible.windows.win_file")
@@ -378,6 +473,149 @@ def _service_result(name: str, service: dict, changed: bool) -> dict:
         "depended_by": service.get("depended_by", []),
         "can_pause_and_continue": False,
     }
+
+
+# ---- registry --------------------------------------------------------------------------------
+# host.json keeps registry data without a type: an int is a DWord (a QWord above 0xffffffff), a str a
+# String, a list of str a MultiString. Only the types the collection can ask for are simulated.
+_REG_TYPES = {"dword": "DWord", "qword": "QWord", "string": "String", "expandstring": "ExpandString",
+              "multistring": "MultiString"}
+_REG_PATH = re.compile(r"^HK(CC|CR|CU|LM|U):\\", re.IGNORECASE)
+
+
+def _reg_type_of(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str, list)):
+        return "Unknown"
+    if isinstance(value, int):
+        return "QWord" if value > 0xFFFFFFFF else "DWord"
+    return "MultiString" if isinstance(value, list) else "String"
+
+
+def _reg_diff_value(kind: str, value) -> dict:
+    if kind == "DWord":
+        return {"type": kind, "value": f"0x{value & 0xFFFFFFFF:08x}"}
+    if kind == "QWord":
+        return {"type": kind, "value": f"0x{value & 0xFFFFFFFFFFFFFFFF:016x}"}
+    return {"type": kind, "value": value}
+
+
+def _reg_data(kind: str, data):
+    """The module's conversion of ``data`` for ``type`` (None for dword/qword is 0)."""
+    if kind in ("DWord", "QWord"):
+        limit = 0xFFFFFFFF if kind == "DWord" else 0xFFFFFFFFFFFFFFFF
+        try:
+            number = 0 if data is None else int(str(data), 0) if isinstance(data, str) else int(data)
+        except (TypeError, ValueError):
+            raise LabUnsupported(f"win_regedit data {data!r} is not a number for type {kind}") from None
+        if isinstance(data, float) and data % 1:
+            raise LabUnsupported(f"data '{data}' cannot be a decimal or float value with a remainder")
+        if not 0 <= number <= limit:
+            raise LabUnsupported(f"data cannot be larger than 0x{limit:x} when type is {kind.lower()}")
+        return number
+    if kind == "MultiString":
+        return [] if data is None else [str(item) for item in data] if isinstance(data, list) else [str(data)]
+    return "" if data is None else str(data)
+
+
+def _reg_key(state: HostState, path: str) -> tuple[str, dict | None, bool]:
+    """(stored name or path, values or None, exists): a key exists if stored or a parent of a stored key."""
+    wanted = path.replace(":", "", 1).rstrip("\\")
+    values = state.registry_key(wanted)
+    if values is not None:
+        stored = next(name for name in state.data.get("registry", {}) if name.lower() == wanted.lower())
+        return stored, values, True
+    prefix = wanted.lower() + "\\"
+    exists = any(name.lower().startswith(prefix) for name in state.data.get("registry", {}))
+    return wanted, None, exists
+
+
+@module("ansible.windows.win_regedit")
+def win_regedit(ctx: HostContext, args: dict) -> dict:
+    path = args.get("path") or args.get("key")
+    name = args.get("name", args.get("entry", args.get("value")))
+    name = None if name == "" else name
+    kind = _REG_TYPES.get(str(args.get("type") or args.get("datatype") or "string").lower())
+    wanted_state = args.get("state") or "present"
+    if not path:
+        return _failed("missing required arguments: path")
+    if args.get("hive"):
+        return _failed("lab: win_regedit hive is not simulated")
+    if kind is None:
+        return _failed(f"lab: win_regedit type={args.get('type')} is not simulated")
+    if wanted_state not in ("present", "absent"):
+        return _failed(f"value of state must be one of: present, absent, got: {wanted_state}")
+    if not _REG_PATH.match(path):
+        return _failed(f"path: {path} is not a valid powershell path, see module documentation for examples.")
+    if name is None and kind != "String":
+        kind = "String"      # the (Default) value can only be a string
+    result = {"changed": False, "data_changed": False, "data_type_changed": False}
+    before, after = _regedit_absent(ctx, path, name, args, result) if wanted_state == "absent" else \
+        _regedit_present(ctx, path, name, kind, args, result)
+    if ctx.diff:
+        result["diff"] = {"before": before, "after": after}
+    return result
+
+
+def _value_name(values: dict | None, name: str) -> str | None:
+    """The stored spelling of a value name (registry value names are case-insensitive)."""
+    return next((stored for stored in (values or {}) if stored.lower() == name.lower()), None)
+
+
+def _regedit_present(ctx: HostContext, path: str, name, kind: str, args: dict, result: dict):
+    stored_key, values, exists = _reg_key(ctx.state, path)
+    if not exists:
+        result["changed"] = True
+        before, after = {}, {path: {}}
+        if not ctx.check_mode:
+            ctx.state.data.setdefault("registry", {})[stored_key] = {}
+    else:
+        before, after = {path: {}}, {path: {}}
+    if (not exists and ctx.check_mode) or (name is None and args.get("data") is None):
+        return before, after     # the module stops here too: no key to read yet, or nothing to set
+    data = _reg_data(kind, args.get("data"))
+    value_key = "" if name is None else name
+    stored_name = _value_name(values, value_key)
+    if stored_name is not None:
+        existing = values[stored_name]
+        existing_kind = _reg_type_of(existing)
+        result["data_type_changed"] = existing_kind != kind
+        result["data_changed"] = existing != data
+        if result["data_type_changed"] or result["data_changed"]:
+            result["changed"] = True
+            before[path][name] = _reg_diff_value(existing_kind, existing)
+            after[path][name] = _reg_diff_value(kind, data)
+            if not ctx.check_mode:
+                ctx.state.set_registry_value(stored_key, stored_name, data)
+        else:
+            before[path][name] = after[path][name] = _reg_diff_value(existing_kind, existing)
+    else:
+        result["changed"] = True
+        after[path][name] = _reg_diff_value(kind, data)
+        if not ctx.check_mode:
+            ctx.state.set_registry_value(stored_key, value_key, data)
+    return before, after
+
+
+def _regedit_absent(ctx: HostContext, path: str, name, args: dict, result: dict):
+    stored_key, values, exists = _reg_key(ctx.state, path)
+    if not exists:
+        return "", ""
+    if name is None and args.get("delete_key", True):
+        result["changed"] = True
+        if not ctx.check_mode:
+            registry = ctx.state.data.get("registry", {})
+            prefix = stored_key.lower() + "\\"
+            for stored in [k for k in registry if k.lower() == stored_key.lower() or k.lower().startswith(prefix)]:
+                del registry[stored]
+        return {path: {}}, {}
+    stored_name = _value_name(values, "" if name is None else name)
+    if stored_name is None:
+        return "", ""
+    result["changed"] = True
+    before = {path: {name: _reg_diff_value(_reg_type_of(values[stored_name]), values[stored_name])}}
+    if not ctx.check_mode:
+        del values[stored_name]
+    return before, {path: {}}
 
 
 # ---- programs --------------------------------------------------------------------------------
