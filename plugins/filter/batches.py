@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of remediate.yml's fleet controls; the logic is plugins/module_utils/batches.py."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sms.remediation.plugins.module_utils import batches
+
+_SITE_FACT = "sms_site"
+
+
+def _host_vars(hostvars, host) -> dict:
+    try:
+        return hostvars[host]
+    except KeyError:
+        return {}
+
+
+def _sites(hosts, hostvars) -> dict:
+    sites = {}
+    for host in hosts or []:
+        facts = _host_vars(hostvars, host).get("ansible_facts") or {}
+        site = facts.get(_SITE_FACT) or {}
+        sites[str(host)] = {"site_code": site.get("site_code"), "parent_site_code": site.get("parent_site_code")}
+    return sites
+
+
+def _outcomes(hosts, hostvars) -> dict:
+    outcomes = {}
+    for host in hosts or []:
+        outcome = _host_vars(hostvars, host).get("q244405_outcome")
+        outcomes[str(host)] = dict(outcome) if isinstance(outcome, dict) else {}
+    return outcomes
+
+
+def _removed(all_hosts, active_hosts) -> list:
+    active = {str(h) for h in active_hosts or []}
+    return [str(h) for h in all_hosts or [] if str(h) not in active]
+
+
+def batch_plan(hosts, hostvars, serial="100%", by_level=False):
+    """The remediation play's host order (children first), serial sizes and batches."""
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError(f"batch_plan: expects a list of inventory names, got {type(hosts).__name__}")
+    try:
+        return batches.batch_plan(_sites(hosts, hostvars), serial, bool(by_level))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"batch_plan: serial {serial!r} is not a count, a percentage or a list of them: {exc}") from exc
+
+
+def failed_child_reason(site_code, hostvars, all_hosts, active_hosts=None):
+    """The skip reason of a parent site whose children failed, or an empty string."""
+    sites = _sites(all_hosts, hostvars)
+    outcomes = _outcomes(all_hosts, hostvars)
+    children = batches.failed_children(site_code, sites, outcomes, _removed(all_hosts, active_hosts or all_hosts))
+    return batches.skip_reason(site_code, children, sites, outcomes) if children else ""
+
+
+def batch_summary(batch_hosts, hostvars, all_hosts, active_hosts=None, plan=None, check_mode=False):
+    """One progress line for a finished batch."""
+    plan = plan if isinstance(plan, dict) else {}
+    return batches.batch_summary(batch_hosts, _outcomes(batch_hosts, hostvars), all_hosts, plan.get("batches"),
+                                 _removed(all_hosts, active_hosts or all_hosts), bool(check_mode))
+
+
+class FilterModule:
+    """sms.remediation fleet-control filters."""
+
+    def filters(self):
+        return {"batch_plan": batch_plan, "failed_child_reason": failed_child_reason, "batch_summary": batch_summary}
