@@ -10,6 +10,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
+from ansible_collections.sms.remediation.plugins.module_utils.package_ids import PackageIdError, validate_package_id
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, PROBE_FACT, SmsActionBase, origin_sites_from_hostvars
 
 _DONE = {"removed": "absent", "quarantined": "quarantined", "restored": "restored"}
@@ -52,7 +53,11 @@ class ActionModule(SmsActionBase):
         if len(folders) != 1:
             raise AnsibleActionFail(f"{host}: state=restored needs exactly one package folder to restore into, "
                                     f"found {folders or 'none'}; set package_folders on site_facts")
-        return [{"id": pid.upper(), "path": ntpath.join(folders[0], f"{pid.upper()}.PCK")} for pid in package_ids]
+        try:
+            package_ids = [validate_package_id(pid) for pid in package_ids]
+        except PackageIdError as exc:
+            raise AnsibleActionFail(f"{host}: state=restored: {exc}") from None
+        return [{"id": pid, "path": ntpath.join(folders[0], f"{pid}.PCK")} for pid in package_ids]
 
     def select(self, site, args, task_vars):
         """Items to hand to the host script and the refusals, from the same decision as the role."""

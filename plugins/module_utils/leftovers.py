@@ -35,8 +35,10 @@ the claim time is read as if it were UTC and a file whose last write is more tha
 after it is taken as written AFTER the claimed deletion: the claim does not cover that file,
 the log evidence is dropped and the file is ``stale_unconfirmed`` with the reason, whatever the
 origin says (something wrote this copy after Distribution Manager "deleted" it). Within 24
-hours the claim is accepted. A claim or file without a usable time is accepted and the
-evidence says the time could not be checked.
+hours the claim is accepted. A claim or file without a usable time is accepted only when the
+origin site confirms the deletion (``log_and_origin``, the evidence says the time could not be
+checked); otherwise the claim is not used (a package deleted and re-created with the same ID
+would look the same), so the level falls to ``absent_here``.
 
 ``Leftover.evidence``::
 
@@ -262,9 +264,17 @@ def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str) -> Left
         claim_time = _as_utc(getattr(claim, "timestamp", None))
         file_time = parse_utc(pf.last_write_utc)
         if claim_time is None or file_time is None:
-            claim_ok = True
             log_ev["time_checked"] = False
-            reasons.append("log claim accepted without a time check (claim or file time unknown)")
+            if origin_absent:
+                claim_ok = True
+                reasons.append("log claim accepted without a time check (claim or file time unknown; "
+                               "the origin site confirms the deletion)")
+            else:
+                # Without times the claim cannot be told apart from an older deletion of a package
+                # re-created since with the same ID: alone, it is no evidence.
+                reasons.append("log claim not used: claim or file time unknown, so it cannot be told "
+                               "whether the claim covers this file (a package re-created with the same ID "
+                               "looks the same) and the origin site does not confirm the deletion")
         elif file_time - claim_time > CLAIM_TOLERANCE:
             claim_contradicted = True
             log_ev["time_checked"] = True

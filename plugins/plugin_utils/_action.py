@@ -84,7 +84,7 @@ class SmsActionBase(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
-        args = self._validated_args()
+        args = self._validated_args(task_vars)
         try:
             self.table = sms20.merge_overrides(args.get("sms20"))
         except sms20.Sms20TableError as exc:
@@ -102,11 +102,15 @@ class SmsActionBase(ActionBase):
     def host_name(self, task_vars: dict) -> str:
         return str(task_vars.get("inventory_hostname") or "localhost")
 
-    def _validated_args(self) -> dict:
+    def _validated_args(self, task_vars: dict) -> dict:
         options = load_documentation(self.MODULE_NAME).get("options", {})
-        validation, new_args = self.validate_argument_spec(argument_spec=argument_spec_from_doc(options))
+        try:
+            validation, new_args = self.validate_argument_spec(argument_spec=argument_spec_from_doc(options))
+        except AnsibleActionFail as exc:  # ActionBase raises on the first invalid argument
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: {exc.message}") from exc
         if validation.error_messages:
-            raise AnsibleActionFail(f"{self.MODULE_NAME}: " + "; ".join(validation.error_messages))
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: "
+                                    + "; ".join(validation.error_messages))
         return new_args
 
     def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
