@@ -175,7 +175,7 @@ class Lab:
         variables.update(extra_vars or {})
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook),
                "-e", json.dumps(variables), *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=timeout, cwd=ROOT)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=timeout, cwd=ROOT, check=False)
         output = done.stdout + ("\n--- stderr ---\n" + done.stderr if done.stderr else "")
         run = Run(done.returncode, output, parse_recap(done.stdout), tuple(args))
         self.runs.append(run)

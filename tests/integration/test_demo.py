@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from lab_harness import HOTFIX_VERSION, assert_ok_run
 
