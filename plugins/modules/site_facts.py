@@ -87,7 +87,9 @@ ansible_facts:
         services: {SMS_EXECUTIVE: running, SMS_SITE_COMPONENT_MANAGER: running, SMS_SITE_BACKUP: stopped}
         console_open: false
         hotfix_log_present: false
-        logging: {enabled: false, evidence_available: false, note: "Distmgr.log logging is off"}
+        logging: {enabled: false, evidence_available: false, note: "Distmgr.log logging is off",
+                  registry_key: HKLM:\SOFTWARE\Microsoft\SMS\Tracing\SMS_DISTRIBUTION_MANAGER,
+                  value_name: Enabled, service: SMS_EXECUTIVE}
         q244405: {affected: true, fixed_by: null, service_pack: SP1, reason: "SMS 2.0 SP1 ... affected"}
         warnings: []
     sms_probe:
