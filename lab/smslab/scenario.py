@@ -10,6 +10,11 @@ r"""Scenario generator: turns a scenario (YAML file or dict) into the lab's stat
 
 ``generate_fleet(n_sites, seed, log_bytes=0)`` returns a scenario dict for a large hierarchy.
 
+With ``log_shared: true`` a site's Distmgr.log is its own small log (every entry about its packages)
+followed by ``log_bytes`` of Distribution Manager noise generated once per (seed, size) into
+``state_dir/shared/logs/<seed>-<size>.log`` and shared by every such host (``generated_files`` in
+host.json, read through HostState). 200 hosts with a 200 MB log cost 200 MB of disk, not 40 GB.
+
 Everything is deterministic for a seed: the same scenario and seed give the same bytes.
 
 Scenario schema (YAML; see also lab/scenarios/README.md)
@@ -37,6 +42,7 @@ Per site (only ``name`` and ``site_code`` are required):
 ``log_rollover``        true: older entries are in Distmgr.lo_ (implied by a ``log_claim: rollover``)
 ``log_wrapped_entry``   true: one "Start deleting" entry is wrapped over two lines as in the KB
 ``log_bytes``           pad Distmgr.log to this size (streamed, deterministic)
+``log_shared``          true: the padding is not written per host but shared (see below)
 ``log_encoding``        ascii (default) | utf-16 (with BOM)
 ``drives``              list of drive letters holding an SMSPKG folder, default [D]
 ``console_open``        true: an mmc.exe with sms.msc runs
@@ -128,7 +134,7 @@ SITE_FIELDS = {
     "name", "site_code", "parent", "type", "build", "platform", "install_dir", "logging",
     "log_max_size", "log_rollover", "log_wrapped_entry", "log_bytes", "log_encoding", "drives",
     "console_open", "services", "packages", "sender_files", "full_version_missing",
-    "distmgr_no_version", "hotfix_log", "faults", "inventory_vars",
+    "distmgr_no_version", "hotfix_log", "faults", "inventory_vars", "log_shared",
 }
 PACKAGE_FIELDS = {"active", "deleting", "leftovers", "deleted", "odd_files", "reparse_points"}
 TOP_FIELDS = {"seed", "credentials", "hotfix", "pck_size", "sites", "description"}
@@ -272,7 +278,7 @@ def _normalise_site(raw: dict, index: int, pck_size) -> dict:
         raise _err(site, "log_encoding", f"expected ascii or utf-16, got {raw.get('log_encoding')!r}")
     site["log_encoding"] = encoding
     for flag in ("log_rollover", "log_wrapped_entry", "console_open", "full_version_missing",
-                 "distmgr_no_version", "hotfix_log"):
+                 "distmgr_no_version", "hotfix_log", "log_shared"):
         site[flag] = _as_bool(site, flag, raw.get(flag))
     drives = raw.get("drives", ["D"])
     drives = [drives] if isinstance(drives, str) else drives
@@ -358,6 +364,8 @@ def _normalise_site(raw: dict, index: int, pck_size) -> dict:
         raise _err(site, "sender_files", f"expected a list of file names, got {sender!r}")
     site["sender_files"] = list(sender)
     site["faults"] = _normalise_faults(site, raw.get("faults"))
+    if site["log_shared"] and site["log_encoding"] != "ascii":
+        raise _err(site, "log_shared", "a shared log padding needs log_encoding: ascii")
     if site["faults"].get("corrupt_log") and not site["logging"]:
         raise _err(site, "faults.corrupt_log", "a corrupt log needs logging: on")
     inventory_vars = raw.get("inventory_vars") or {}
@@ -759,10 +767,13 @@ def _write_events(writer: _LogWriter, bursts: list[list], site: dict, known: lis
         put_burst(burst)
 
 
-def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str], pck_sizes: dict) -> dict:
+def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str], pck_sizes: dict,
+                        shared_end: float | None = None) -> dict:
     """Distmgr.log (and Distmgr.lo_ with roll-over) for a site whose logging is on.
 
-    Returns {package ID: UTC time its compressed copy was written, as the log tells}.
+    Returns {package ID: UTC time its compressed copy was written, as the log tells}. With a shared
+    padding (``log_shared``) Distmgr.log holds only the site's own entries and its time is
+    ``shared_end``, the last entry of the shared part that follows it.
     """
     added_at: dict[str, float] = {}
     rng = _rng(seed, "log", site["site_code"])
@@ -816,11 +827,46 @@ def _write_distmgr_logs(site: dict, logs_dir: Path, seed, active_ids: list[str],
     else:
         bursts, prefix = [add_events, old_claim_events, new_events], opening
     writer = _LogWriter(logs_dir / "Distmgr.log", site["log_encoding"], clock, rng)
-    _write_events(writer, bursts, site, known, sizes_kb, rng, threads, target=site["log_bytes"],
+    _write_events(writer, bursts, site, known, sizes_kb, rng, threads,
+                  target=0 if site["log_shared"] else site["log_bytes"],
                   noise=30 + rng.randint(0, 40), corrupt=corrupt, wrap_first_claim=wrap_state, prefix=prefix,
                   added_at=added_at)
     finish(writer)
+    if site["log_shared"] and shared_end is not None:
+        os.utime(writer.path, (shared_end, shared_end))
     return added_at
+
+
+SHARED_LOG_START = EPOCH_1999 + _dt.timedelta(days=2)    # after every site's own first entries
+_SHARED_SITE = {"name": "smslab", "install_dir": DEFAULT_INSTALL_DIR, "drives": ["D"], "site_code": "LAB"}
+
+
+def shared_log(state_dir: Path, seed, size: int) -> tuple[str, float]:
+    """Write (once) ``size`` bytes of Distribution Manager noise shared by hosts; return its path
+    relative to ``state_dir/shared`` and the UTC time of its last entry.
+
+    Noise lines never match the probe's filter and name no package, so the same bytes fit every
+    site. An existing file of the same seed and size is reused (its sidecar .json holds the time).
+    """
+    name = f"logs/{re.sub(r'[^A-Za-z0-9_.-]', '_', str(seed))}-{size}.log"
+    target = Path(state_dir) / "shared" / name
+    sidecar = target.with_suffix(".json")
+    if target.is_file() and sidecar.is_file():
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if meta.get("size") == target.stat().st_size:
+            return name, float(meta["end"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rng = _rng(seed, "shared-log", size)
+    tmp = target.with_suffix(".tmp")
+    writer = _LogWriter(tmp, "ascii", SHARED_LOG_START, rng)
+    _write_events(writer, [], _SHARED_SITE, [], {}, rng, _Threads(rng), target=size)
+    writer.close()
+    end = _local_to_utc(writer.clock)
+    os.utime(tmp, (end, end))
+    os.replace(tmp, target)
+    sidecar.write_text(json.dumps({"seed": str(seed), "size": target.stat().st_size, "end": end}) + "\n",
+                       encoding="utf-8")
+    return name, end
 
 
 # ---- host building ----------------------------------------------------------------------------------
@@ -995,7 +1041,12 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
         os.utime(path, (mtime, mtime))
     # A compressed copy is written when its package is added (the log's "Successfully
     # created/updated"), before any deletion the log claims; it is not touched afterwards.
-    added_at = _write_distmgr_logs(site, Path(local(logs)), seed, packages["active"], sizes) \
+    shared_end = None
+    if site["logging"] and site["log_shared"] and site["log_bytes"]:
+        shared_name, shared_end = shared_log(hosts_dir.parent, seed, site["log_bytes"])
+        state.data["generated_files"] = {_win_join(logs, "Distmgr.log"): {
+            "append": shared_name, "size": os.stat(hosts_dir.parent / "shared" / shared_name).st_size}}
+    added_at = _write_distmgr_logs(site, Path(local(logs)), seed, packages["active"], sizes, shared_end) \
         if site["logging"] else {}
     for pid, path in pck_paths.items():
         mtime = added_at.get(pid) or _pck_time(seed, site["site_code"], pid)
@@ -1050,13 +1101,14 @@ def _fleet_codes(n_regions: int):
     return [f"{letters[i]}00" for i in range(n_regions)]
 
 
-def generate_fleet(n_sites: int, seed, log_bytes: int = 0) -> dict:
+def generate_fleet(n_sites: int, seed, log_bytes: int = 0, log_shared: bool = True) -> dict:
     """A scenario for one central site and ``n_sites - 1`` children in 2-3 levels.
 
     Mixed builds and platforms; leftovers of each kind (claimed in Distmgr.log, claimed only in the
     rolled-over Distmgr.lo_, unclaimed because logging is off, still active at the origin), deletions
     in progress, odd file names, reparse points and Sender files. No faults (benchmarks need healthy
-    hosts). ``log_bytes`` pads Distmgr.log of every site with logging on.
+    hosts). ``log_bytes`` pads Distmgr.log of every site with logging on; with ``log_shared`` (the
+    default) the padding is one file shared by all of them instead of a copy per host.
     """
     if n_sites < 1:
         raise ValueError("generate_fleet: n_sites must be at least 1")
@@ -1170,6 +1222,8 @@ def generate_fleet(n_sites: int, seed, log_bytes: int = 0) -> dict:
         site["packages"] = packages
         if logging and log_bytes:
             site["log_bytes"] = int(log_bytes)
+            if log_shared:
+                site["log_shared"] = True
         if logging and rng.random() < 0.3:
             site["log_wrapped_entry"] = True
         if rng.random() < 0.1:

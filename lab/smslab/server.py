@@ -289,7 +289,7 @@ def _fetch_file(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
     if not local.is_file():
         return CommandOutcome.text(1, stderr=f"{path} does not exist", name=name)
     offset, size = int(request.params.get("Offset", 0)), int(request.params.get("BufferSize", 524288))
-    with open(local, "rb") as handle:
+    with host.state.open_read(path) as handle:      # generated files include their shared part
         handle.seek(offset)
         block = handle.read(size)
     return CommandOutcome.text(0, base64.b64encode(block).decode("ascii"), name=name)
