@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The safety figures of issue 6: runs the property tests with SMS_PROPERTY_EXAMPLES generated sites
+# (default 10000), the bad-input catalogue and the hotfix fault matrix, then prints one line per figure.
+# Usage: bash scripts/safety-figures.sh   (from anywhere; needs .venv, see scripts/setup-venv.sh)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/ansible-env.sh
+source scripts/ansible-env.sh
+FIGURES="$(mktemp)"
+LOG="$(mktemp)"
+trap 'rm -f "$FIGURES" "$LOG"' EXIT
+export SMS_SAFETY_FIGURES="$FIGURES"
+export SMS_PROPERTY_EXAMPLES="${SMS_PROPERTY_EXAMPLES:-10000}"
+start=$(date +%s)
+status=0
+.venv/bin/python -m pytest -q -p no:cacheprovider \
+    tests/unit/module_utils/test_safety_properties.py \
+    tests/unit/test_bad_input_catalogue.py \
+    tests/integration/test_hotfix_fault_matrix.py >"$LOG" 2>&1 || status=$?
+tail -n 3 "$LOG"
+end=$(date +%s)
+.venv/bin/python - "$FIGURES" "$status" "$((end - start))" <<'PY'
+import json
+import sys
+
+figures = {}
+with open(sys.argv[1], encoding="utf-8") as handle:
+    for line in handle:
+        entry = json.loads(line)
+        figures[entry["figure"]] = entry
+status, seconds = int(sys.argv[2]), int(sys.argv[3])
+props = figures.get("property_sites", {})
+print(f"cases generated (sites): {props.get('count', 0)} "
+      f"({props.get('files', 0)} files classified, {props.get('plans', 0)} plans checked, "
+      f"{props.get('removed', 0)} removals checked)")
+print(f"bad inputs tried: {figures.get('bad_inputs', {}).get('count', 0)}")
+print(f"faults injected: {figures.get('faults', {}).get('count', 0)}")
+print(f"files lost: {figures.get('faults', {}).get('files_lost', 'not measured')}")
+print(f"tests: {'all passed' if status == 0 else f'FAILED (pytest exit {status})'} in {seconds} s")
+PY
+exit "$status"
