@@ -133,4 +133,4 @@ def test_quarantine_then_restore_every_file_with_sha256(lab_factory, tmp_path):
     for host in CHILDREN:
         assert pck_files(lab, host) == before[host], host
         assert manifest(lab, host) == [], host
-        assert not [p for p in lab.local(host, QDIR).glob("*.PCK")], host
+        assert not list(lab.local(host, QDIR).glob("*.PCK")), host
