@@ -16,6 +16,14 @@ _RENDERERS = {"json": (render_json, "json"), "csv": (render_csv, "csv"),
               "markdown": (render_markdown, "md"), "html": (render_html, "html")}
 
 
+def run_stamp(started: str) -> str | None:
+    """``2026-11-25T15:22:25+00:00`` -> ``20261125T152225``; None when empty or not ISO 8601."""
+    try:
+        return datetime.datetime.fromisoformat(started).strftime("%Y%m%dT%H%M%S") if started else None
+    except ValueError:
+        return None
+
+
 class ActionModule(SmsActionBase):
     MODULE_NAME = "fleet_report"
     _requires_connection = False
@@ -32,7 +40,10 @@ class ActionModule(SmsActionBase):
                                         "started": args["started"] or None,
                                         "finished": now.isoformat(timespec="seconds")})
         os.makedirs(args["dest"], exist_ok=True)
-        stem = f"q244405-{'check' if args['run_check_mode'] else 'run'}-{now.strftime('%Y%m%dT%H%M%S')}"
+        # Named by the run's start when known, so the report written after each batch and the final
+        # one are the same files of the same run.
+        stamp = run_stamp(args["started"]) or now.strftime("%Y%m%dT%H%M%S")
+        stem = f"q244405-{'check' if args['run_check_mode'] else 'run'}-{stamp}"
         files = {}
         for fmt in args["formats"]:
             render, extension = _RENDERERS[fmt]
