@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import PackageIdError, validate_package_id
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, PROBE_FACT, SmsActionBase, origin_sites_from_hostvars
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, PROBE_FACT, SmsActionBase
 
 _DONE = {"removed": "absent", "quarantined": "quarantined", "restored": "restored"}
 
@@ -63,7 +63,7 @@ class ActionModule(SmsActionBase):
         """Items to hand to the host script and the refusals, from the same decision as the role."""
         cached = (task_vars.get("ansible_facts") or {}).get(PACKAGES_FACT) or {}
         min_evidence = args["min_evidence"] or cached.get("min_evidence") or "origin"
-        origins = {code: origin_view_from_facts(facts) for code, facts in origin_sites_from_hostvars(task_vars).items()}
+        origins = {code: origin_view_from_facts(facts) for code, facts in self.origin_sites(task_vars).items()}
         leftovers = classify(site, origins, min_evidence=min_evidence)
         decided = plan(site, leftovers, "workaround", None, False, force_ids=tuple(args["force"]), table=self.table)
         wanted = {pid.upper() for pid in args["packages"]}

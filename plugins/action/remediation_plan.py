@@ -9,7 +9,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import (
-    PACKAGES_FACT, PROBE_FACT, SmsActionBase, origin_sites_from_hostvars)
+    PACKAGES_FACT, PROBE_FACT, SmsActionBase)
 
 
 class ActionModule(SmsActionBase):
@@ -22,7 +22,7 @@ class ActionModule(SmsActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: no facts to plan from; run "
                                     "sms.remediation.site_facts and sms.remediation.package_facts first")
         site = self.site(task_vars, facts[PROBE_FACT])
-        origins = {code: origin_view_from_facts(f) for code, f in origin_sites_from_hostvars(task_vars).items()}
+        origins = {code: origin_view_from_facts(f) for code, f in self.origin_sites(task_vars).items()}
         leftovers = classify(site, origins, min_evidence=facts[PACKAGES_FACT].get("min_evidence") or "origin")
         decided = plan(site, leftovers, args["policy"], args["hotfix_method"], args["hotfix_source_available"],
                        force_ids=tuple(args["force"]), table=self.table)

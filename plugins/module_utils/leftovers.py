@@ -104,6 +104,12 @@ class OriginView:
     reason: str | None = None
 
 
+def origin_summary(facts: dict) -> dict:
+    """The part of a site's ``SiteFacts.to_facts()`` that origin evidence reads: small enough to index
+    every site of a fleet once per run instead of walking all hostvars for every host."""
+    return {key: facts.get(key) for key in ("host", "site_code", "active")}
+
+
 def origin_view_from_facts(facts: dict) -> OriginView:
     """Build an OriginView from another host's ``SiteFacts.to_facts()`` dict (hostvars)."""
     if not isinstance(facts, dict):

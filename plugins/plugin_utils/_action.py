@@ -17,6 +17,7 @@ from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
 
 _SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
@@ -49,13 +50,18 @@ def load_documentation(module_name: str) -> dict:
     return doc
 
 
+# remediate.yml indexes every site's origin facts once per run (filter sms.remediation.origin_sites)
+# and hands the index to each host under this name: walking all hostvars for every host is O(hosts^2).
+ORIGIN_SITES_VAR = "q244405_origin_sites"
+
+
 def origin_sites_from_hostvars(task_vars: dict) -> dict:
-    """site code -> sms_site facts of every host of this run that has them (other batches included)."""
+    """site code -> origin facts of the sms_site facts of every host in hostvars (other batches included)."""
     sites = {}
     for host_vars in (task_vars.get("hostvars") or {}).values():
         facts = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
         if facts and facts.get("site_code"):
-            sites[facts["site_code"]] = facts
+            sites[facts["site_code"]] = origin_summary(facts)
     return sites
 
 
@@ -112,6 +118,17 @@ class SmsActionBase(ActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: "
                                     + "; ".join(validation.error_messages))
         return new_args
+
+    def origin_sites(self, task_vars: dict) -> dict:
+        """site code -> origin facts: the run's index (``q244405_origin_sites``) when there is one,
+        else every host's facts from hostvars."""
+        index = self._templar.template(task_vars.get(ORIGIN_SITES_VAR))
+        if not index:
+            return origin_sites_from_hostvars(task_vars)
+        if not isinstance(index, dict):
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {ORIGIN_SITES_VAR} must be a dict of site code -> "
+                                    f"origin facts, got {type(index).__name__}")
+        return dict(index)
 
     def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
         """Run a collection script with win_powershell; return the module result, failing on errors."""
