@@ -27,8 +27,3 @@ if str(_ROOT) not in sys.path:
 from ansible.plugins.loader import init_plugin_loader  # noqa: E402
 
 init_plugin_loader([str(_ROOT)])
-
-
-def pytest_configure(config):
-    """Register the ``slow`` marker used by the long-running tests."""
-    config.addinivalue_line("markers", "slow: long-running test (generates large logs)")
