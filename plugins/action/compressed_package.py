@@ -9,7 +9,6 @@ import ntpath
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import PackageIdError, validate_package_id
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, PROBE_FACT, SmsActionBase
 
@@ -63,8 +62,7 @@ class ActionModule(SmsActionBase):
         """Items to hand to the host script and the refusals, from the same decision as the role."""
         cached = (task_vars.get("ansible_facts") or {}).get(PACKAGES_FACT) or {}
         min_evidence = args["min_evidence"] or cached.get("min_evidence") or "origin"
-        origins = {code: origin_view_from_facts(facts) for code, facts in self.origin_sites(task_vars).items()}
-        leftovers = classify(site, origins, min_evidence=min_evidence)
+        leftovers = self.leftovers(site, task_vars, min_evidence)
         decided = plan(site, leftovers, "workaround", None, False, force_ids=tuple(args["force"]), table=self.table)
         wanted = {pid.upper() for pid in args["packages"]}
         chosen = [leftover for leftover in decided.remove if not wanted or leftover.package_id in wanted]

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts, summarise
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import summarise
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, SmsActionBase
 
 
@@ -13,9 +13,7 @@ class ActionModule(SmsActionBase):
 
     def act(self, args, task_vars):
         site = self.site(task_vars, self.probe(task_vars, package_folders=args["package_folders"]))
-        origin_facts = args["origin_sites"] if args["origin_sites"] is not None else self.origin_sites(task_vars)
-        origins = {code: origin_view_from_facts(facts) for code, facts in origin_facts.items()}
-        leftovers = classify(site, origins, min_evidence=args["min_evidence"])
+        leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"])
         return {
             "changed": False,
             "ansible_facts": {PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])},

@@ -7,7 +7,6 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import (
     PACKAGES_FACT, PROBE_FACT, SmsActionBase)
 
@@ -22,8 +21,7 @@ class ActionModule(SmsActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: no facts to plan from; run "
                                     "sms.remediation.site_facts and sms.remediation.package_facts first")
         site = self.site(task_vars, facts[PROBE_FACT])
-        origins = {code: origin_view_from_facts(f) for code, f in self.origin_sites(task_vars).items()}
-        leftovers = classify(site, origins, min_evidence=facts[PACKAGES_FACT].get("min_evidence") or "origin")
+        leftovers = self.leftovers(site, task_vars, facts[PACKAGES_FACT].get("min_evidence") or "origin")
         decided = plan(site, leftovers, args["policy"], args["hotfix_method"], args["hotfix_source_available"],
                        force_ids=tuple(args["force"]), table=self.table)
         return {"changed": False, "ansible_facts": {"sms_plan": decided.to_dict()}}

@@ -17,7 +17,7 @@ from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_summary, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
 
 _SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
@@ -129,6 +129,12 @@ class SmsActionBase(ActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {ORIGIN_SITES_VAR} must be a dict of site code -> "
                                     f"origin facts, got {type(index).__name__}")
         return dict(index)
+
+    def leftovers(self, site, task_vars: dict, min_evidence: str, origin_facts: dict | None = None) -> list:
+        """Classify the site's .PCK files against the origin sites of this run (or ``origin_facts``)."""
+        origin_facts = self.origin_sites(task_vars) if origin_facts is None else origin_facts
+        origins = {code: origin_view_from_facts(facts) for code, facts in origin_facts.items()}
+        return classify(site, origins, min_evidence=min_evidence)
 
     def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
         """Run a collection script with win_powershell; return the module result, failing on errors."""
