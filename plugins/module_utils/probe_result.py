@@ -284,6 +284,12 @@ class _Checker:
             )
         return value
 
+    def obj(self, value, path: str) -> dict:
+        """``value`` when it is an object (dict); else a ProbeError naming the field ``path``."""
+        if not isinstance(value, dict):
+            raise self.fail(f"malformed probe result: field '{path}' is {type(value).__name__}, expected an object")
+        return value
+
     def opt(self, obj: dict | None, key: str, path: str, types: tuple):
         """Like get() for sub-dicts whose keys may legitimately be absent (registry values)."""
         if obj is None or key not in obj:
@@ -349,8 +355,7 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
     errors = c.get(result, "errors", "", (list,), nullable=False)
 
     for i, err in enumerate(errors):
-        if not isinstance(err, dict):
-            raise c.fail(f"malformed probe result: field 'errors[{i}]' is {type(err).__name__}, expected an object")
+        c.obj(err, f"errors[{i}]")
         source = c.get(err, "source", f"errors[{i}]", (str,))
         message = c.get(err, "message", f"errors[{i}]", (str,))
         if source != "wmi":  # WMI problems are reported with the WMI facts below
@@ -455,8 +460,7 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
     platforms: dict[str, dict] = {}
     for name, info in platforms_raw.items():
         path = f"platforms.{name}"
-        if not isinstance(info, dict):
-            raise c.fail(f"malformed probe result: field '{path}' is {type(info).__name__}, expected an object")
+        c.obj(info, path)
         platforms[name] = {
             "path": c.get(info, "path", path, (str,)),
             "exists": bool(c.get(info, "exists", path, (bool,), nullable=False)),
@@ -486,8 +490,7 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
         if info is None:
             services[name] = None
             continue
-        if not isinstance(info, dict):
-            raise c.fail(f"malformed probe result: field '{path}' is {type(info).__name__}, expected an object")
+        c.obj(info, path)
         exists = c.get(info, "exists", path, (bool,))
         state = c.get(info, "state", path, (str,))
         c.get(info, "start_mode", path, (str,))
@@ -605,8 +608,7 @@ def _package_files(c: _Checker, folders_raw: list, table: dict, warnings: list) 
     files: list[PackageFile] = []
     for i, folder in enumerate(folders_raw):
         fpath = f"package_folders[{i}]"
-        if not isinstance(folder, dict):
-            raise c.fail(f"malformed probe result: field '{fpath}' is {type(folder).__name__}, expected an object")
+        c.obj(folder, fpath)
         folder_path = c.get(folder, "path", fpath, (str,), nullable=False)
         exists = c.get(folder, "exists", fpath, (bool,), nullable=False)
         entries = c.get(folder, "files", fpath, (list,))
@@ -616,8 +618,7 @@ def _package_files(c: _Checker, folders_raw: list, table: dict, warnings: list) 
         skipped_dirs = []
         for j, entry in enumerate(entries or []):
             epath = f"{fpath}.files[{j}]"
-            if not isinstance(entry, dict):
-                raise c.fail(f"malformed probe result: field '{epath}' is {type(entry).__name__}, expected an object")
+            c.obj(entry, epath)
             name = c.get(entry, "name", epath, (str,), nullable=False)
             size = c.get(entry, "size", epath, (int,))
             last_write = c.get(entry, "last_write_utc", epath, (str,))
@@ -669,8 +670,7 @@ def _active_packages(c: _Checker, raw: dict, site_code: str, table: dict, warnin
     deleting: set[str] = set()
     for i, pkg in enumerate(packages):
         ppath = f"{path}.packages[{i}]"
-        if not isinstance(pkg, dict):
-            raise c.fail(f"malformed probe result: field '{ppath}' is {type(pkg).__name__}, expected an object")
+        c.obj(pkg, ppath)
         package_id = c.get(pkg, "PackageID", ppath, (str,), nullable=False).strip().upper()
         action = c.get(pkg, "ActionInProgress", ppath, (int,)) if "ActionInProgress" in pkg else None
         if "SourceSite" in pkg:
@@ -701,16 +701,14 @@ def _logging(c, tracing, raw, table, keys, rv, warnings):
     probe_files = []
     for i, f in enumerate(files_raw):
         fpath = f"{path}.files[{i}]"
-        if not isinstance(f, dict):
-            raise c.fail(f"malformed probe result: field '{fpath}' is {type(f).__name__}, expected an object")
+        c.obj(f, fpath)
         fp = c.get(f, "path", fpath, (str,), nullable=False)
         exists = c.get(f, "exists", fpath, (bool,), nullable=False)
         size = c.get(f, "size", fpath, (int,))
         matches = c.get(f, "matches", fpath, (list,))
         for j, m in enumerate(matches or []):
             mpath = f"{fpath}.matches[{j}]"
-            if not isinstance(m, dict):
-                raise c.fail(f"malformed probe result: field '{mpath}' is {type(m).__name__}, expected an object")
+            c.obj(m, mpath)
             c.get(m, "line", mpath, (int,), nullable=False)
             c.get(m, "text", mpath, (str,), nullable=False)
         files.append({"path": fp, "exists": bool(exists), "size": size})
