@@ -5,10 +5,10 @@ lab fleet (``smslab.scenario.generate_fleet``: one central site, regions, childr
 of the sites log, and their Distmgr.log is padded to the log size with a part shared by all hosts),
 serves it in this process over WinRM on 127.0.0.1, and runs, each as its own ansible-playbook:
 
-  facts       playbooks/remediate.yml --check --tags detect         (the probe only)
+  facts       playbooks/remediate.yml --check -e q244405_policy=report  (the probe only)
   check       playbooks/remediate.yml --check                       (probe, would-remove, hotfix check, verify probe)
   naive       benchmarks/naive-remediate.yml --check                (generic ansible.windows modules)
-  workaround  playbooks/remediate.yml -e q244405_policy=workaround --skip-tags verify  (probe + removal, for real)
+  workaround  playbooks/remediate.yml -e q244405_policy=workaround -e q244405_verify=false  (probe + removal, for real)
 
 Round trip: one module execution on the host is one WinRM *command* (Create shell, Command, Send
 stdin, Receive output, Signal, Delete shell: ~6 HTTP requests for a small module). The lab counts
@@ -256,13 +256,13 @@ def main() -> int:
                 fleet = Fleet(tmp / f"{log_mb}mb-{n_hosts}", n_hosts, log_mb * MB).start()
                 meta = {"log_mb": log_mb, "hosts": n_hosts, "forks": args.forks,
                         "logging_hosts": fleet.logging_hosts, "build_s": fleet.build_seconds}
-                runs = [("facts", PLAYBOOK, ["--check", "--tags", "detect"], args.forks),
+                runs = [("facts", PLAYBOOK, ["--check", "-e", "q244405_policy=report"], args.forks),
                         ("check", PLAYBOOK, ["--check"], args.forks)]
                 if log_mb < BIG_LOG_MB:
                     runs.append(("naive", NAIVE, ["--check"], args.forks))
                 elif n_hosts <= NAIVE_MAX_HOSTS_BIG_LOG:
                     runs.append(("naive", NAIVE, ["--check"], min(args.forks, args.naive_big_forks)))
-                runs.append(("workaround", PLAYBOOK, ["-e", "q244405_policy=workaround", "--skip-tags", "verify"],
+                runs.append(("workaround", PLAYBOOK, ["-e", "q244405_policy=workaround", "-e", "q244405_verify=false"],
                              args.forks))
                 runs = [run for run in runs if run[0] in args.runs.split(",")]
                 try:

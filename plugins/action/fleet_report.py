@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible_collections.sms.remediation.plugins.module_utils.host_result import host_result
+from ansible_collections.sms.remediation.plugins.module_utils.host_result import host_result, outcome_of
 from ansible_collections.sms.remediation.plugins.module_utils.report import (
     build_report, render_csv, render_html, render_json, render_markdown)
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import SITE_FACT, SmsActionBase
@@ -34,7 +34,7 @@ class ActionModule(SmsActionBase):
         for host in args["hosts"]:
             host_vars = hostvars[host] if host in hostvars else {}
             site_after = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
-            records[host] = host_result(host, host_vars.get("q244405_outcome"), site_after, args["run_check_mode"])
+            records[host] = host_result(host, outcome_of(host_vars), site_after, args["run_check_mode"])
         now = datetime.datetime.now(datetime.timezone.utc)
         report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
                                         "started": args["started"] or None,
@@ -50,4 +50,5 @@ class ActionModule(SmsActionBase):
             files[fmt] = os.path.join(args["dest"], f"{stem}.{extension}")
             with open(files[fmt], "w", encoding="utf-8", newline="") as handle:
                 handle.write(render(report))
-        return {"changed": False, "files": files, "totals": report.get("totals", {}), "report": report}
+        return {"changed": False, "files": files, "totals": report.get("totals", {}), "report": report,
+                "ansible_facts": {"q244405_report_files": files}}

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import summarise
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import packages_fact
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, SmsActionBase
 
 
@@ -19,11 +19,3 @@ class ActionModule(SmsActionBase):
             "ansible_facts": {PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])},
         }
 
-
-def packages_fact(site, leftovers, min_evidence) -> dict:
-    return {
-        "leftovers": [leftover.to_dict() for leftover in leftovers],
-        "summary": summarise(leftovers),
-        "min_evidence": min_evidence,
-        "evidence_available": bool(site.logging.get("evidence_available")),
-    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sms.remediation.plugins.module_utils import batches
+from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of
 
 _SITE_FACT = "sms_site"
 
@@ -30,7 +31,7 @@ def _sites(hosts, hostvars) -> dict:
 def _outcomes(hosts, hostvars) -> dict:
     outcomes = {}
     for host in hosts or []:
-        outcome = _host_vars(hostvars, host).get("q244405_outcome")
+        outcome = outcome_of(_host_vars(hostvars, host))
         outcomes[str(host)] = dict(outcome) if isinstance(outcome, dict) else {}
     return outcomes
 

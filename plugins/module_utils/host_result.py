@@ -2,11 +2,23 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One host's record for the fleet report, assembled from what the q244405 role left in hostvars.
 
-The role leaves ``q244405_outcome`` (site_before, packages_before, plan, logging, workaround, hotfix, error)
+The role leaves ``q244405_outcome`` (site_before, packages_before, plan, logging, workaround, hotfix, error,
+failed_step; written by sms.remediation.remediate)
 and the verification facts ``ansible_facts.sms_site``. The record follows the schema documented in
 report.py."""
 
 from __future__ import annotations
+
+OUTCOME = "q244405_outcome"
+
+
+def outcome_of(host_vars) -> dict | None:
+    """A host's outcome record: the fact sms.remediation.remediate sets, else the variable the role's
+    rescue sets when that task failed (a failed task sets no facts). Facts are read under ansible_facts:
+    ansible-core stops injecting them as top-level variables in 2.24."""
+    facts = host_vars.get("ansible_facts") or {}
+    return facts.get(OUTCOME) or host_vars.get(OUTCOME)
+
 
 NO_RESULT = "no result: the host was unreachable or failed before its facts were gathered"
 
@@ -52,14 +64,6 @@ def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
     }
 
 
-def _hotfix_result(outcome: dict) -> dict | None:
-    """The hotfix task's result; when the hotfix task itself failed, its failure (outcome "failed")."""
-    failed = outcome.get("failed_result") or {}
-    if outcome.get("error") and failed.get("failed") and "hotfix" in (outcome.get("failed_task") or "").lower():
-        return dict(failed, outcome="failed", msg=outcome["error"], changed=True)
-    return outcome.get("hotfix")
-
-
 def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
     """The report record of one host (status ok, failed, skipped or unreachable)."""
     if not outcome and not site_after:
@@ -77,7 +81,8 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
         # skipped: q244405_stop_at_failed_child stopped at this site (the reason is the "error")
         "status": "failed" if outcome.get("error") else "skipped" if outcome.get("skipped") else "ok",
         "error": outcome.get("error") or outcome.get("skipped"),
-        "failed_task": outcome.get("failed_task"),
+        # the step of sms.remediation.remediate that failed (logging, workaround, hotfix, verify), else the task
+        "failed_task": outcome.get("failed_step") or outcome.get("failed_task"),
         "check_mode": check_mode,
         "site": dict(_site_summary(site_after or site_before),
                      # the evidence the decision had: the facts before this run changed anything
@@ -90,7 +95,7 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
             "removed": list(workaround.get("removed") or []),
             "quarantined": list(workaround.get("quarantined") or []),
             "refused": refused,
-            "hotfix": _hotfix_summary(plan, _hotfix_result(outcome), check_mode),
+            "hotfix": _hotfix_summary(plan, outcome.get("hotfix"), check_mode),
             "logging": _logging_summary(outcome.get("logging"), check_mode),
         },
         "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),

@@ -350,3 +350,13 @@ def summarise(leftovers: list) -> dict:
         "actionable": sum(1 for i in leftovers if i.actionable),
         "bytes_reclaimable": reclaimable,
     }
+
+
+def packages_fact(site, leftovers: list, min_evidence: str) -> dict:
+    """The ``sms_packages`` fact: the classification of one site's .PCK files."""
+    return {
+        "leftovers": [leftover.to_dict() for leftover in leftovers],
+        "summary": summarise(leftovers),
+        "min_evidence": min_evidence,
+        "evidence_available": bool(site.logging.get("evidence_available")),
+    }

@@ -8,7 +8,8 @@ module: fleet_report
 short_description: Write the KB Q244405 fleet report (JSON, CSV, Markdown, HTML) on the controller
 version_added: 0.1.0
 description:
-  - Collects what the M(sms.remediation.q244405) role recorded for each host (C(sms_q244405_outcome) and the
+  - Collects what M(sms.remediation.remediate) (the C(sms.remediation.q244405) role) recorded for each host
+    (the fact C(q244405_outcome), or the variable of that name the role sets when the task failed, and the
     verification facts) and writes one report per run in O(dest) on the controller, named by mode and time
     (C(q244405-check-20261125T150000.json), C(q244405-run-...)).
   - Hosts without a record (unreachable, or failed before facts were gathered) are listed with that reason.
@@ -92,4 +93,13 @@ report:
   description: The whole report as written to the JSON file.
   returned: always
   type: dict
+ansible_facts:
+  description: Facts added to the host (with C(delegate_facts), to the delegate).
+  returned: always
+  type: dict
+  contains:
+    q244405_report_files:
+      description: The files written, as O(files); remediate.yml skips its final report when the last batch wrote it.
+      returned: always
+      type: dict
 """

@@ -7,11 +7,14 @@ one read-only probe whose answer every module decides from."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 
 import yaml
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
@@ -82,8 +85,19 @@ class SmsActionBase(ActionBase):
     """Base for the collection's action plugins. Subclasses set ``MODULE_NAME`` and implement ``act``."""
 
     MODULE_NAME = ""
+    ARGUMENT_SPEC: dict = {}
+    ARGUMENT_VALIDATOR: ArgumentSpecValidator | None = None
     TRANSFERS_FILES = False
     _requires_connection = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.MODULE_NAME:
+            # Once per plugin, when it is imported. The strategy imports the action class in the main
+            # process, so each forked worker inherits the spec instead of parsing the YAML docs again
+            # (that cost more per host than classifying its packages).
+            cls.ARGUMENT_SPEC = argument_spec_from_doc(load_documentation(cls.MODULE_NAME).get("options", {}))
+            cls.ARGUMENT_VALIDATOR = ArgumentSpecValidator(cls.ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -109,15 +123,12 @@ class SmsActionBase(ActionBase):
         return str(task_vars.get("inventory_hostname") or "localhost")
 
     def _validated_args(self, task_vars: dict) -> dict:
-        options = load_documentation(self.MODULE_NAME).get("options", {})
-        try:
-            validation, new_args = self.validate_argument_spec(argument_spec=argument_spec_from_doc(options))
-        except AnsibleActionFail as exc:  # ActionBase raises on the first invalid argument
-            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: {exc.message}") from exc
+        validation = self.ARGUMENT_VALIDATOR.validate(self._task.args)
         if validation.error_messages:
-            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: "
-                                    + "; ".join(validation.error_messages))
-        return new_args
+            causes = [f"unsupported parameter {error}" if isinstance(error, UnsupportedError) else str(error)
+                      for error in validation.errors.errors]
+            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {self.MODULE_NAME}: " + "; ".join(causes))
+        return validation.validated_parameters
 
     def origin_sites(self, task_vars: dict) -> dict:
         """site code -> origin facts: the run's index (``q244405_origin_sites``) when there is one,
@@ -125,6 +136,11 @@ class SmsActionBase(ActionBase):
         index = self._templar.template(task_vars.get(ORIGIN_SITES_VAR))
         if not index:
             return origin_sites_from_hostvars(task_vars)
+        if isinstance(index, str):  # remediate.yml hands the index over as JSON text (see there)
+            try:
+                index = json.loads(index)
+            except ValueError as exc:
+                raise AnsibleActionFail(f"{self.host_name(task_vars)}: {ORIGIN_SITES_VAR} is not JSON: {exc}") from None
         if not isinstance(index, dict):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {ORIGIN_SITES_VAR} must be a dict of site code -> "
                                     f"origin facts, got {type(index).__name__}")
