@@ -18,4 +18,3 @@ class ActionModule(SmsActionBase):
             "changed": False,
             "ansible_facts": {PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])},
         }
-

@@ -35,8 +35,9 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"] or None)
         packages = packages_fact(site, leftovers, args["min_evidence"])
         # Facts go back to the main process and are merged for every host: only what is new.
-        facts = {PACKAGES_FACT: packages} if cached else {PROBE_FACT: answer, SITE_FACT: site.to_facts(),
-                                                           PACKAGES_FACT: packages}
+        facts = {PACKAGES_FACT: packages}
+        if not cached:
+            facts.update({PROBE_FACT: answer, SITE_FACT: site.to_facts()})
         outcome = {"error": None, "packages_before": packages}
         if args["stop_reason"]:
             outcome.update(skipped=args["stop_reason"], plan={})

@@ -99,7 +99,7 @@ ansible_facts:
   type: dict
   contains:
     q244405_report_files:
-      description: The files written, as O(files); remediate.yml skips its final report when the last batch wrote it.
+      description: The files written, as RV(files); remediate.yml skips its final report when the last batch wrote it.
       returned: always
       type: dict
 """
