@@ -11,6 +11,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.host_result import
 from ansible_collections.sms.remediation.plugins.module_utils.report import (
     build_report, render_csv, render_html, render_json, render_markdown)
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import SITE_FACT, SmsActionBase
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_vars
 
 _RENDERERS = {"json": (render_json, "json"), "csv": (render_csv, "csv"),
               "markdown": (render_markdown, "md"), "html": (render_html, "html")}
@@ -32,9 +33,9 @@ class ActionModule(SmsActionBase):
         hostvars = task_vars.get("hostvars") or {}
         records = {}
         for host in args["hosts"]:
-            host_vars = hostvars[host] if host in hostvars else {}
-            site_after = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
-            records[host] = host_result(host, outcome_of(host_vars), site_after, args["run_check_mode"])
+            variables = host_vars(hostvars, host)
+            site_after = (variables.get("ansible_facts") or {}).get(SITE_FACT)
+            records[host] = host_result(host, outcome_of(variables), site_after, args["run_check_mode"])
         now = datetime.datetime.now(datetime.timezone.utc)
         report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
                                         "started": args["started"] or None,

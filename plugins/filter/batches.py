@@ -8,21 +8,15 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sms.remediation.plugins.module_utils import batches
 from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts, host_vars
 
 _SITE_FACT = "sms_site"
-
-
-def _host_vars(hostvars, host) -> dict:
-    try:
-        return hostvars[host]
-    except KeyError:
-        return {}
 
 
 def _sites(hosts, hostvars) -> dict:
     sites = {}
     for host in hosts or []:
-        facts = _host_vars(hostvars, host).get("ansible_facts") or {}
+        facts = host_facts(hostvars, host)
         site = facts.get(_SITE_FACT) or {}
         sites[str(host)] = {"site_code": site.get("site_code"), "parent_site_code": site.get("parent_site_code")}
     return sites
@@ -31,7 +25,7 @@ def _sites(hosts, hostvars) -> dict:
 def _outcomes(hosts, hostvars) -> dict:
     outcomes = {}
     for host in hosts or []:
-        outcome = outcome_of(_host_vars(hostvars, host))
+        outcome = outcome_of(host_vars(hostvars, host))
         outcomes[str(host)] = dict(outcome) if isinstance(outcome, dict) else {}
     return outcomes
 

@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts
 
 
 def origin_sites(hosts, hostvars) -> dict:
     """site code -> the origin facts of that site, for each host that has sms_site facts."""
     index = {}
     for host in hosts or []:
-        try:
-            facts = (hostvars[host].get("ansible_facts") or {}).get("sms_site") or {}
-        except KeyError:
-            continue
+        facts = host_facts(hostvars, host).get("sms_site") or {}
         if facts.get("site_code"):
             index[facts["site_code"]] = origin_summary(facts)
     return index

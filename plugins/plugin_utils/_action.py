@@ -22,6 +22,7 @@ from ansible.utils.plugin_docs import add_fragments
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_summary, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts
 
 _SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
 _COLLECTION = "ansible_collections.sms.remediation.plugins.modules"
@@ -61,8 +62,9 @@ ORIGIN_SITES_VAR = "q244405_origin_sites"
 def origin_sites_from_hostvars(task_vars: dict) -> dict:
     """site code -> origin facts of the sms_site facts of every host in hostvars (other batches included)."""
     sites = {}
-    for host_vars in (task_vars.get("hostvars") or {}).values():
-        facts = (host_vars.get("ansible_facts") or {}).get(SITE_FACT)
+    hostvars = task_vars.get("hostvars") or {}
+    for host in hostvars:
+        facts = host_facts(hostvars, host).get(SITE_FACT)
         if facts and facts.get("site_code"):
             sites[facts["site_code"]] = origin_summary(facts)
     return sites

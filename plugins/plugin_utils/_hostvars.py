@@ -1,0 +1,27 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading other hosts' variables from ``hostvars`` without templating them again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def host_vars(hostvars, host) -> Mapping:
+    """One host's variables as stored (``HostVars.raw_get``), or {} for a host that is not there.
+
+    ``hostvars[host][name]`` renders the whole value through the template engine on every access. What the
+    collection reads (facts, the outcome record) is data, never a template, and rendering it for each host
+    of a 200-host report cost seconds. Plain dicts (unit tests) are read as they are."""
+    raw_get = getattr(hostvars, "raw_get", None)
+    try:
+        found = raw_get(host) if raw_get is not None else hostvars[host]
+    except KeyError:
+        return {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def host_facts(hostvars, host) -> Mapping:
+    """The ``ansible_facts`` of one host ({} when it has none)."""
+    facts = host_vars(hostvars, host).get("ansible_facts")
+    return facts if isinstance(facts, Mapping) else {}
