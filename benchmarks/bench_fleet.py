@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lab"))
 
 from smslab.scenario import build_state_dir, generate_fleet  # noqa: E402
-from smslab.server import start_lab  # noqa: E402
+from smslab.server import ServedLab  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
 PLAYBOOK = REPO / "playbooks" / "remediate.yml"
@@ -81,8 +81,8 @@ def ansible_env(tmp: Path, forks: int) -> dict:
     return env
 
 
-class Fleet:
-    """One lab fleet, built and served in this process."""
+class Fleet(ServedLab):
+    """One lab fleet, built and served in this process (start and stop: smslab.server.ServedLab)."""
 
     def __init__(self, root: Path, n_hosts: int, log_bytes: int):
         self.root = root
@@ -99,16 +99,6 @@ class Fleet:
     def _logs(self, name: str) -> bool:
         data = json.loads((self.state_dir / "hosts" / name / "host.json").read_text(encoding="utf-8"))
         return bool(data["lab"]["logging"])
-
-    def start(self) -> "Fleet":
-        self.server = start_lab(self.state_dir)
-        self.inventory = self.server.write_inventory(self.state_dir / "inventory.yml")
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
 
     def rebuild(self) -> None:
         """Back to the generated state (after a run that changed the hosts)."""

@@ -517,3 +517,22 @@ def load_handler_modules() -> None:
     importlib.import_module("smslab.handlers.generic")
     if importlib.util.find_spec("smslab.handlers.sms_scripts") is not None:
         importlib.import_module("smslab.handlers.sms_scripts")
+
+
+class ServedLab:
+    """Start and stop of a lab served in this process, with its inventory, for the test harness and the
+    benchmark. Subclasses set ``state_dir``; ``server`` and ``inventory`` are set while it runs."""
+
+    state_dir: Path
+    server: LabServer | None = None
+    inventory: Path | None = None
+
+    def start(self):
+        self.server = start_lab(self.state_dir)
+        self.inventory = self.server.write_inventory(Path(self.state_dir) / "inventory.yml")
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

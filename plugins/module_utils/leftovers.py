@@ -29,7 +29,7 @@ Statuses:
 ``stale_unconfirmed``
     Not active, weaker evidence (or a log claim that does not cover this file, below).
 
-Clock tolerance (``CLAIM_TOLERANCE``, 24 hours). Log times are LOCAL time with only a time-zone
+Clock tolerance (``CLAIM_TOLERANCE``, 24 hours by default; the sms20 table's ``claim_tolerance_hours``). Log times are LOCAL time with only a time-zone
 NAME ("Pacific Daylight Time"), file times are UTC. Local time is within -12h..+14h of UTC, so
 the claim time is read as if it were UTC and a file whose last write is more than 24 hours
 after it is taken as written AFTER the claimed deletion: the claim does not cover that file,
@@ -172,18 +172,20 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-def classify(site: SiteFacts, origins: dict, min_evidence: str = "origin") -> list:
+def classify(site: SiteFacts, origins: dict, min_evidence: str = "origin",
+             claim_tolerance: timedelta = CLAIM_TOLERANCE) -> list:
     """Classify each file of ``site.package_files`` (order kept) against the evidence.
 
     ``origins`` maps site code -> OriginView for the other sites of the run. Origin evidence
-    counts only for a DIFFERENT site than ``site`` whose view is available.
+    counts only for a DIFFERENT site than ``site`` whose view is available. ``claim_tolerance``:
+    see the clock tolerance above (the sms20 table's ``claim_tolerance_hours``).
     """
     if min_evidence not in EVIDENCE_LEVELS:
         raise ValueError(f"min_evidence {min_evidence!r}: expected one of {', '.join(EVIDENCE_LEVELS)}")
-    return [_classify_one(site, f, origins, min_evidence) for f in site.package_files]
+    return [_classify_one(site, f, origins, min_evidence, claim_tolerance) for f in site.package_files]
 
 
-def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str) -> Leftover:
+def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str, claim_tolerance: timedelta) -> Leftover:
     here_code = site.site_code.upper()
 
     def make(status, level, reasons, log=None, origin=None, active_here=False):
@@ -281,12 +283,12 @@ def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str) -> Left
                 reasons.append("log claim not used: claim or file time unknown, so it cannot be told "
                                "whether the claim covers this file (a package re-created with the same ID "
                                "looks the same) and the origin site does not confirm the deletion")
-        elif file_time - claim_time > CLAIM_TOLERANCE:
+        elif file_time - claim_time > claim_tolerance:
             claim_contradicted = True
             log_ev["time_checked"] = True
             reasons.append(
                 f"the file was written {file_time.isoformat()} (UTC), more than "
-                f"{int(CLAIM_TOLERANCE.total_seconds() // 3600)}h after the log claim "
+                f"{int(claim_tolerance.total_seconds() // 3600)}h after the log claim "
                 f"({claim_time.replace(tzinfo=None).isoformat()} {getattr(claim, 'tz_name', None) or 'local time'}): "
                 "the claim does not cover this file"
             )

@@ -131,6 +131,10 @@ DEFAULTS: dict = {
     "action_in_progress_delete": 3,
     # source: SMS 2.0 Resource Guide Table B.39 "1=SECONDARY 2=PRIMARY"; confidence: verified
     "site_types": {1: "secondary", 2: "primary"},
+    # A Distmgr.log claim covers a .PCK written at most this many hours after it: log times are local
+    # (time-zone name only), file times UTC, and local time is within -12h..+14h of UTC.
+    # source: project choice (leftovers.py, "Clock tolerance"); confidence: n/a
+    "claim_tolerance_hours": 24,
 }
 
 # Keys whose value is a regular expression: an override must compile.
@@ -256,6 +260,9 @@ def merge_overrides(overrides: dict | None) -> dict:
             f"sms20 override first_fixed_service_pack={table['first_fixed_service_pack']!r}: "
             f"not one of the service_packs names {[sp['name'] for sp in table['service_packs']]}"
         )
+    if table["claim_tolerance_hours"] < 0:
+        raise Sms20TableError(f"sms20 override claim_tolerance_hours={table['claim_tolerance_hours']}: "
+                              "expected 0 or more hours")
     return table
 
 

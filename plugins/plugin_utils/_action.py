@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from datetime import timedelta
 
 import yaml
 
@@ -152,7 +153,8 @@ class SmsActionBase(ActionBase):
         """Classify the site's .PCK files against the origin sites of this run (or ``origin_facts``)."""
         origin_facts = self.origin_sites(task_vars) if origin_facts is None else origin_facts
         origins = {code: origin_view_from_facts(facts) for code, facts in origin_facts.items()}
-        return classify(site, origins, min_evidence=min_evidence)
+        return classify(site, origins, min_evidence=min_evidence,
+                        claim_tolerance=timedelta(hours=self.table["claim_tolerance_hours"]))
 
     def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
         """Run a collection script with win_powershell; return the module result, failing on errors."""

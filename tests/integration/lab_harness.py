@@ -20,7 +20,7 @@ if str(LAB) not in sys.path:
     sys.path.insert(0, str(LAB))
 
 from smslab.scenario import build_state_dir  # noqa: E402
-from smslab.server import start_lab  # noqa: E402
+from smslab.server import ServedLab  # noqa: E402
 from smslab.state import file_version_of, split_windows_path  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -96,7 +96,7 @@ class Run:
 
 
 @dataclass
-class Lab:
+class Lab(ServedLab):
     state_dir: Path
     tmp: Path
     server: object = None
@@ -104,17 +104,7 @@ class Lab:
     env: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)
 
-    # -- the lab -----------------------------------------------------------------------------
-    def start(self) -> "Lab":
-        self.server = start_lab(self.state_dir)
-        self.inventory = self.server.write_inventory(self.state_dir / "inventory.yml")
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
+    # -- the lab (start and stop: smslab.server.ServedLab) --------------------------------------
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -1,6 +1,8 @@
 """classify(): evidence levels, statuses, origin rules, clock tolerance, summarise()."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
@@ -192,6 +194,16 @@ def test_claim_within_tolerance_covers_file():
     assert item.evidence_level == "log_and_origin"
     assert item.evidence["log"]["time_checked"] is True
     assert item.status == "stale_confirmed"
+
+
+def test_claim_tolerance_comes_from_the_table():
+    # the same file 20h after the claim: covered at 24h, not covered when the table says 12h
+    later = pck("60000012", last_write_utc="1999-10-16T13:09:46Z")
+    hours = {"claim_tolerance_hours": 12}
+    tolerance = timedelta(hours=sms20.merge_overrides(hours)["claim_tolerance_hours"])
+    item = classify(child([later], log=CLAIM), parent_view(), "origin", claim_tolerance=tolerance)[0]
+    assert item.evidence_level == "origin"
+    assert any("more than 12h after the log claim" in r for r in item.reasons)
 
 
 def test_claim_without_file_time_is_accepted_unchecked():

@@ -71,6 +71,7 @@ def test_merge_dict_key_by_key_and_replace_lists():
         ({"service_packs": []}, "at least one service pack"),
         ({"first_fixed_service_pack": "SP9"}, "first_fixed_service_pack='SP9': not one of"),
         ({"platforms": {"MIPS": 1}}, "platforms.MIPS=1: expected str, got int"),
+        ({"claim_tolerance_hours": -1}, "claim_tolerance_hours=-1: expected 0 or more hours"),
     ],
 )
 def test_merge_errors(overrides, fragment):
