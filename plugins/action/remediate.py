@@ -66,7 +66,12 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         # Any error, not only AnsibleError: a link dropped mid-step surfaces as the HTTP library's own exception.
         # Whatever it is, the record must say which step it broke (the report counts a failed hotfix).
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            outcome["site_before"] = site.to_facts()
+            # A failed task keeps the earlier facts, so sms_site still is the state before; site_before only
+            # when this task made the probe (the failure line Ansible prints stays short).
+            if cached:
+                outcome.pop("site_before", None)
+            else:
+                outcome["site_before"] = site.to_facts()
             return self.failed(site.host, step, exc, outcome)
         facts[OUTCOME_FACT] = outcome
         result = {"changed": changed, "ansible_facts": facts}

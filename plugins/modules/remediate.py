@@ -152,8 +152,8 @@ q244405_outcome:
     - C(site_before) and C(packages_before) are the facts decided from, C(plan) the decision, C(logging),
       C(workaround) and C(hotfix) the result of each step that ran (those of M(sms.remediation.compressed_package)
       and M(sms.remediation.distmgr_hotfix)), C(error) and C(failed_step) say where it failed, C(skipped) why
-      it was not remediated. C(site_before) is there when the host changed or failed; otherwise C(sms_site)
-      is both the state before and after.
+      it was not remediated. C(site_before) is there when the host changed (or failed in a task that
+      probed it itself); otherwise the C(sms_site) fact is the state before (and after).
   returned: failure
   type: dict
   sample: {error: null, plan: {policy: auto, hotfix: true}, workaround: {removed: [60000012]}, hotfix: {outcome: replaced}}

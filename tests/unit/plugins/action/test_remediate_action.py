@@ -298,7 +298,8 @@ def test_failing_workaround_returns_the_outcome_record(make_action):
     outcome = result["q244405_outcome"]
     assert outcome["error"] == result["msg"]
     assert outcome["failed_step"] == "workaround"
-    assert outcome["site_before"]["site_code"] == "610"
+    # the cached sms_site fact stays the state before (a failed task sets no facts): not repeated here
+    assert "site_before" not in outcome
     assert [item["package_id"] for item in outcome["plan"]["remove"]] == [LEFTOVER_ID]
 
 
