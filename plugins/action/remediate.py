@@ -46,23 +46,8 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         decided = plan(site, leftovers, args["policy"], args["hotfix_method"], self.hotfix_source_available(site, args),
                        force_ids=tuple(args["force"]), table=self.table)
         outcome["plan"] = facts[PLAN_FACT] = decided.to_dict()
-        step = "plan"
         try:
-            if args["enable_distmgr_logging"]:
-                step = "logging"
-                outcome["logging"] = self.enable_logging(site, args, task_vars)
-            if decided.remove:
-                step = "workaround"
-                outcome["workaround"] = self.workaround(site, answer, decided, args, task_vars)
-            if self.hotfix_wanted(site, decided, args):
-                step = "hotfix"
-                outcome["hotfix"] = self.apply_hotfix(site, self.hotfix_args(site, args), task_vars)
-            changed = any_change(outcome)
-            if changed and not self._task.check_mode:
-                # The facts before the change; without site_before the report takes sms_site as both.
-                outcome["site_before"] = site.to_facts()
-                step = "verify"
-                facts.update(self.measured_after(outcome, args, task_vars))
+            changed = self.run_steps(site, answer, decided, outcome, facts, args, task_vars)
         # Any error, not only AnsibleError: a link dropped mid-step surfaces as the HTTP library's own exception.
         # Whatever it is, the record must say which step it broke (the report counts a failed hotfix).
         except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -72,7 +57,7 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
                 outcome.pop("site_before", None)
             else:
                 outcome["site_before"] = site.to_facts()
-            return self.failed(site.host, step, exc, outcome)
+            return self.failed(site.host, exc, outcome)
         facts[OUTCOME_FACT] = outcome
         result = {"changed": changed, "ansible_facts": facts}
         diff = combined_diff(outcome)
@@ -81,6 +66,27 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         return result
 
     # ---- the steps -----------------------------------------------------------------------
+    step = "plan"  # the step running now, for the failure record
+
+    def run_steps(self, site, answer, decided, outcome, facts, args, task_vars) -> bool:
+        """Logging, workaround, hotfix, then the measurement after a change; whether anything changed."""
+        if args["enable_distmgr_logging"]:
+            self.step = "logging"
+            outcome["logging"] = self.enable_logging(site, args, task_vars)
+        if decided.remove:
+            self.step = "workaround"
+            outcome["workaround"] = self.workaround(site, answer, decided, args, task_vars)
+        if self.hotfix_wanted(site, decided, args):
+            self.step = "hotfix"
+            outcome["hotfix"] = self.apply_hotfix(site, self.hotfix_args(site, args), task_vars)
+        changed = any_change(outcome)
+        if changed and not self._task.check_mode:
+            # The facts before the change; without site_before the report takes sms_site as both.
+            outcome["site_before"] = site.to_facts()
+            self.step = "verify"
+            facts.update(self.measured_after(outcome, args, task_vars))
+        return changed
+
     def enable_logging(self, site, args, task_vars) -> dict:
         """Tracing Enabled = 1 for Distribution Manager where it is off (win_regedit), then optionally
         restart SMS_EXECUTIVE, which reads it when it starts (win_service)."""
@@ -149,8 +155,9 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {name} failed: {reply.get('msg')}", result=reply)
         return reply
 
-    def failed(self, host, step, exc, outcome) -> dict:
+    def failed(self, host, exc, outcome) -> dict:
         """A failed task that still carries the outcome record (facts of a failed task are not kept)."""
+        step = self.step
         message = str(exc.message) if isinstance(exc, AnsibleError) else f"{type(exc).__name__}: {exc}"
         if str(exc).startswith(f"{host}:"):
             message = str(exc)
