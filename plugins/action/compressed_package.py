@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-import ntpath
-
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import PackageIdError, validate_package_id
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, SmsActionBase
-from ansible_collections.sms.remediation.plugins.plugin_utils._packages import CompressedPackageSteps, package_folders
+from ansible_collections.sms.remediation.plugins.plugin_utils._packages import CompressedPackageSteps
 
 
 class ActionModule(CompressedPackageSteps, SmsActionBase):
@@ -24,24 +22,22 @@ class ActionModule(CompressedPackageSteps, SmsActionBase):
         answer = self.probe(task_vars)
         site = self.site(task_vars, answer)
         if args["state"] == "restored":
-            items, refused = self.restore_items(args["packages"], package_folders(answer), host), []
+            items, refused = self.restore_items(args["packages"], host), []
         else:
             items, refused = self.select(site, args, task_vars)
         return self.act_on_packages(site, answer, items, refused, args["state"], args["quarantine_dir"], task_vars)
 
     @staticmethod
-    def restore_items(package_ids, folders, host):
-        """Restore targets: ``<package folder>\\<ID>.PCK``; the host script checks each against the manifest."""
+    def restore_items(package_ids, host):
+        """Restore items with an empty path: the host script puts each file back at its manifest entry's
+        ``original_path`` (whichever package folder that is) and checks it there."""
         if not package_ids:
             raise AnsibleActionFail(f"{host}: state=restored needs the package IDs to restore in packages")
-        if len(folders) != 1:
-            raise AnsibleActionFail(f"{host}: state=restored needs exactly one package folder to restore into, "
-                                    f"found {folders or 'none'}; set package_folders on site_facts")
         try:
             package_ids = [validate_package_id(pid) for pid in package_ids]
         except PackageIdError as exc:
             raise AnsibleActionFail(f"{host}: state=restored: {exc}") from None
-        return [{"id": pid, "path": ntpath.join(folders[0], f"{pid}.PCK")} for pid in package_ids]
+        return [{"id": pid, "path": ""} for pid in package_ids]
 
     def select(self, site, args, task_vars):
         """Items to hand to the host script and the refusals, from the same decision as the role."""

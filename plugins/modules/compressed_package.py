@@ -16,7 +16,9 @@ description:
     package ID, that the file sits directly in a package folder and is not a reparse point, and that the package
     is not active in WMI at that moment.
   - C(quarantined) moves the files to O(quarantine_dir) and records each one (sha256, size, origin) in
-    C(manifest.json) there; C(restored) moves them back after checking the sha256, and refuses to overwrite.
+    C(manifest.json) there; C(restored) moves each one back to the path it was quarantined from (its manifest
+    entry's C(original_path), in whichever package folder that is) after checking the sha256, and refuses to
+    overwrite. That path must still be directly inside one of the host's package folders.
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
@@ -30,7 +32,7 @@ options:
   packages:
     description:
       - Package IDs to act on. When empty, every C(stale_confirmed) leftover of the site (C(absent),
-        C(quarantined)) or every package in the quarantine manifest (C(restored)).
+        C(quarantined)). C(restored) needs the IDs to restore; an empty list fails the task.
     type: list
     elements: str
     default: []

@@ -9,6 +9,9 @@ End to end with the module alone (sms.remediation.compressed_package), on the de
 3. the obstacle is removed and the altered copy repaired: a second restore brings back the rest.
 At the end every .PCK that existed before is back, byte for byte, and the manifests are empty.
 (tests/integration/test_policies.py covers quarantine through the role and a repeated restore.)
+
+test_restore_with_two_package_folders: a child site with package folders on D: and E:; each file
+goes back to the folder it was quarantined from (its manifest entry's original_path).
 """
 
 from __future__ import annotations
@@ -134,3 +137,77 @@ def test_quarantine_then_restore_every_file_with_sha256(lab_factory, tmp_path):
         assert pck_files(lab, host) == before[host], host
         assert manifest(lab, host) == [], host
         assert not list(lab.local(host, QDIR).glob("*.PCK")), host
+
+
+# A child whose leftovers are spread over two package folders (the scenario puts a package on
+# D: or E: by its ID): 60000014 and 60000015 on D:, 60000012 and 6000001A on E:.
+TWO_FOLDERS = {
+    "seed": 244405,
+    "credentials": {"user": "Administrator", "password": "Lab-Pass-1999"},
+    "sites": [
+        {"name": "sms600", "site_code": "600", "build": "sp2", "logging": "on",
+         "packages": {"active": ["60000001"]}},
+        {"name": "sms610", "site_code": "610", "parent": "600", "build": "sp1", "logging": "on",
+         "drives": ["D", "E"],
+         "packages": {"active": ["61000001"],
+                      "leftovers": [{"id": pid, "log_claim": True}
+                                    for pid in ("60000012", "60000014", "60000015", "6000001A")]}},
+    ],
+}
+TWO_FOLDER_IDS = {"60000012": "E", "60000014": "D", "60000015": "D", "6000001A": "E"}
+
+
+def pck_files_on(lab, host, drives) -> dict:
+    """{'<drive>:\\SMSPKG\\<NAME>': sha256} of every file in those package folders."""
+    found = {}
+    for drive in drives:
+        folder = lab.local(host, f"{drive}:\\SMSPKG")
+        for path in folder.glob("*") if folder.is_dir() else []:
+            if path.is_file():
+                found[f"{drive}:\\SMSPKG\\{path.name.upper()}"] = sha256_bytes(path.read_bytes())
+    return found
+
+
+def test_restore_with_two_package_folders(lab_factory, tmp_path):
+    lab = lab_factory(TWO_FOLDERS, "two-folders")
+    lab.env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+    lab.env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
+    before = pck_files_on(lab, "sms610", "DE")
+    wanted = {f"{drive}:\\SMSPKG\\{pid}.PCK" for pid, drive in TWO_FOLDER_IDS.items()}
+    assert wanted <= set(before), before        # both folders hold leftovers
+
+    def plays(name, tasks):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump([
+            {"hosts": "all", "gather_facts": False, "tasks": [
+                {"name": "Facts of every site (the origin evidence)", "sms.remediation.site_facts": {}}]},
+            {"hosts": "sms610", "gather_facts": False, "tasks": tasks}], sort_keys=False), encoding="utf-8")
+        return path
+
+    # 1. quarantine: the manifest records where each one came from, on both drives
+    run = lab.playbook(playbook=plays("q.yml", _task("quarantined")), hotfix_files=False)
+    assert run.rc == 0, run.stdout[-4000:]
+    assert sorted(outcomes_of(run)["sms610"]["quarantined"]) == sorted(TWO_FOLDER_IDS), run.stdout[-4000:]
+    entries = {e["id"]: e for e in manifest(lab, "sms610")}
+    assert {pid: e["original_path"].upper() for pid, e in entries.items()} == {
+        pid: f"{drive}:\\SMSPKG\\{pid}.PCK" for pid, drive in TWO_FOLDER_IDS.items()}
+    assert not wanted & set(pck_files_on(lab, "sms610", "DE"))
+
+    # 2. restore by ID: each file goes back to its own folder, byte for byte
+    restore = _task("restored", packages=sorted(TWO_FOLDER_IDS))
+    run = lab.playbook(playbook=plays("r.yml", restore), hotfix_files=False)
+    assert run.rc == 0, run.stdout[-4000:]
+    result = outcomes_of(run)["sms610"]
+    assert sorted(result["restored"]) == sorted(TWO_FOLDER_IDS) and result["refused"] == [], result
+    assert {o["id"]: o["path"].upper() for o in result["outcomes"]} == {
+        pid: f"{drive}:\\SMSPKG\\{pid}.PCK" for pid, drive in TWO_FOLDER_IDS.items()}
+    assert pck_files_on(lab, "sms610", "DE") == before
+    assert manifest(lab, "sms610") == []
+    assert not list(lab.local("sms610", QDIR).glob("*.PCK"))
+
+    # 3. again: nothing left in quarantine, nothing changes, nothing fails
+    run = lab.playbook(playbook=plays("r2.yml", restore), hotfix_files=False)
+    assert run.rc == 0, run.stdout[-4000:]
+    result = outcomes_of(run)["sms610"]
+    assert result["changed"] is False and sorted(result["missing"]) == sorted(TWO_FOLDER_IDS), result
+    assert pck_files_on(lab, "sms610", "DE") == before

@@ -483,6 +483,175 @@ def test_restore_refuses_an_existing_target_and_a_changed_copy(tmp_path):
     assert not state.exists(item["path"])
 
 
+# restore with an empty path: the target is the manifest entry's original_path -------------------
+QUARANTINE_MANIFEST = "E:\\SMSQUARANTINE\\manifest.json"
+BY_ID = [{"id": "61000012", "path": ""}, {"id": "6100001A", "path": ""}]
+
+
+def quarantine_both(state):
+    """Quarantine D:\\SMSPKG\\61000012.PCK and E:\\SMSPKG\\6100001A.PCK (two package folders); their bytes."""
+    originals = {"D:\\SMSPKG\\61000012.PCK": state.read_bytes("D:\\SMSPKG\\61000012.PCK"),
+                 "E:\\SMSPKG\\6100001A.PCK": state.read_bytes("E:\\SMSPKG\\6100001A.PCK")}
+    items = [{"id": "61000012", "path": "D:\\SMSPKG\\61000012.PCK"}, {"id": "6100001A", "path": "E:\\SMSPKG\\6100001A.PCK"}]
+    result, _unused = run_script(state, "compressed_package", package_params("quarantined", items))
+    assert [i["outcome"] for i in result["items"]] == ["quarantined", "quarantined"]
+    assert not any(state.exists(path) for path in originals)
+    return originals
+
+
+def edit_manifest(state, package_id, **changes):
+    entries = json.loads(state.read_bytes(QUARANTINE_MANIFEST))
+    for entry in entries:
+        if entry["id"] == package_id:
+            entry.update(changes)
+    state.write_bytes(QUARANTINE_MANIFEST, json.dumps(entries).encode("utf-8"))
+
+
+def test_restore_by_id_puts_each_file_back_in_its_own_package_folder(tmp_path):
+    state = make_host(tmp_path)
+    originals = quarantine_both(state)
+    params = package_params("restored", BY_ID)
+    assert params["PackageFolders"] == ["D:\\SMSPKG", "E:\\SMSPKG"]
+
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", params, check_mode=True)
+    assert changed is True and tree_digest(state) == before
+    assert [(i["outcome"], i["path"]) for i in result["items"]] == [
+        ("would_restore", "D:\\SMSPKG\\61000012.PCK"), ("would_restore", "E:\\SMSPKG\\6100001A.PCK")]
+
+    result, changed = run_script(state, "compressed_package", params)
+    assert changed is True
+    for item in result["items"]:
+        check(item, ITEM_SCHEMA)
+    assert [(i["id"], i["outcome"], i["path"], i["reason"]) for i in result["items"]] == [
+        ("61000012", "restored", "D:\\SMSPKG\\61000012.PCK", None),
+        ("6100001A", "restored", "E:\\SMSPKG\\6100001A.PCK", None)]
+    for path, data in originals.items():
+        assert state.read_bytes(path) == data
+    assert [i["sha256"] for i in result["items"]] == [hashlib.sha256(d).hexdigest() for d in originals.values()]
+    # each one in its own folder, not in the other one
+    assert not state.exists("E:\\SMSPKG\\61000012.PCK") and not state.exists("D:\\SMSPKG\\6100001A.PCK")
+    assert not state.exists("E:\\SMSQUARANTINE\\61000012.PCK") and not state.exists("E:\\SMSQUARANTINE\\6100001A.PCK")
+    assert json.loads(state.read_bytes(QUARANTINE_MANIFEST)) == []
+
+    # again: nothing left in quarantine, nothing changes
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", params)
+    assert changed is False and tree_digest(state) == before
+    assert [(i["outcome"], i["reason"]) for i in result["items"]] == [
+        ("missing", "E:\\SMSQUARANTINE\\61000012.PCK not found in quarantine"),
+        ("missing", "E:\\SMSQUARANTINE\\6100001A.PCK not found in quarantine")]
+
+
+def test_restore_by_id_refuses_an_existing_target_and_a_changed_copy(tmp_path):
+    state = make_host(tmp_path)
+    quarantine_both(state)
+    state.write_bytes("E:\\SMSPKG\\6100001A.PCK", b"a new copy arrived meanwhile")
+    state.write_bytes("E:\\SMSQUARANTINE\\61000012.PCK", b"tampered")
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
+    assert changed is False and tree_digest(state) == before
+    (tampered, obstacle) = result["items"]
+    assert tampered["outcome"] == "refused" and tampered["path"] == "D:\\SMSPKG\\61000012.PCK"
+    assert tampered["reason"].startswith("sha256 of E:\\SMSQUARANTINE\\61000012.PCK is "
+                                         + hashlib.sha256(b"tampered").hexdigest() + ", manifest says ")
+    assert obstacle == {"id": "6100001A", "path": "E:\\SMSPKG\\6100001A.PCK", "outcome": "refused",
+                        "reason": "restore target E:\\SMSPKG\\6100001A.PCK already exists", "sha256": None, "size": None}
+    assert {e["id"] for e in json.loads(state.read_bytes(QUARANTINE_MANIFEST))} == {"61000012", "6100001A"}
+
+
+@pytest.mark.parametrize("original_path,reason", [
+    # a tampered manifest: the checks of a given path apply to the one the manifest names
+    ("D:\\SMS_SITE\\61000012.PCK",
+     "resolved path D:\\SMS_SITE\\61000012.PCK is not directly inside a package folder (D:\\SMSPKG, E:\\SMSPKG)"),
+    ("D:\\SMSPKG\\..\\SMS_SITE\\61000012.PCK",
+     "resolved path D:\\SMS_SITE\\61000012.PCK is not directly inside a package folder (D:\\SMSPKG, E:\\SMSPKG)"),
+    ("C:\\WINNT\\61000012.PCK",
+     "resolved path C:\\WINNT\\61000012.PCK is not directly inside a package folder (D:\\SMSPKG, E:\\SMSPKG)"),
+    ("C:\\important.dat", "file name 'important.dat' does not match the package ID pattern"),
+    ("E:\\SMSPKG\\6100001B.PCK", "file name '6100001B.PCK' does not carry the package ID 61000012"),
+    ("\\\\EVIL\\SMSPKG\\61000012.PCK", "item needs an id and an absolute path (X:\\...)"),
+    ("SMSPKG\\61000012.PCK", "item needs an id and an absolute path (X:\\...)"),
+    ("", "item needs an id and an absolute path (X:\\...)"),
+    (None, "item needs an id and an absolute path (X:\\...)"),
+])
+def test_restore_by_id_refuses_a_target_outside_the_package_folders(tmp_path, original_path, reason):
+    state = make_host(tmp_path)
+    quarantine_both(state)
+    edit_manifest(state, "61000012", original_path=original_path)
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID[:1]))
+    assert changed is False and tree_digest(state) == before
+    (item,) = result["items"]
+    assert (item["outcome"], item["reason"]) == ("refused", reason)
+    assert item["path"] == (original_path or "")
+    assert state.exists("E:\\SMSQUARANTINE\\61000012.PCK")
+    assert state.read_bytes("D:\\SMS_SITE\\61000012.PCK") == b"sender copy, never touch"
+
+
+def test_restore_by_id_refuses_an_active_package_and_when_wmi_cannot_answer(tmp_path):
+    state = make_host(tmp_path)
+    quarantine_both(state)
+    # 61000013 is active: an entry naming it (and its own file as target) is refused for that first
+    state.write_bytes("E:\\SMSQUARANTINE\\61000013.PCK", b"PCK-61000013")
+    entries = json.loads(state.read_bytes(QUARANTINE_MANIFEST))
+    entries.append({"id": "61000013", "original_path": "D:\\SMSPKG\\61000013.PCK",
+                    "quarantine_path": "E:\\SMSQUARANTINE\\61000013.PCK",
+                    "sha256": hashlib.sha256(b"PCK-61000013").hexdigest(), "size": 12, "origin_site": "610"})
+    state.write_bytes(QUARANTINE_MANIFEST, json.dumps(entries).encode("utf-8"))
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package",
+                                 package_params("restored", [{"id": "61000013", "path": ""}]))
+    assert changed is False and tree_digest(state) == before
+    assert result["items"][0]["reason"] == "package 61000013 is active in root\\SMS\\site_610 (ActionInProgress=0)"
+
+    state.faults["wmi_unavailable"] = True
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
+    assert changed is False and tree_digest(state) == before
+    assert [i["outcome"] for i in result["items"]] == ["refused", "refused"]
+    assert all(i["reason"].startswith("cannot re-check active packages: ") for i in result["items"])
+
+
+def test_restore_by_id_without_a_manifest_entry(tmp_path):
+    state = make_host(tmp_path)
+    quarantine_both(state)
+    # a copy in quarantine that the manifest does not list: refused, no target to check
+    state.write_bytes("E:\\SMSQUARANTINE\\6100001F.PCK", b"PCK-6100001F")
+    before = tree_digest(state)
+    items = [{"id": "6100001F", "path": ""}, {"id": "6100001E", "path": ""}, {"id": "", "path": ""}]
+    result, changed = run_script(state, "compressed_package", package_params("restored", items))
+    assert changed is False and tree_digest(state) == before
+    for item in result["items"]:
+        check(item, ITEM_SCHEMA)
+    assert [(i["outcome"], i["path"], i["reason"]) for i in result["items"]] == [
+        ("refused", "", f"no manifest entry for 6100001F in {QUARANTINE_MANIFEST}"),
+        ("missing", "", "E:\\SMSQUARANTINE\\6100001E.PCK not found in quarantine"),
+        ("refused", "", "item needs an id and an absolute path (X:\\...)")]
+    assert not state.exists("D:\\SMSPKG\\6100001F.PCK") and not state.exists("E:\\SMSPKG\\6100001F.PCK")
+
+    # no manifest at all
+    state.remove(QUARANTINE_MANIFEST)
+    result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
+    assert changed is False
+    assert [(i["outcome"], i["reason"]) for i in result["items"]] == [
+        ("refused", f"no manifest entry for 61000012 in {QUARANTINE_MANIFEST}"),
+        ("refused", f"no manifest entry for 6100001A in {QUARANTINE_MANIFEST}")]
+    assert state.exists("E:\\SMSQUARANTINE\\61000012.PCK") and not state.exists("D:\\SMSPKG\\61000012.PCK")
+
+
+def test_restore_with_a_path_is_unchanged_by_the_manifest_target(tmp_path):
+    """A given path is the target, as before, even when the manifest names another folder."""
+    state = make_host(tmp_path)
+    originals = quarantine_both(state)
+    result, changed = run_script(state, "compressed_package", package_params(
+        "restored", [{"id": "61000012", "path": "E:\\SMSPKG\\61000012.PCK"}]))
+    assert changed is True and result["items"][0]["outcome"] == "restored"
+    assert result["items"][0]["path"] == "E:\\SMSPKG\\61000012.PCK"
+    assert state.read_bytes("E:\\SMSPKG\\61000012.PCK") == originals["D:\\SMSPKG\\61000012.PCK"]
+    assert not state.exists("D:\\SMSPKG\\61000012.PCK")
+
+
 # ---- hotfix_transaction -------------------------------------------------------------------------
 def hotfix_params(**extra):
     params = {"InstallDir": "C:\\SMS", "Platform": "i386", "StagedPath": STAGED, "ExpectedSha256": NEW_SHA.upper(),

@@ -561,6 +561,11 @@ def _full_path(path: str) -> str:
     return ntpath.normpath(path.replace("/", "\\"))
 
 
+def _ps_string(value) -> str:
+    """PowerShell's [string] cast of a JSON value: [string]$null is ''."""
+    return "" if value is None else str(value)
+
+
 class _PackageJob:
     def __init__(self, ctx: HostContext, params: Params):
         self.ctx = ctx
@@ -630,9 +635,9 @@ class _PackageJob:
             return []
         data = json.loads(text)
         entries = data if isinstance(data, list) else [data]
-        return [{"id": str(e.get("id")), "original_path": str(e.get("original_path")),
-                 "quarantine_path": str(e.get("quarantine_path")), "sha256": str(e.get("sha256")),
-                 "size": int(e.get("size") or 0), "origin_site": str(e.get("origin_site"))} for e in entries]
+        return [{"id": _ps_string(e.get("id")), "original_path": _ps_string(e.get("original_path")),
+                 "quarantine_path": _ps_string(e.get("quarantine_path")), "sha256": _ps_string(e.get("sha256")),
+                 "size": int(e.get("size") or 0), "origin_site": _ps_string(e.get("origin_site"))} for e in entries]
 
     def write_manifest(self, entries: list[dict]) -> None:
         self.state.write_bytes(self.manifest_path, json.dumps(entries, indent=4).encode("utf-8"))
@@ -672,13 +677,19 @@ class _PackageJob:
             raise
         result["outcome"] = "quarantined"
 
+    @staticmethod
+    def manifest_entry(entries: list[dict], package_id: str) -> dict | None:
+        """Find-ManifestEntry: the latest entry for ``package_id`` (case-insensitive), or None."""
+        entry = None
+        for candidate in entries:
+            if candidate["id"].lower() == package_id.lower():
+                entry = candidate                # the latest one wins
+        return entry
+
     def restore(self, result: dict) -> None:
         path = result["path"]
         entries = self.read_manifest()
-        entry = None
-        for candidate in entries:
-            if candidate["id"].lower() == result["id"].lower():
-                entry = candidate                # the latest one wins
+        entry = self.manifest_entry(entries, result["id"])
         source = entry["quarantine_path"] if entry else self.quarantine_dir.rstrip("\\") + "\\" + result["id"] + ".PCK"
         if not _file_exists(self.state, source) and not self.state.local_path(source).is_symlink():
             result["outcome"], result["reason"] = "missing", f"{source} not found in quarantine"
@@ -714,6 +725,14 @@ class _PackageJob:
         path = str(lowered.get("path") or "")
         result = {"id": package_id, "path": path, "outcome": None, "reason": None, "sha256": None, "size": None}
         try:
+            if self.mode == "restored" and package_id and not path:
+                # The target comes from the manifest (original_path) and passes every check below,
+                # as a given path would. Without an entry restore() answers (missing or refused).
+                entry = self.manifest_entry(self.read_manifest(), package_id)
+                if entry is None:
+                    self.restore(result)
+                    return result
+                path = result["path"] = entry["original_path"]
             if not package_id or not re.match(r"^[A-Za-z]:\\", path):
                 result["outcome"], result["reason"] = "refused", "item needs an id and an absolute path (X:\\...)"
                 return result

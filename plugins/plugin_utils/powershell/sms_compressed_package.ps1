@@ -9,6 +9,8 @@
 #   - the file (or its folder) is a reparse point (junction / symbolic link);
 #   - the package is active in ActiveNamespace now (any SMS_Package row, deletions included);
 #   - restore: the target exists, or the quarantined file's sha256 differs from the manifest.
+# Restore items may leave the path empty: the target is then the manifest's original_path, and
+# every check above applies to it.
 # With -WhatIf (Ansible check mode) nothing changes and outcomes are would_remove etc.
 # Result schema: docs/internals.md section 2.
 
@@ -20,7 +22,8 @@ param(
     [Parameter(Mandatory = $true)]
     [AllowEmptyCollection()]
     [string[]]$PackageFolders,
-    # Each item: @{ id = '61000012'; path = 'D:\SMSPKG\61000012.PCK' }
+    # Each item: @{ id = '61000012'; path = 'D:\SMSPKG\61000012.PCK' }. Restore only: an empty path
+    # means "where it was quarantined from", the entry's original_path in the manifest.
     [object[]]$Items = @(),
     [string]$QuarantineDir,
     [AllowNull()]
@@ -269,6 +272,17 @@ function Invoke-Item {
     $path = [string](Get-ItemValue $Item 'path')
     $result = New-ItemResult $id $path
     try {
+        if ($Mode -eq 'restored' -and -not [string]::IsNullOrEmpty($id) -and [string]::IsNullOrEmpty($path)) {
+            # The target comes from the manifest (original_path) and passes every check below,
+            # as a given path would. Without an entry Invoke-Restore answers (missing or refused).
+            $entry = Find-ManifestEntry (Read-Manifest $script:ManifestPath) $id
+            if ($null -eq $entry) {
+                Invoke-Restore $result
+                return $result
+            }
+            $path = $entry.original_path
+            $result.path = $path
+        }
         # Only drive-absolute paths: no UNC, no "\x" relative to the current drive.
         if ([string]::IsNullOrEmpty($id) -or $path -notmatch '^[A-Za-z]:\\') {
             $result.outcome = 'refused'

@@ -111,6 +111,63 @@ def test_compressed_package_quarantine_needs_a_folder(make_action):
         action.run(task_vars={"inventory_hostname": "sms610", "ansible_facts": {"sms_probe": CHILD}})
 
 
+# Two package folders (D: and E:), as SMS 2.0 site servers often have: restore no longer needs one.
+TWO_FOLDERS = pb.probe(**{**CHILD, "package_folders": [pb.folder("D:\\SMSPKG", pb.pck("60000013", size=2000)),
+                                                       pb.folder("E:\\SMSPKG")]})
+
+
+def test_compressed_package_restore_sends_ids_with_an_empty_path_whatever_the_folders(make_action):
+    reply = powershell_reply({"items": [
+        {"id": "60000012", "path": "D:\\SMSPKG\\60000012.PCK", "outcome": "restored", "reason": None,
+         "sha256": "00", "size": 1000},
+        {"id": "6000001A", "path": "E:\\SMSPKG\\6000001A.PCK", "outcome": "refused",
+         "reason": "restore target E:\\SMSPKG\\6000001A.PCK already exists", "sha256": None, "size": None},
+    ], "manifest": "D:\\SMSPKG-Q244405\\manifest.json"}, changed=True)
+    action = make_action("compressed_package", {"state": "restored", "quarantine_dir": "D:\\SMSPKG-Q244405",
+                                                "packages": ["60000012", "6000001a"]}, {PWSH: [reply]})
+    result = action.run(task_vars=dict(hostvars_with_parent(PARENT_FACTS), ansible_facts={"sms_probe": TWO_FOLDERS}))
+    (name, args), = action._execute_module.calls
+    assert name == PWSH and args["script"].startswith("# sms.remediation:compressed_package v1")
+    parameters = args["parameters"]
+    # no controller-made target: the host takes each one from its manifest entry (original_path)
+    assert parameters["Items"] == [{"id": "60000012", "path": ""}, {"id": "6000001A", "path": ""}]
+    assert all(item["path"] == "" for item in parameters["Items"])
+    assert parameters["Mode"] == "restored" and parameters["QuarantineDir"] == "D:\\SMSPKG-Q244405"
+    assert parameters["PackageFolders"] == ["D:\\SMSPKG", "E:\\SMSPKG"]
+    assert result.get("failed") is not True, result
+    assert result["restored"] == ["60000012"] and result["changed"] is True
+    assert result["diff"]["after"] == "D:\\SMSPKG\\60000012.PCK\n"
+    assert result["refused"] == [{"id": "6000001A", "name": "E:\\SMSPKG\\6000001A.PCK",
+                                  "reason": "restore target E:\\SMSPKG\\6000001A.PCK already exists"}]
+
+
+@pytest.mark.parametrize("folders", [[], [pb.folder("D:\\SMSPKG")]])
+def test_compressed_package_restore_does_not_depend_on_the_number_of_folders(make_action, folders):
+    reply = powershell_reply({"items": [], "manifest": "D:\\Q\\manifest.json"})
+    action = make_action("compressed_package", {"state": "restored", "quarantine_dir": "D:\\Q",
+                                                "packages": ["60000012"]}, {PWSH: [reply]})
+    action.run(task_vars=dict(hostvars_with_parent(PARENT_FACTS),
+                              ansible_facts={"sms_probe": pb.probe(**{**CHILD, "package_folders": folders})}))
+    (_name, args), = action._execute_module.calls
+    assert args["parameters"]["Items"] == [{"id": "60000012", "path": ""}]
+    assert args["parameters"]["PackageFolders"] == [f["path"] for f in folders]
+
+
+@pytest.mark.parametrize("packages,message", [
+    ([], "sms610: state=restored needs the package IDs to restore in packages"),
+    (["60000012", "D:\\SMSPKG\\6000001"],
+     "sms610: state=restored: package ID 'D:\\\\SMSPKG\\\\6000001': contains a path separator"),
+    (["6000012"], "sms610: state=restored: package ID '6000012': wrong length 7"),
+])
+def test_compressed_package_restore_refuses_bad_ids_without_calling_the_host(make_action, packages, message):
+    action = make_action("compressed_package", {"state": "restored", "quarantine_dir": "D:\\Q",
+                                                "packages": packages}, {})
+    with pytest.raises(AnsibleActionFail) as raised:
+        action.run(task_vars=dict(hostvars_with_parent(PARENT_FACTS), ansible_facts={"sms_probe": TWO_FOLDERS}))
+    assert str(raised.value).startswith(message)
+    assert action._execute_module.calls == []
+
+
 def test_hotfix_already_fixed_host_is_unchanged(make_action):
     fixed = pb.probe(platforms=pb.platforms(i386="2.00.1380.1083"))
     action = make_action("distmgr_hotfix", {"method": "manual", "src": "/nonexistent"}, {})
