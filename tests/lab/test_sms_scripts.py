@@ -640,6 +640,18 @@ def test_restore_by_id_without_a_manifest_entry(tmp_path):
     assert state.exists("E:\\SMSQUARANTINE\\61000012.PCK") and not state.exists("D:\\SMSPKG\\61000012.PCK")
 
 
+def test_unreadable_manifest_refuses_each_item_and_moves_nothing(tmp_path):
+    state = make_host(tmp_path)
+    quarantine_both(state)
+    state.write_bytes(QUARANTINE_MANIFEST, b"{not json")
+    before = tree_digest(state)
+    result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
+    assert changed is False and tree_digest(state) == before
+    assert [i["outcome"] for i in result["items"]] == ["refused", "refused"]
+    assert all(i["reason"].startswith("error: ") for i in result["items"])
+    assert state.exists("E:\\SMSQUARANTINE\\61000012.PCK") and not state.exists("D:\\SMSPKG\\61000012.PCK")
+
+
 def test_restore_with_a_path_is_unchanged_by_the_manifest_target(tmp_path):
     """A given path is the target, as before, even when the manifest names another folder."""
     state = make_host(tmp_path)

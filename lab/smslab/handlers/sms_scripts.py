@@ -755,7 +755,8 @@ class _PackageJob:
             acting = dict(result, path=resolved)
             (self.remove if self.mode == "absent" else self.quarantine)(acting)
             result.update({k: v for k, v in acting.items() if k != "path"})
-        except (OSError, LabPathError) as exc:
+        # ValueError: an unreadable manifest.json; the script's ConvertFrom-Json throws and the item is refused.
+        except (OSError, LabPathError, ValueError) as exc:
             result["outcome"], result["reason"] = "refused", f"error: {getattr(exc, 'strerror', None) or exc}"
         return result
 
