@@ -19,7 +19,6 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._hotfix import Hot
 from ansible_collections.sms.remediation.plugins.plugin_utils._packages import (
     CompressedPackageSteps, merge_outcomes, empty_result, would_outcomes)
 
-OUTCOME_FACT = OUTCOME
 PLAN_FACT = "sms_plan"
 
 
@@ -29,11 +28,10 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
     def act(self, args, task_vars):
         if args["workaround_state"] == "quarantined" and not args["quarantine_dir"]:
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: workaround_state=quarantined needs quarantine_dir")
-        cached = bool((task_vars.get("ansible_facts") or {}).get(PROBE_FACT))
+        cached = self.cached_probe(task_vars) is not None
         answer = self.probe(task_vars, package_folders=args["package_folders"])
         site = self.site(task_vars, answer)
-        leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"] or None)
-        packages = packages_fact(site, leftovers, args["min_evidence"])
+        leftovers, packages = self.classified(site, args, task_vars)
         # Facts go back to the main process and are merged for every host: only what is new.
         facts = {PACKAGES_FACT: packages}
         if not cached:
@@ -41,7 +39,7 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         outcome = {"error": None, "packages_before": packages}
         if args["stop_reason"]:
             outcome.update(skipped=args["stop_reason"], plan={})
-            facts[OUTCOME_FACT] = outcome
+            facts[OUTCOME] = outcome
             return {"changed": False, "msg": f"{site.host}: not remediated: {args['stop_reason']}", "ansible_facts": facts}
         decided = plan(site, leftovers, args["policy"], args["hotfix_method"], self.hotfix_source_available(site, args),
                        force_ids=tuple(args["force"]), table=self.table)
@@ -58,7 +56,7 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
             else:
                 outcome["site_before"] = site.to_facts()
             return self.failed(site.host, exc, outcome)
-        facts[OUTCOME_FACT] = outcome
+        facts[OUTCOME] = outcome
         result = {"changed": changed, "ansible_facts": facts}
         diff = combined_diff(outcome)
         if diff:
@@ -109,10 +107,10 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
         return record
 
     def workaround(self, site, answer, decided, args, task_vars) -> dict:
-        items = [{"id": item.package_id, "path": item.path} for item in decided.remove]
         if self._task.check_mode:
             # The facts are from this run: what the host script would answer in check mode, without asking it.
             return merge_outcomes(empty_result(), would_outcomes(decided.remove, args["workaround_state"]), True)
+        items = [{"id": item.package_id, "path": item.path} for item in decided.remove]
         return self.act_on_packages(site, answer, items, [], args["workaround_state"], args["quarantine_dir"],
                                     task_vars)
 
@@ -144,9 +142,12 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
             return {PROBE_FACT: {}}
         answer = answer or self.probe(task_vars, package_folders=args["package_folders"], refresh=True)
         site = self.site(task_vars, answer)
+        return {PROBE_FACT: answer, SITE_FACT: site.to_facts(), PACKAGES_FACT: self.classified(site, args, task_vars)[1]}
+
+    def classified(self, site, args, task_vars):
+        """The site's leftovers against this run's origin sites, and the sms_packages fact made of them."""
         leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"] or None)
-        return {PROBE_FACT: answer, SITE_FACT: site.to_facts(),
-                PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])}
+        return leftovers, packages_fact(site, leftovers, args["min_evidence"])
 
     # ---- plumbing ------------------------------------------------------------------------
     def remote_module(self, name, module_args, task_vars) -> dict:
@@ -169,7 +170,7 @@ class ActionModule(HotfixSteps, CompressedPackageSteps, SmsActionBase):
                        if key in ("services", "steps")}
             # changed only when the hotfix got as far as the host: a refused pre-check changed nothing.
             outcome["hotfix"] = dict(details, failed=True, changed=self.hotfix_started, outcome="failed", msg=message)
-        return {"failed": True, "changed": any_change(outcome), "msg": message, OUTCOME_FACT: outcome}
+        return {"failed": True, "changed": any_change(outcome), "msg": message, OUTCOME: outcome}
 
 
 def any_change(outcome: dict) -> bool:

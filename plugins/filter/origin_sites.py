@@ -4,18 +4,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
-from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import origin_index
 
 
 def origin_sites(hosts, hostvars) -> dict:
     """site code -> the origin facts of that site, for each host that has sms_site facts."""
-    index = {}
-    for host in hosts or []:
-        facts = host_facts(hostvars, host).get("sms_site") or {}
-        if facts.get("site_code"):
-            index[facts["site_code"]] = origin_summary(facts)
-    return index
+    return origin_index(hostvars, hosts)
 
 
 class FilterModule:

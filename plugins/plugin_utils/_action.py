@@ -21,9 +21,9 @@ from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_summary, origin_view_from_facts
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
-from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import origin_index
 
 _SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
 _COLLECTION = "ansible_collections.sms.remediation.plugins.modules"
@@ -58,17 +58,6 @@ def load_documentation(module_name: str) -> dict:
 # remediate.yml indexes every site's origin facts once per run (filter sms.remediation.origin_sites)
 # and hands the index to each host under this name: walking all hostvars for every host is O(hosts^2).
 ORIGIN_SITES_VAR = "q244405_origin_sites"
-
-
-def origin_sites_from_hostvars(task_vars: dict) -> dict:
-    """site code -> origin facts of the sms_site facts of every host in hostvars (other batches included)."""
-    sites = {}
-    hostvars = task_vars.get("hostvars") or {}
-    for host in hostvars:
-        facts = host_facts(hostvars, host).get(SITE_FACT)
-        if facts and facts.get("site_code"):
-            sites[facts["site_code"]] = origin_summary(facts)
-    return sites
 
 
 def error_text(error) -> str:
@@ -138,7 +127,9 @@ class SmsActionBase(ActionBase):
         else every host's facts from hostvars."""
         index = self._templar.template(task_vars.get(ORIGIN_SITES_VAR))
         if not index:
-            return origin_sites_from_hostvars(task_vars)
+            # every host in hostvars, other batches included
+            hostvars = task_vars.get("hostvars") or {}
+            return origin_index(hostvars, list(hostvars))
         if isinstance(index, str):  # remediate.yml hands the index over as JSON text (see there)
             try:
                 index = json.loads(index)
@@ -169,9 +160,14 @@ class SmsActionBase(ActionBase):
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: {name} script failed: {detail}", result=reply)
         return reply
 
+    @staticmethod
+    def cached_probe(task_vars: dict) -> dict | None:
+        """The probe answer an earlier task of this play left as a fact, if any (empty = out of date)."""
+        return (task_vars.get("ansible_facts") or {}).get(PROBE_FACT) or None
+
     def probe(self, task_vars: dict, package_folders=None, refresh: bool = False) -> dict:
         """The raw probe answer: cached from an earlier ``site_facts`` in this play unless ``refresh``."""
-        cached = (task_vars.get("ansible_facts") or {}).get(PROBE_FACT)
+        cached = self.cached_probe(task_vars)
         if cached and not refresh:
             return cached
         parameters = sms20.probe_parameters(self.table)

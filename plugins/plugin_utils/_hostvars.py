@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
+
 
 def host_vars(hostvars, host) -> Mapping:
     """One host's variables as stored (``HostVars.raw_get``), or {} for a host that is not there.
@@ -25,3 +27,13 @@ def host_facts(hostvars, host) -> Mapping:
     """The ``ansible_facts`` of one host ({} when it has none)."""
     facts = host_vars(hostvars, host).get("ansible_facts")
     return facts if isinstance(facts, Mapping) else {}
+
+
+def origin_index(hostvars, hosts) -> dict:
+    """site code -> the origin facts of that site, for each of ``hosts`` that has ``sms_site`` facts."""
+    index = {}
+    for host in hosts or []:
+        facts = host_facts(hostvars, host).get("sms_site") or {}
+        if facts.get("site_code"):
+            index[facts["site_code"]] = origin_summary(facts)
+    return index
