@@ -1,4 +1,4 @@
-"""The lab's simulation of the collection's scripts (lab/smslab/handlers/sms_scripts.py).
+"""The lab's simulation of the collection's scripts (lab/smslab/handlers/sms_scripts/).
 
 Every test builds its own host by hand in tmp_path (host.json + files), calls the handlers
 directly and checks the result against docs/internals.md sections 1-3.
