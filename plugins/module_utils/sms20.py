@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.sms.remediation.plugins.module_utils.host_regex import to_dotnet
+
 __all__ = [
     "DEFAULTS",
     "Sms20TableError",
@@ -276,11 +278,11 @@ def probe_parameters(table: dict) -> dict:
         "SmsRegistryRoot": table["registry_root"],
         "PackageFolderName": table["package_folder_name"],
         "PackageFolders": list(table["package_folders"]),
-        # The probe runs .NET regexes: named groups are (?<id>...) there, not (?P<id>...).
-        "PackageFilePattern": table["package_file_pattern"].replace("(?P<", "(?<"),
+        # Every regex that reaches a host is .NET: host_regex.to_dotnet is the one translation.
+        "PackageFilePattern": to_dotnet(table["package_file_pattern"], "package_file_pattern"),
         "Platforms": platforms,
         "LogNames": list(table["log_names"]),
-        "LogPattern": table["log_pattern"],
+        "LogPattern": to_dotnet(table["log_pattern"], "log_pattern"),
         "LogComponent": table["log_component"],
         "Services": list(table["services"].values()),
         "ConsoleProcess": table["console"]["process"],
