@@ -64,7 +64,7 @@ def _build_from_scenario(scenario: Path, state_dir: Path) -> None:
     except ModuleNotFoundError as exc:
         if exc.name != "smslab.scenario":
             raise
-        sys.exit("smslab: --scenario needs smslab/scenario.py (build_state_dir), which is not there yet")
+        sys.exit("smslab: --scenario needs smslab/scenario/ (build_state_dir), which is not there yet")
     scenario_module.build_state_dir(scenario, state_dir)
 
 

@@ -1,4 +1,4 @@
-"""Tests of the lab's scenario generator (lab/smslab/scenario.py)."""
+"""Tests of the lab's scenario generator (lab/smslab/scenario/)."""
 
 from __future__ import annotations
 
