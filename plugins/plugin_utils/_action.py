@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from datetime import timedelta
 
 import yaml
@@ -24,8 +23,8 @@ from ansible_collections.sms.remediation.plugins.module_utils import sms20
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
 from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import origin_index
+from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_text
 
-_SCRIPT_DIR = os.path.join(os.path.dirname(__file__), "powershell")
 _COLLECTION = "ansible_collections.sms.remediation.plugins.modules"
 # Facts the probe leaves behind, so later tasks in the same play do not probe again.
 PROBE_FACT = "sms_probe"
@@ -68,9 +67,6 @@ def error_text(error) -> str:
     return str(exception or error)
 
 
-def script_text(name: str) -> str:
-    with open(os.path.join(_SCRIPT_DIR, f"{name}.ps1"), encoding="utf-8") as handle:
-        return handle.read()
 
 
 class SmsActionBase(ActionBase):

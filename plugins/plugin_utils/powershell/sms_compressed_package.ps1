@@ -32,28 +32,13 @@ param(
     [int]$WmiTimeoutSeconds = 30
 )
 
-$ErrorActionPreference = 'Stop'
-Add-Type -AssemblyName System.Management
-$standalone = $null -eq $Ansible
-if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
-$Ansible.Changed = $false
-
-function Get-InnermostException {
-    param([System.Exception]$Exception)
-    while ($null -ne $Exception.InnerException) { $Exception = $Exception.InnerException }
-    $Exception
-}
+# sms.remediation:prelude (the shared helpers of _prelude.ps1 go here when the script is sent)
 
 function Get-ItemValue {
     # Items arrive as hashtables from win_powershell, or as objects when run by hand.
     param($Item, [string]$Name)
     if ($Item -is [System.Collections.IDictionary]) { return $Item[$Name] }
     $Item.$Name
-}
-
-function Get-Sha256 {
-    param([string]$Path)
-    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
 }
 
 function Get-NormalFolder {
@@ -95,13 +80,6 @@ function Get-ActivePackage {
         $searcher.Dispose()
     }
     $active
-}
-
-function Format-WmiError {
-    param([string]$Namespace, [System.Exception]$Exception)
-    $inner = Get-InnermostException $Exception
-    $code = if ($inner -is [System.Management.ManagementException]) { [int]$inner.ErrorCode } else { $inner.HResult }
-    'WMI namespace {0} unavailable (0x{1:x8})' -f $Namespace, $code
 }
 
 # ---- quarantine manifest ----------------------------------------------------------------------

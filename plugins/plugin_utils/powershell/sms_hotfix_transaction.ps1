@@ -28,10 +28,7 @@ param(
     [string]$HotfixLogName = 'Q244405.log'
 )
 
-$ErrorActionPreference = 'Stop'
-$standalone = $null -eq $Ansible
-if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
-$Ansible.Changed = $false
+# sms.remediation:prelude (the shared helpers of _prelude.ps1 go here when the script is sent)
 Add-Type -AssemblyName System.ServiceProcess
 
 $BinDir = Join-Path (Join-Path $InstallDir 'bin') $Platform
@@ -43,24 +40,6 @@ $Steps = New-Object System.Collections.Generic.List[object]
 function Add-Step {
     param([string]$Step, [bool]$Ok, [string]$Detail)
     $Steps.Add([ordered]@{ step = $Step; ok = $Ok; detail = $Detail })
-}
-
-function Get-InnermostException {
-    param([System.Exception]$Exception)
-    while ($null -ne $Exception.InnerException) { $Exception = $Exception.InnerException }
-    $Exception
-}
-
-function Get-Sha256 {
-    param([string]$Path)
-    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
-}
-
-function Get-DllFileVersion {
-    param([string]$Path)
-    $version = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path).FileVersion
-    if ([string]::IsNullOrWhiteSpace($version)) { return $null }
-    $version.Trim()
 }
 
 function ConvertTo-VersionFields {

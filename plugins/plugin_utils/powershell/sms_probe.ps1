@@ -27,13 +27,8 @@ param(
     [int]$WmiTimeoutSeconds = 30
 )
 
-$ErrorActionPreference = 'Stop'
-Add-Type -AssemblyName System.Management
-# Run by hand (not through win_powershell): provide the same $Ansible surface and print JSON.
-$standalone = $null -eq $Ansible
-if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
+# sms.remediation:prelude (the shared helpers of _prelude.ps1 go here when the script is sent)
 # A probe never changes anything, so it must not report a change (also in check mode).
-$Ansible.Changed = $false
 
 # A log line longer than this is cut: a corrupt or binary log must not grow memory or output.
 $MaxLineChars = 4096
@@ -46,13 +41,6 @@ $script:Errors = New-Object System.Collections.Generic.List[object]
 function Add-ProbeError {
     param([string]$Source, [string]$Message)
     $script:Errors.Add(@{ source = $Source; message = $Message })
-}
-
-function Get-InnermostException {
-    # PowerShell wraps .NET errors (MethodInvocationException); the cause is the innermost one.
-    param([System.Exception]$Exception)
-    while ($null -ne $Exception.InnerException) { $Exception = $Exception.InnerException }
-    $Exception
 }
 
 function Join-WindowsPath {
@@ -98,13 +86,6 @@ function Invoke-WmiQuery {
     Write-Output -NoEnumerate $rows
 }
 
-function Format-WmiError {
-    param([string]$Namespace, [System.Exception]$Exception)
-    $inner = Get-InnermostException $Exception
-    $code = if ($inner -is [System.Management.ManagementException]) { [int]$inner.ErrorCode } else { $inner.HResult }
-    'WMI namespace {0} unavailable (0x{1:x8})' -f $Namespace, $code
-}
-
 # ---- registry -------------------------------------------------------------------------------
 function Read-RegistryValues {
     # Returns a hashtable with exactly the wanted value names (null when a value is absent), or
@@ -127,19 +108,6 @@ function Read-RegistryValues {
 }
 
 # ---- files ----------------------------------------------------------------------------------
-function Get-Sha256 {
-    param([string]$Path)
-    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
-}
-
-function Get-DllFileVersion {
-    # The version resource; a DLL without one (or an empty one) has no version: null.
-    param([string]$Path)
-    $version = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path).FileVersion
-    if ([string]::IsNullOrWhiteSpace($version)) { return $null }
-    $version.Trim()
-}
-
 function Format-UtcTime {
     param([datetime]$Time)
     $Time.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)

@@ -1,0 +1,41 @@
+# sms.remediation prelude: what every collection script shares. Not a script of its own:
+# plugins/plugin_utils/_scripts.py puts it in each script in place of the script's
+# "# sms.remediation:prelude" line, which comes right after param(): PowerShell allows only
+# comments before a script's param() block, so this cannot simply be put in front.
+
+$ErrorActionPreference = 'Stop'
+# WMI types (ManagementException, ManagementObjectSearcher) for the probe, the package re-check
+# and Format-WmiError; already loaded in most sessions, so this costs nothing there.
+Add-Type -AssemblyName System.Management
+# Run by hand (not through win_powershell): provide the same $Ansible surface; the script prints
+# its result as JSON at the end.
+$standalone = $null -eq $Ansible
+if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
+$Ansible.Changed = $false
+
+function Get-InnermostException {
+    # PowerShell wraps .NET errors (MethodInvocationException); the cause is the innermost one.
+    param([System.Exception]$Exception)
+    while ($null -ne $Exception.InnerException) { $Exception = $Exception.InnerException }
+    $Exception
+}
+
+function Get-Sha256 {
+    param([string]$Path)
+    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+}
+
+function Get-DllFileVersion {
+    # The version resource; a DLL without one (or an empty one) has no version: null.
+    param([string]$Path)
+    $version = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path).FileVersion
+    if ([string]::IsNullOrWhiteSpace($version)) { return $null }
+    $version.Trim()
+}
+
+function Format-WmiError {
+    param([string]$Namespace, [System.Exception]$Exception)
+    $inner = Get-InnermostException $Exception
+    $code = if ($inner -is [System.Management.ManagementException]) { [int]$inner.ErrorCode } else { $inner.HResult }
+    'WMI namespace {0} unavailable (0x{1:x8})' -f $Namespace, $code
+}
