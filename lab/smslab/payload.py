@@ -3,7 +3,7 @@
 Shell-plugin commands run ``powershell ... -EncodedCommand <base64 UTF-16-LE>``. For modules and
 helper scripts that script is the stock bootstrap wrapper and the real work is described on stdin:
 ``BOOTSTRAP_JSON`` + separator + ``EXEC_MANIFEST_JSON`` [+ separator + extra input]. The last
-action of the manifest says what to do (see /work/shared/notes/winrm-wire.md section 2).
+action of the manifest says what to do (see ../shared/notes/winrm-wire.md section 2).
 """
 
 from __future__ import annotations

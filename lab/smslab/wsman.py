@@ -1,7 +1,7 @@
 """WS-Management over SOAP, the subset pywinrm speaks: parse envelopes, build replies, track shells.
 
 Per Ansible task: Create, then per remote command Command -> Send* -> Receive+ -> Signal, then
-Delete (see /work/shared/notes/winrm-wire.md section 1). The lab runs a command on its first
+Delete (see ../shared/notes/winrm-wire.md section 1). The lab runs a command on its first
 Receive, because Ansible sends all stdin before receiving.
 """
 

@@ -1,7 +1,7 @@
 """The ONE table of SMS 2.0 facts that KB Q244405 does not state.
 
 Every value below is an assumption about SMS 2.0 taken from a public source. Each
-entry names its source (see ``/work/shared/notes/sms20-facts.md`` for the quotes)
+entry names its source (see ``../shared/notes/sms20-facts.md`` for the quotes)
 and its confidence: **verified** (a source states it for SMS 2.0), **likely**
 (inferred from a documented pattern or documented for a later product) or
 **unknown**. A user overrides any of them with ``merge_overrides()`` (the roles

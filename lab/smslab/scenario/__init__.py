@@ -70,7 +70,7 @@ Package IDs are the 3-character site code of the creating site plus 5 hex digits
 created at site 610). YAML reads 60000012 as an integer; that is accepted. An ID with a leading 0
 must be quoted (YAML would read it as octal).
 
-SMS 2.0 facts used here come from /work/shared/notes/sms20-facts.md; each table below names its
+SMS 2.0 facts used here come from ../shared/notes/sms20-facts.md; each table below names its
 source. The ones marked "assumption" are not documented for SMS 2.0.
 
 Package layout (one file per job): ``facts`` (the SMS 2.0 tables), ``schema`` (validation,
