@@ -20,7 +20,9 @@ from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import
     package_histories,
 )
 
-KB_FILE = Path("/work/shared/seeds/Q244405.txt")
+# The KB as the project's shared seeds hold it, next to the repository (../shared/seeds/). The excerpt below
+# is carried here, so every other test runs from any clone; this one checks the copy against the KB.
+KB_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "seeds" / "Q244405.txt"
 
 # The KB's excerpt, exactly as wrapped in the KB (the KB indents it with one tab).
 KB_EXCERPT = [
@@ -52,6 +54,8 @@ def events_full(data: bytes) -> list[tuple[str, str, int]]:
 
 
 def test_kb_excerpt_is_the_kb_text():
+    if not KB_FILE.is_file():
+        pytest.skip(f"the KB text is not next to this clone (../shared/seeds/{KB_FILE.name})")
     kb_lines = [ln[1:] if ln.startswith("\t") else ln for ln in KB_FILE.read_text().splitlines()]
     start = kb_lines.index(KB_EXCERPT[0])
     assert kb_lines[start:start + len(KB_EXCERPT)] == KB_EXCERPT
