@@ -47,6 +47,7 @@ class CommandOutcome:
     stderr: bytes = b""
     name: str = ""                      # module FQCN or exec action, "raw" or "cleanup"
     script: str | None = None           # marker name when win_powershell ran a collection script
+    check_mode: bool | None = None      # a module run: whether Ansible sent it in check mode
     drop_connection: bool = False       # fault: close the TCP connection instead of replying
 
     @classmethod
@@ -174,6 +175,8 @@ class LabHost:
                 entry.update(name=outcome.name, rc=outcome.rc)
                 if outcome.script:
                     entry["script"] = outcome.script
+                if outcome.check_mode is not None:
+                    entry["check_mode"] = outcome.check_mode
             if dropped:
                 entry["dropped"] = True
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +241,7 @@ def _run_module(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
         stdout=_line(json.dumps(result, default=str)),
         name=fqcn,
         script=script,
+        check_mode=request.check_mode,
         drop_connection=bool({fqcn, script} & set(drop_after)),
     )
 
