@@ -2,9 +2,10 @@
 
 - ``MODULE_HANDLERS[fqcn](ctx, args) -> dict``: a module's JSON result (``args`` are the module
   options without the ``_ansible_*`` keys; ``ctx.check_mode`` / ``ctx.diff`` carry those).
-- ``SCRIPT_HANDLERS[name](ctx, parameters) -> (result: dict, changed: bool)``: a collection script
-  run by ``ansible.windows.win_powershell``, chosen by the marker on its first line
-  (``# sms.remediation:<name> v1``). Raise ``ScriptError`` for a terminating error.
+- ``SCRIPT_HANDLERS[name](ctx, parameters, script_text=None) -> (result: dict, changed: bool)``: a
+  collection script run by ``ansible.windows.win_powershell``, chosen by the marker on its first line
+  (``# sms.remediation:<name> v1``). The parameters are bound to the script's own param() block first,
+  as PowerShell binds them (``ps_binding``); a twin raises ``ScriptError`` for a terminating error.
 - ``COMMAND_HANDLERS[exe_basename_lower](ctx, argv) -> (rc, stdout, stderr)``: programs that
   ``win_command`` / ``win_package`` may run (for example ``q244405.exe``).
 Anything not registered fails loudly with its name, so the lab never passes a test by accident.
@@ -56,8 +57,17 @@ def module(fqcn: str):
 
 
 def script(name: str):
+    """Register ``fn(ctx, bound_parameters)`` for the script with marker ``name``.
+
+    The registered handler takes ``(ctx, parameters, script_text=None)`` and binds ``parameters`` to
+    the param() block of ``script_text`` (the text win_powershell was sent; by default the collection's
+    script with that marker) as PowerShell would, before ``fn`` sees them (ps_binding)."""
     def register(fn):
-        SCRIPT_HANDLERS[name] = fn
+        def bound(ctx, parameters, script_text: str | None = None):
+            from smslab.handlers.ps_binding import bind, repo_script_text
+            return fn(ctx, bind(script_text or repo_script_text(name), parameters))
+        bound.__doc__, bound.__name__, bound.twin = fn.__doc__, fn.__name__, fn
+        SCRIPT_HANDLERS[name] = bound
         return fn
     return register
 

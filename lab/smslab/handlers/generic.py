@@ -722,7 +722,7 @@ def win_powershell(ctx: HostContext, args: dict) -> dict:
         first_line = text.strip().splitlines()[0] if text.strip() else "(empty script)"
         return _script_failed(f"lab: script not simulated: {name or first_line!r}")
     try:
-        result, changed = handler(ctx, dict(args.get("parameters") or {}))
+        result, changed = handler(ctx, dict(args.get("parameters") or {}), script_text=text)
     except ScriptError as exc:
         return _script_failed(str(exc))
     return {**_empty_streams(), "changed": bool(changed), "result": result, "failed": False}
