@@ -8,9 +8,12 @@ the script parameter names of that page (``Mode``, ``Items``, ``IdPattern`` ...)
 shares one contract. Implementations: ``winrm.py`` (ansible.windows modules), ``msrpc/`` (impacket, on the
 controller), and a fake driving an in-memory site in the unit tests.
 
-In check mode an implementation changes nothing: the scripts run with ``-WhatIf`` and answer what they
-would do; the file copy, the installer, the registry and the service operations are only called by the
-steps in a real run (the steps predict check-mode results from the facts).
+Check mode (``check_mode`` True): an implementation changes nothing. The steps call ``probe``,
+``set_registry_value`` and ``restart_service`` in check mode too: these answer what they would do
+(``changed`` True when they would change something), as win_regedit / win_service do in check mode.
+``act_on_packages`` and ``hotfix_transaction`` run with ``-WhatIf`` and answer ``would_*`` outcomes when
+called; ``stage_file`` and ``run_installer`` are only called in a real run (the steps predict the
+check-mode result from the facts without a round trip).
 """
 
 from __future__ import annotations
