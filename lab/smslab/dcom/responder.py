@@ -1,0 +1,170 @@
+"""``WmiResponder``: port 135 of each simulated host, on its own loopback address.
+
+DCOM has no port option: impacket's client (like Windows) always starts at the OXID resolver on port 135
+and matches the exporter's string bindings against the target address, so each host needs its own
+address (127.0.0.x; root may bind any of them without adding it to ``lo``). One listening socket per
+host serves the resolver, the activator and the object exporter; one thread per connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from pathlib import Path
+
+from impacket.dcerpc.v5 import dcomrt
+from impacket.dcerpc.v5.dcom import wmi
+
+from smslab.dcom.exporter import Exporter
+from smslab.dcom.provider import HostWmi
+from smslab.dcom.rpc_server import RpcConnection
+from smslab.state import HostState
+
+LOG = logging.getLogger(__name__)
+
+DCOM_PORT = 135
+_SERVICES = (dcomrt.IID_IObjectExporter, dcomrt.IID_IRemoteSCMActivator, dcomrt.IID_IRemUnknown,
+             dcomrt.IID_IRemUnknown2)
+_OBJECTS = (wmi.IID_IWbemLevel1Login, wmi.IID_IWbemServices, wmi.IID_IEnumWbemClassObject)
+INTERFACES = frozenset(_SERVICES + _OBJECTS)
+
+
+def lab_credentials(state_dir: Path) -> tuple[str, str]:
+    """The scenario's ``credentials`` (scenario.json), else the lab's default account."""
+    from smslab.server import DEFAULT_PASSWORD, DEFAULT_USER      # pylint: disable=import-outside-toplevel
+    scenario = Path(state_dir) / "scenario.json"
+    if scenario.is_file():
+        credentials = json.loads(scenario.read_text(encoding="utf-8")).get("credentials") or {}
+        if credentials.get("user"):
+            return credentials["user"], credentials.get("password", "")
+    return DEFAULT_USER, DEFAULT_PASSWORD
+
+
+class _HostListener:
+    def __init__(self, root: Path, address: str, port: int, user: str, password: str, stop: threading.Event):
+        state = HostState.load(root)
+        self.name = state.name
+        self.address = address
+        self.stop = stop
+        self.computer_name = state.environment.get("COMPUTERNAME") or state.name.upper()
+        self.allow_ntlmv1 = bool(state.data.get("ntlmv1"))
+        self.exporter = Exporter(address, self.computer_name, activate=None)
+        self.wmi = HostWmi(root, self.exporter, stop)
+        self.exporter.activate = self.wmi.activate
+        self._account = (user.lower(), password)
+        self.sock = socket.create_server((address, port), reuse_port=False)
+        self.sock.settimeout(0.2)
+        self.threads: list[threading.Thread] = []
+        self.clients: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def password_for(self, user: str) -> str | None:
+        return self._account[1] if user.lower() == self._account[0] else None
+
+    def dispatch(self, iface: bytes, opnum: int, object_uuid: bytes | None, stub: bytes, caller: str):
+        if iface == dcomrt.IID_IObjectExporter:
+            return self.exporter.object_exporter(opnum, stub)
+        if iface == dcomrt.IID_IRemoteSCMActivator:
+            return self.exporter.activator(opnum, stub, caller)
+        if iface in (dcomrt.IID_IRemUnknown, dcomrt.IID_IRemUnknown2):
+            return self.exporter.rem_unknown(opnum, stub)
+        obj = self.exporter.lookup(object_uuid, iface)
+        return obj.handler.call(opnum, stub, caller)
+
+    def accept_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            connection = RpcConnection(client, self.dispatch, INTERFACES, self.computer_name, self.password_for,
+                                       self.allow_ntlmv1, self.stop)
+            thread = threading.Thread(target=connection.serve, name=f"wmi-{self.name}-conn", daemon=True)
+            with self.lock:
+                self.clients.append(client)
+                self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def close(self) -> None:
+        self.sock.close()
+        with self.lock:
+            clients, threads = list(self.clients), list(self.threads)
+        for client in clients:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            client.close()
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+class WmiResponder:
+    """Serve DCOM/WMI for ``host_names`` of ``state_dir``; host ``name`` listens on ``address_for(name)``:135."""
+
+    def __init__(self, state_dir, host_names, address_for, port: int = DCOM_PORT):
+        self.state_dir = Path(state_dir)
+        self.host_names = list(host_names)
+        self.address_for = address_for
+        self.port = port
+        self.listeners: dict[str, _HostListener] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def start(self) -> "WmiResponder":
+        from smslab.server import load_handler_modules      # pylint: disable=import-outside-toplevel
+        load_handler_modules()                               # the Q244405.exe twin answers Create
+        user, password = lab_credentials(self.state_dir)
+        try:
+            for name in self.host_names:
+                root = self.state_dir / "hosts" / name
+                if HostState.load(root).faults.get("rpc_unavailable"):
+                    continue                      # port 135 closed: the client's connect is refused
+                address = self.address_for(name)
+                if not address.startswith("127."):
+                    raise ValueError(f"{name}: the WMI responder listens on loopback only, not {address}")
+                try:
+                    listener = _HostListener(root, address, self.port, user, password, self._stop)
+                except PermissionError as exc:
+                    raise PermissionError(f"{name}: binding {address}:{self.port} needs root "
+                                          f"(DCOM always starts at port {self.port}): {exc}") from exc
+                self.listeners[name] = listener
+                thread = threading.Thread(target=listener.accept_loop, name=f"wmi-{name}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for listener in self.listeners.values():
+            listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.listeners.clear()
+        self._threads.clear()
+
+    def started_processes(self, name: str) -> list[dict]:
+        """What Win32_Process.Create ran on host ``name`` (pid, path, exit_code, ...): the lab's record."""
+        return list(self.listeners[name].wmi.started)
+
+    def __enter__(self) -> "WmiResponder":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def loopback_addresses(host_names, first: int = 2) -> dict[str, str]:
+    """A distinct 127.0.0.x per host, in order (127.0.0.1 stays free for the other lab servers)."""
+    names = list(host_names)
+    if len(names) + first > 255:
+        raise ValueError(f"{len(names)} hosts do not fit in 127.0.0.{first}-254")
+    return {name: f"127.0.0.{first + index}" for index, name in enumerate(names)}
