@@ -242,7 +242,8 @@ def _run_module(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
         name=fqcn,
         script=script,
         check_mode=request.check_mode,
-        drop_connection=bool({fqcn, script} & set(drop_after)),
+        # A twin killed mid-run (fault cut_after_step) sets connection_cut: the client gets no reply.
+        drop_connection=bool({fqcn, script} & set(drop_after)) or bool(ctx.notes.get("connection_cut")),
     )
 
 

@@ -187,7 +187,8 @@ PROBE_SCHEMA = {
     "errors": ListOf({"source": str, "message": str}),
 }
 ITEM_SCHEMA = {"id": str, "path": str, "outcome": str, "reason": S, "sha256": S, "size": I}
-HOTFIX_SCHEMA = {"outcome": str, "failed_step": S, "error": S, "restored": bool,
+HOTFIX_SCHEMA = {"mode": str, "outcome": str, "failed_step": S, "error": S, "restored": bool,
+                 "dll_state": str, "transaction_id": S, "journal": Null({"path": str, "kept": bool}),
                  "services_before": MapOf(S), "services_after": MapOf(S),
                  "steps": ListOf({"step": str, "ok": bool, "detail": str}), "new_version": S, "new_sha256": S}
 
@@ -200,9 +201,12 @@ CONTRACT_PARAMETERS = {
                                 "ConsoleProcess", "ConsoleSnapIn", "HotfixLogName", "WmiTimeoutSeconds"}),
     "sms_compressed_package.ps1": ("compressed_package", {"Mode", "PackageFolders", "Items", "QuarantineDir",
                                                           "ActiveNamespace", "IdPattern"}),
-    "sms_hotfix_transaction.ps1": ("hotfix_transaction", {"InstallDir", "Platform", "StagedPath", "ExpectedSha256",
-                                                          "MinimumVersion", "StopOrder", "WaitSeconds",
-                                                          "BackupSuffix", "HotfixLogName"}),
+    "sms_hotfix_transaction.ps1": ("hotfix_transaction", {"InstallDir", "Platform", "Mode", "StagedPath",
+                                                          "ExpectedSha256", "MinimumVersion", "SiteVersion",
+                                                          "AllowCrossBuild", "Recovery", "TransactionId",
+                                                          "StopOrder", "WaitSeconds", "ProcessExitSeconds",
+                                                          "CopyAttempts", "BackupSuffix", "HotfixLogName",
+                                                          "JournalName"}),
 }
 
 
@@ -684,7 +688,7 @@ def test_hotfix_success_then_unchanged(tmp_path):
     check(result, HOTFIX_SCHEMA)
     assert changed is True and result["outcome"] == "replaced" and result["failed_step"] is None
     assert [s["step"] for s in result["steps"]] == [
-        "precheck", "stop:SMS_SITE_COMPONENT_MANAGER", "stop:SMS_EXECUTIVE", "backup", "swap", "verify",
+        "precheck", "journal", "stop:SMS_SITE_COMPONENT_MANAGER", "stop:SMS_EXECUTIVE", "backup", "swap", "verify",
         "start:SMS_EXECUTIVE", "start:SMS_SITE_COMPONENT_MANAGER", "verify_running", "log"]
     assert all(s["ok"] for s in result["steps"])
     assert result["services_before"] == result["services_after"] == SERVICES_BEFORE == services_of(state)
@@ -744,7 +748,7 @@ def test_hotfix_service_wont_start_is_reported_not_hidden(tmp_path):
     assert result["services_after"]["SMS_SITE_COMPONENT_MANAGER"] == "running"
     assert result["services_after"]["SMS_EXECUTIVE"] == "stopped"
     assert {"step": "rollback:start:SMS_EXECUTIVE", "ok": False,
-            "detail": "service SMS_EXECUTIVE did not start within 60 seconds"} in result["steps"]
+            "detail": "service SMS_EXECUTIVE did not start within 60 seconds (state stopped)"} in result["steps"]
 
 
 # ---- Q244405.exe ------------------------------------------------------------------------------
