@@ -1,0 +1,239 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One authenticated SMB session per host and task, shared by every msrpc operation.
+
+The session negotiates the dialect the host variables ask for (``auto``: SMB2/3 when the server offers
+it, else NT LM 0.12, the only dialect NT 4.0 and Windows 2000 speak), logs on with NTLMv2 (NTLMv1 only
+when ``q244405_msrpc_allow_ntlmv1`` is true, with a warning naming the host), keeps one tree per share
+and one bound DCE/RPC handle per named pipe, and counts the SMB requests and bytes it exchanges (the
+benchmark prints them). Every failure becomes ``TransportError(host, operation, message)`` whose message
+names the NT status or Win32 error (``describe``)."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from impacket import nt_errors, smb, system_errors
+from impacket import smb3
+from impacket.dcerpc.v5 import transport as rpc_transport
+from impacket.dcerpc.v5.rpcrt import DCERPCException, rpc_status_codes
+from impacket.nmb import NetBIOSError, NetBIOSTimeout
+from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_30
+from impacket.smbconnection import SessionError, SMBConnection
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import MsrpcSettings
+
+DIALECT_CODES = {"auto": None, "smb1": smb.SMB_DIALECT, "smb2": SMB2_DIALECT_002, "smb3": SMB2_DIALECT_30}
+DIALECT_NAMES = {smb.SMB_DIALECT: "NT LM 0.12 (SMB1)", SMB2_DIALECT_002: "SMB 2.0.2", 0x0210: "SMB 2.1",
+                 SMB2_DIALECT_30: "SMB 3.0", 0x0302: "SMB 3.0.2", 0x0311: "SMB 3.1.1"}
+
+# NT status codes that mean "this path is not there" (a missing file is an answer, not an error).
+NOT_FOUND = {nt_errors.STATUS_NO_SUCH_FILE, nt_errors.STATUS_OBJECT_NAME_NOT_FOUND,
+             nt_errors.STATUS_OBJECT_PATH_NOT_FOUND, nt_errors.STATUS_NOT_FOUND}
+
+
+def status_code(exc: BaseException) -> int | None:
+    """The NT status / Win32 / RPC code an impacket exception carries, if any."""
+    if isinstance(exc, SessionError):
+        return exc.getErrorCode()
+    if isinstance(exc, (smb.SessionError, smb3.SessionError, DCERPCException)):
+        return exc.get_error_code()
+    return None
+
+
+def code_name(code: int | None) -> str | None:
+    """``STATUS_LOGON_FAILURE``, ``ERROR_ACCESS_DENIED``, ``rpc_s_access_denied`` ... for a code."""
+    if code is None:
+        return None
+    for table in (nt_errors.ERROR_MESSAGES, system_errors.ERROR_MESSAGES):
+        if code in table:
+            return table[code][0]
+    return rpc_status_codes.get(code)
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming the protocol error (name and hex code) or the socket error."""
+    code = status_code(exc)
+    if code is not None:
+        name = code_name(code) or "unknown status"
+        hint = _HINTS.get(name)
+        return f"{name} (0x{code:08x})" + (f": {hint}" if hint else "")
+    if isinstance(exc, (socket.timeout, NetBIOSTimeout, TimeoutError)):
+        return f"timed out ({exc})" if str(exc) else "timed out"
+    if isinstance(exc, (OSError, NetBIOSError)):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+_HINTS = {
+    "STATUS_LOGON_FAILURE": "wrong user, domain or password",
+    "STATUS_ACCOUNT_DISABLED": "the account is disabled",
+    "STATUS_PASSWORD_EXPIRED": "the account's password has expired",
+    "STATUS_ACCESS_DENIED": "the account lacks the right (it must be a local administrator of the site server)",
+    "ERROR_ACCESS_DENIED": "the account lacks the right (it must be a local administrator of the site server)",
+    "rpc_s_access_denied": "the account lacks the right (it must be a local administrator of the site server)",
+    "STATUS_BAD_NETWORK_NAME": "the share does not exist (administrative shares <drive>$ must be enabled)",
+    "STATUS_NOT_SUPPORTED": "the server refused the request or dialect",
+}
+
+
+@dataclass
+class WireStats:
+    """SMB messages sent and bytes each way since the session was negotiated."""
+    requests: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+
+    def as_dict(self) -> dict:
+        return {"requests": self.requests, "bytes_out": self.bytes_out, "bytes_in": self.bytes_in}
+
+
+class _CountingSession:
+    """Wraps impacket's NetBIOS session object to count what crosses the wire."""
+
+    def __init__(self, inner, stats: WireStats):
+        self._inner = inner
+        self._stats = stats
+
+    def send_packet(self, data):
+        self._stats.requests += 1
+        self._stats.bytes_out += len(data)
+        return self._inner.send_packet(data)
+
+    def recv_packet(self, timeout=None):
+        packet = self._inner.recv_packet(timeout)
+        self._stats.bytes_in += len(packet.get_trailer())
+        return packet
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class MsrpcSession:
+    """Lazily opened: nothing touches the network until the first operation needs it."""
+
+    def __init__(self, settings: MsrpcSettings, warn=None):
+        self.settings = settings
+        self.host = settings.host
+        self.stats = WireStats()
+        self._warn = warn or (lambda message: None)
+        self._smb: SMBConnection | None = None
+        self._trees: dict[str, int] = {}
+        self._pipes: dict[str, object] = {}
+        self.dialect_name: str | None = None
+        self.ntlm: str | None = None
+
+    def error(self, operation: str, message: str) -> TransportError:
+        return TransportError(self.host, operation, message)
+
+    def failure(self, operation: str, exc: BaseException, what: str = "") -> TransportError:
+        prefix = f"{what}: " if what else ""
+        return TransportError(self.host, operation, prefix + describe(exc))
+
+    # ---- the SMB session -------------------------------------------------------------------
+    @property
+    def smb(self) -> SMBConnection:
+        if self._smb is None:
+            self._smb = self._connect()
+        return self._smb
+
+    def _connect(self) -> SMBConnection:
+        s = self.settings
+        where = f"{s.address}:{s.port}"
+        try:
+            conn = SMBConnection(s.address, s.address, sess_port=s.port, timeout=s.timeout,
+                                 preferredDialect=DIALECT_CODES[s.dialect])
+        except (SessionError, smb.SessionError, smb3.SessionError) as exc:
+            if s.dialect == "smb1":
+                raise self.error("connect", f"{where} refused SMB1 (NT LM 0.12): {describe(exc)}; the server "
+                                 "must allow SMB1, or set q244405_msrpc_dialect to auto") from None
+            raise self.failure("connect", exc, f"SMB negotiation with {where} failed") from None
+        except (OSError, NetBIOSError, NetBIOSTimeout) as exc:
+            if s.dialect == "smb1" and isinstance(exc, NetBIOSError):
+                raise self.error("connect", f"{where} refused SMB1 (NT LM 0.12): {describe(exc)}; the server "
+                                 "must allow SMB1, or set q244405_msrpc_dialect to auto") from None
+            raise self.failure("connect", exc, f"cannot reach {where}") from None
+        self._count(conn)
+        self.dialect_name = DIALECT_NAMES.get(conn.getDialect(), str(conn.getDialect()))
+        self._login(conn)
+        return conn
+
+    def _count(self, conn: SMBConnection) -> None:
+        inner = conn.getSMBServer()
+        attribute = "_sess" if conn.getDialect() == smb.SMB_DIALECT else "_NetBIOSSession"
+        setattr(inner, attribute, _CountingSession(getattr(inner, attribute), self.stats))
+
+    def _login(self, conn: SMBConnection) -> None:
+        s = self.settings
+        smb1 = conn.getDialect() == smb.SMB_DIALECT
+        try:
+            # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in.
+            conn.login(s.user, s.password, s.domain, ntlmFallback=s.allow_ntlmv1 and smb1)
+        except (SessionError, smb.SessionError, smb3.SessionError) as exc:
+            if status_code(exc) is None and "ntlm_fallback" in str(exc):
+                raise self.error("login", f"{s.address} offers only NTLMv1 / LM challenge-response (no extended "
+                                 "security, e.g. NT 4.0 before SP4): set q244405_msrpc_allow_ntlmv1: true for this "
+                                 "host to accept it") from None
+            raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
+        except (OSError, NetBIOSError, NetBIOSTimeout) as exc:
+            raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
+        server = conn.getSMBServer()
+        v2 = server.doesSupportNTLMv2() if smb1 else True
+        self.ntlm = "NTLMv2" if v2 else "NTLMv1"
+        if not v2:
+            self._warn(f"{self.host}: logged on with NTLMv1 (q244405_msrpc_allow_ntlmv1 is true): NTLMv1 responses "
+                       "can be cracked offline; enable NTLMv2 on the site server (NT 4.0 SP4 or later, "
+                       "LMCompatibilityLevel) and turn the option off")
+
+    # ---- shares and pipes ------------------------------------------------------------------
+    def tree(self, share: str, operation: str) -> int:
+        key = share.upper()
+        if key not in self._trees:
+            try:
+                self._trees[key] = self.smb.connectTree(share)
+            except (SessionError, smb.SessionError, smb3.SessionError, OSError, NetBIOSError) as exc:
+                raise self.failure(operation, exc, f"share \\\\{self.settings.address}\\{share}") from None
+        return self._trees[key]
+
+    def has_share(self, share: str) -> bool:
+        """True when the share exists (a tree connect answers), False on STATUS_BAD_NETWORK_NAME."""
+        try:
+            self.tree(share, "shares")
+        except TransportError as exc:
+            if "STATUS_BAD_NETWORK_NAME" in exc.message:
+                return False
+            raise
+        return True
+
+    def pipe(self, name: str, interface_uuid, operation: str):
+        """A DCE/RPC handle bound to ``interface_uuid`` over ``\\pipe\\<name>`` on this session."""
+        if name not in self._pipes:
+            try:
+                rpc = rpc_transport.SMBTransport(self.settings.address, self.settings.port, filename=f"\\{name}",
+                                                 smb_connection=self.smb)
+                dce = rpc.get_dce_rpc()
+                dce.connect()
+                dce.bind(interface_uuid)
+            except TransportError:
+                raise
+            except Exception as exc:  # impacket raises several families here; all mean "pipe unusable"
+                raise self.failure(operation, exc, f"\\pipe\\{name} on {self.settings.address}") from None
+            self._pipes[name] = dce
+        return self._pipes[name]
+
+    def close(self) -> None:
+        for dce in self._pipes.values():
+            try:
+                dce.disconnect()
+            except Exception:  # closing: the host may be gone already
+                pass
+        self._pipes.clear()
+        if self._smb is not None:
+            try:
+                self._smb.close()
+            except Exception:
+                pass
+        self._smb = None
+        self._trees.clear()

@@ -1,0 +1,303 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files on the site server through its administrative shares: ``C:\\SMS\\x`` is ``\\\\host\\C$\\SMS\\x``.
+
+Listing, reading byte ranges, writing, renaming and deleting, each over the one session. A path that
+is not drive-absolute (``X:\\...``) is refused before anything is sent. Times are the SMB LastWriteTime
+(UTC); attributes are the SMB/FSCC ones, so a reparse point (junction, symbolic link) is seen as such."""
+
+from __future__ import annotations
+
+import hashlib
+import ntpath
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from impacket.smbconnection import FILE_OVERWRITE_IF, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
+    NOT_FOUND, MsrpcSession, status_code)
+
+FILE_ATTRIBUTE_DIRECTORY = 0x10
+FILE_ATTRIBUTE_REPARSE_POINT = 0x400
+FILE_READ_DATA = 0x0001
+FILE_WRITE_DATA = 0x0002
+FILE_READ_ATTRIBUTES = 0x0080
+DELETE = 0x00010000
+SYNCHRONIZE = 0x00100000
+FILE_NON_DIRECTORY_FILE = 0x40
+CHUNK = 60 * 1024                    # below every dialect's MaxReadSize (SMB1 servers offer ~64 KiB)
+_DRIVE_PATH = re.compile(r"^(?P<drive>[A-Za-z]):\\(?P<rest>.*)$")
+_BAD_PART = re.compile(r'[<>"|?*\x00-\x1f]')
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    size: int
+    last_write: float          # epoch seconds, UTC
+    attributes: int
+
+    @property
+    def directory(self) -> bool:
+        return bool(self.attributes & FILE_ATTRIBUTE_DIRECTORY)
+
+    @property
+    def reparse_point(self) -> bool:
+        return bool(self.attributes & FILE_ATTRIBUTE_REPARSE_POINT)
+
+    @property
+    def last_write_utc(self) -> str:
+        return datetime.fromtimestamp(self.last_write, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """``D:\\SMSPKG\\x.PCK`` -> (``D$``, ``SMSPKG\\x.PCK``); ValueError for anything else.
+
+    ``..`` and ``.`` parts are refused rather than resolved: the share path is taken literally."""
+    match = _DRIVE_PATH.match(path or "")
+    if not match:
+        raise ValueError(f"{path!r} is not a drive-absolute Windows path (X:\\...)")
+    parts = [part for part in match.group("rest").split("\\") if part]
+    for part in parts:
+        if part in (".", "..") or _BAD_PART.search(part) or ":" in part:
+            raise ValueError(f"{path!r}: the path part {part!r} is not allowed")
+    return f"{match.group('drive').upper()}$", "\\".join(parts)
+
+
+def _info(entry) -> FileInfo:
+    return FileInfo(entry.get_longname(), entry.get_filesize(), entry.get_wtime_epoch(), entry.get_attributes())
+
+
+class SmbFiles:
+    """The file operations of one host; ``operation`` names what the caller is doing, for errors."""
+
+    def __init__(self, session: MsrpcSession):
+        self.session = session
+        self.bytes_read = 0
+
+    def _where(self, operation: str, path: str) -> tuple[str, str]:
+        try:
+            return split_path(path)
+        except ValueError as exc:
+            raise TransportError(self.session.host, operation, str(exc)) from None
+
+    def _fail(self, operation: str, exc: BaseException, path: str) -> TransportError:
+        return self.session.failure(operation, exc, path)
+
+    # ---- reading ---------------------------------------------------------------------------
+    def stat(self, path: str, operation: str) -> FileInfo | None:
+        """The entry at ``path`` (file or folder), or None when it is not there."""
+        share, rest = self._where(operation, path)
+        if not rest:                       # the drive root itself
+            self.session.tree(share, operation)
+            return FileInfo(path, 0, 0.0, FILE_ATTRIBUTE_DIRECTORY)
+        try:
+            entries = self.session.smb.listPath(share, rest)
+        except Exception as exc:
+            if status_code(exc) in NOT_FOUND:
+                return None
+            raise self._fail(operation, exc, path) from None
+        name = ntpath.basename(rest).lower()
+        for entry in entries:
+            if entry.get_longname().lower() == name:
+                return _info(entry)
+        return None
+
+    def list_dir(self, path: str, operation: str) -> list[FileInfo] | None:
+        """Every entry of a folder (no ``.``/``..``), or None when the folder is not there."""
+        share, rest = self._where(operation, path)
+        pattern = f"{rest}\\*" if rest else "*"
+        try:
+            entries = self.session.smb.listPath(share, pattern)
+        except Exception as exc:
+            if status_code(exc) in NOT_FOUND:
+                return None
+            raise self._fail(operation, exc, path) from None
+        return [_info(entry) for entry in entries if entry.get_longname() not in (".", "..")]
+
+    def open_read(self, path: str, operation: str) -> "RemoteFile":
+        share, rest = self._where(operation, path)
+        tid = self.session.tree(share, operation)
+        try:
+            # Share read and write: SMS_EXECUTIVE keeps writing its logs while we read them.
+            fid = self.session.smb.openFile(tid, rest, desiredAccess=FILE_READ_DATA | FILE_READ_ATTRIBUTES,
+                                            shareMode=FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        except Exception as exc:
+            raise self._fail(operation, exc, path) from None
+        return RemoteFile(self, tid, fid, path, operation)
+
+    def read_all(self, path: str, operation: str, limit: int) -> bytes:
+        """The whole file, refused when larger than ``limit`` bytes."""
+        with self.open_read(path, operation) as handle:
+            data = bytearray()
+            offset = 0
+            while True:
+                block = handle.read(offset, CHUNK)
+                if not block:
+                    break
+                data += block
+                offset += len(block)
+                if len(data) > limit:
+                    raise TransportError(self.session.host, operation, f"{path} is larger than {limit} bytes")
+            return bytes(data)
+
+    def sha256(self, path: str, operation: str) -> tuple[str, int]:
+        """(sha256, size) of a file, read in chunks."""
+        digest = hashlib.sha256()
+        size = 0
+        with self.open_read(path, operation) as handle:
+            while True:
+                block = handle.read(size, CHUNK)
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+        return digest.hexdigest(), size
+
+    def exists(self, path: str, operation: str) -> bool:
+        return self.stat(path, operation) is not None
+
+    # ---- writing ---------------------------------------------------------------------------
+    def write_bytes(self, path: str, data: bytes, operation: str) -> None:
+        """Create or overwrite ``path`` with ``data``."""
+        share, rest = self._where(operation, path)
+        tid = self.session.tree(share, operation)
+        smbc = self.session.smb
+        try:
+            fid = smbc.createFile(tid, rest, desiredAccess=FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE,
+                                  shareMode=FILE_SHARE_READ, creationOption=FILE_NON_DIRECTORY_FILE,
+                                  creationDisposition=FILE_OVERWRITE_IF)
+        except Exception as exc:
+            raise self._fail(operation, exc, path) from None
+        try:
+            offset = 0
+            view = memoryview(data)
+            while offset < len(data):
+                written = smbc.writeFile(tid, fid, bytes(view[offset:offset + CHUNK]), offset)
+                if not written:
+                    raise TransportError(self.session.host, operation, f"{path}: the server accepted no bytes")
+                offset += written
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise self._fail(operation, exc, path) from None
+        finally:
+            self._close(tid, fid)
+
+    def append_bytes(self, path: str, data: bytes, operation: str) -> None:
+        """Append to a file (created when missing): read its size, write at the end."""
+        info = self.stat(path, operation)
+        if info is None:
+            self.write_bytes(path, data, operation)
+            return
+        share, rest = self._where(operation, path)
+        tid = self.session.tree(share, operation)
+        try:
+            fid = self.session.smb.openFile(tid, rest, desiredAccess=FILE_READ_DATA | FILE_WRITE_DATA,
+                                            shareMode=FILE_SHARE_READ | FILE_SHARE_WRITE)
+            try:
+                self.session.smb.writeFile(tid, fid, data, info.size)
+            finally:
+                self._close(tid, fid)
+        except Exception as exc:
+            raise self._fail(operation, exc, path) from None
+
+    def rename(self, source: str, target: str, operation: str) -> None:
+        """Rename within one share (a rename never copies, so it is atomic on the host)."""
+        share, rest = self._where(operation, source)
+        target_share, target_rest = self._where(operation, target)
+        if share != target_share:
+            raise TransportError(self.session.host, operation,
+                                 f"cannot move {source} to {target}: a rename stays on one drive")
+        try:
+            self.session.smb.rename(share, rest, target_rest)
+        except Exception as exc:
+            raise self._fail(operation, exc, f"rename {source} -> {target}") from None
+
+    def delete(self, path: str, operation: str) -> None:
+        share, rest = self._where(operation, path)
+        try:
+            self.session.smb.deleteFile(share, rest)
+        except Exception as exc:
+            raise self._fail(operation, exc, path) from None
+
+    def make_dirs(self, path: str, operation: str) -> None:
+        """Create ``path`` and its missing parents (like Directory.CreateDirectory)."""
+        share, rest = self._where(operation, path)
+        built = ""
+        for part in rest.split("\\") if rest else []:
+            built = f"{built}\\{part}" if built else part
+            info = self.stat(f"{share[0]}:\\{built}", operation)
+            if info is not None:
+                if not info.directory:
+                    raise TransportError(self.session.host, operation, f"{share[0]}:\\{built} is a file, not a folder")
+                continue
+            try:
+                self.session.smb.createDirectory(share, built)
+            except Exception as exc:
+                raise self._fail(operation, exc, f"{share[0]}:\\{built}") from None
+
+    def _close(self, tid, fid) -> None:
+        try:
+            self.session.smb.closeFile(tid, fid)
+        except Exception:  # the handle dies with the session anyway
+            pass
+
+
+class RemoteFile:
+    """An open file: ``read(offset, length)`` sends one read request per call (at most CHUNK bytes)."""
+
+    def __init__(self, files: SmbFiles, tid, fid, path: str, operation: str):
+        self.files, self.tid, self.fid, self.path, self.operation = files, tid, fid, path, operation
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = bytearray()
+        while length > 0:
+            want = min(length, CHUNK)
+            try:
+                block = self.files.session.smb.readFile(self.tid, self.fid, offset, want)
+            except Exception as exc:
+                raise self.files._fail(self.operation, exc, self.path) from None
+            if not block:
+                break
+            data += block
+            offset += len(block)
+            length -= len(block)
+            if len(block) < want:
+                break
+        self.files.bytes_read += len(data)
+        return bytes(data)
+
+    def close(self) -> None:
+        self.files._close(self.tid, self.fid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def drive_shares(session: MsrpcSession) -> tuple[list[str], str]:
+    """The fixed drives as their ``<d>$`` shares (letters, sorted) and how they were found.
+
+    Windows creates ``<d>$`` only for local fixed drives. First ``NetrShareEnum`` (srvsvc, one call);
+    when the server refuses it, each of ``C$`` .. ``Z$`` is tried with a tree connect."""
+    try:
+        shares = session.smb.listShares()
+        letters = set()
+        for share in shares:
+            name = str(share["shi1_netname"]).rstrip("\x00")
+            kind = int(share["shi1_type"]) & 0x0FFFFFFF      # strip STYPE_SPECIAL / STYPE_TEMPORARY
+            if kind == 0 and re.fullmatch(r"[A-Za-z]\$", name):
+                letters.add(name[0].upper())
+        return sorted(letters), "NetrShareEnum"
+    except Exception:  # srvsvc refused or missing: fall back to probing each drive letter
+        letters = [chr(code) for code in range(ord("C"), ord("Z") + 1) if session.has_share(f"{chr(code)}$")]
+        return letters, "tree connect C$..Z$"
+
+
+__all__ = ["FileInfo", "RemoteFile", "SmbFiles", "drive_shares", "split_path"]

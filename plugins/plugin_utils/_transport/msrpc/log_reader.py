@@ -1,0 +1,251 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Distmgr.log / Distmgr.lo_ read over SMB and filtered on the controller, with a per-host cache.
+
+``LineFilter`` is ``Search-LogFile`` of sms_probe.ps1 in Python: the same physical line numbers, the same
+4096-character cut, the same decoding (UTF-8 with replacement characters; a UTF-8 or UTF-16 byte order
+mark honoured), the same rule that appends the next physical line to a match whose entry does not end
+on it; the LogPattern is the controller's own Python pattern, case-insensitive. The matches then go
+through the project's parser (``distmgr_log.entries_from_probe_matches``) exactly as the winrm path's do.
+
+``LogCache`` keeps, per host and log file, the offset just past the last complete line scanned, the
+sha256 of the file's first 4 KiB, and the scan's state (line count, matches, a pending continuation):
+a rerun reads the head, checks it, and scans only the bytes appended since. A different head, a shorter
+file, another pattern or an unreadable cache mean a full scan; the cache never decides a fact alone."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import re
+import tempfile
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import SmbFiles
+
+MAX_LINE_CHARS = 4096            # sms_probe.ps1 $MaxLineChars
+HEAD_BYTES = 4096                # the cache's identity of a file: sha256 of its first 4 KiB
+READ_CHUNK = 60 * 1024
+CACHE_FORMAT = 1
+ENTRY_END = re.compile(r"><thread=[^>]*\)>", re.IGNORECASE)   # sms_probe.ps1 $EntryEnd
+
+
+@dataclass
+class ScanState:
+    """Where a scan stands; JSON-able so the cache can keep it."""
+    offset: int = 0                   # bytes consumed: just past the last complete line
+    lines: int = 0                    # complete physical lines seen
+    matches: list = field(default_factory=list)
+    pending: bool = False             # the last match waits for the next physical line
+
+
+class LineFilter:
+    """Feed bytes in file order; complete lines are matched as they arrive, the last partial one is held."""
+
+    def __init__(self, pattern: re.Pattern, state: ScanState | None = None):
+        self.pattern = pattern
+        self.state = state or ScanState()
+        self._tail = bytearray()       # an unfinished line (bounded: only its start is kept)
+        self._tail_bytes = 0           # its real length in the file
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                self._hold(data[start:])
+                return
+            self._hold(data[start:newline])
+            self._line(bytes(self._tail))
+            self.state.offset += self._tail_bytes + 1
+            self._tail.clear()
+            self._tail_bytes = 0
+            start = newline + 1
+
+    def feed_text_line(self, text: str) -> None:
+        """A line already decoded (the UTF-16 path); no offsets are kept for it."""
+        self._match(text[:MAX_LINE_CHARS].rstrip("\r"))
+
+    def _hold(self, piece: bytes) -> None:
+        room = MAX_LINE_CHARS * 4 - len(self._tail)      # 4096 characters are at most 16 KiB of UTF-8
+        if room > 0:
+            self._tail += piece[:room]
+        self._tail_bytes += len(piece)
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace")[:MAX_LINE_CHARS].rstrip("\r")
+        self._match(text)
+
+    def _match(self, text: str) -> None:
+        state = self.state
+        state.lines += 1
+        if state.pending:
+            state.matches[-1]["text"] += "\n" + text
+            state.pending = False
+        if self.pattern.search(text):
+            state.matches.append({"line": state.lines, "text": text})
+            state.pending = not ENTRY_END.search(text)
+
+    def result(self) -> list:
+        """The matches as the probe would give them now: the held partial line counts as the last line."""
+        if not self._tail_bytes:
+            return [dict(m) for m in self.state.matches]
+        saved = ScanState(self.state.offset, self.state.lines, [dict(m) for m in self.state.matches],
+                          self.state.pending)
+        self._line(bytes(self._tail))
+        found, self.state = self.state.matches, saved
+        return found
+
+
+# ---- the cache ------------------------------------------------------------------------------------
+class LogCache:
+    """One JSON file per host under the cache folder (``q244405_msrpc_cache_dir``); private to the user."""
+
+    def __init__(self, folder: str, host: str):
+        self.folder = folder
+        self.file = os.path.join(folder, urllib.parse.quote(host, safe="") + ".json")
+        self._data = self._load()
+        self.dirty = False
+
+    def _load(self) -> dict:
+        try:
+            with open(self.file, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {"format": CACHE_FORMAT, "files": {}}
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("files"), dict):
+            return {"format": CACHE_FORMAT, "files": {}}
+        return data
+
+    def get(self, path: str, pattern: str) -> dict | None:
+        entry = self._data["files"].get(path.lower())
+        if not isinstance(entry, dict) or entry.get("pattern") != pattern:
+            return None
+        return entry
+
+    def put(self, path: str, entry: dict) -> None:
+        self._data["files"][path.lower()] = entry
+        self.dirty = True
+
+    def drop(self, path: str) -> None:
+        if self._data["files"].pop(path.lower(), None) is not None:
+            self.dirty = True
+
+    def save(self) -> None:
+        """Written beside and swapped in; a cache that cannot be written only costs a full scan next time."""
+        if not self.dirty:
+            return
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(self._data, out)
+            os.replace(temporary, self.file)
+            self.dirty = False
+        except OSError:
+            pass
+
+
+def _state_from(entry: dict) -> ScanState | None:
+    try:
+        state = ScanState(int(entry["offset"]), int(entry["lines"]), list(entry["matches"]), bool(entry["pending"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if state.offset < 0 or state.lines < 0 or not all(isinstance(m, dict) for m in state.matches):
+        return None
+    return state
+
+
+# ---- one log file ---------------------------------------------------------------------------------
+def _encoding(head: bytes) -> tuple[str, int]:
+    """(codec, byte order mark length) as StreamReader(UTF8, detectEncodingFromByteOrderMarks) decides."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    return "utf-8", 0
+
+
+def search_log(files: SmbFiles, path: str, pattern: re.Pattern, cache: LogCache | None,
+               operation: str = "log") -> tuple[dict, dict]:
+    """(the probe's ``distmgr_log.files[]`` entry, read statistics) for one log file."""
+    entry = {"path": path, "exists": False, "size": None, "matches": None}
+    info = files.stat(path, operation)
+    if info is None or info.directory:
+        if cache is not None:
+            cache.drop(path)
+        return entry, {"bytes_read": 0, "cache": "none"}
+    size = info.size
+    entry.update(exists=True, size=size)
+    before = files.bytes_read
+    with files.open_read(path, operation) as handle:
+        head = handle.read(0, min(HEAD_BYTES, size)) if size else b""
+        codec, bom = _encoding(head)
+        if codec != "utf-8":
+            entry["matches"] = _scan_utf16(handle, head, size, bom, codec, pattern)
+            return entry, {"bytes_read": files.bytes_read - before, "cache": "not used (UTF-16)"}
+        state, how = _resume(cache, path, pattern, head, size)
+        if state is None:
+            state, how = ScanState(offset=bom), "full scan"
+        line_filter = LineFilter(pattern, state)
+        position = state.offset
+        while position < size:
+            if position + READ_CHUNK <= len(head):
+                block = head[position:position + READ_CHUNK]
+            elif position < len(head):
+                block = head[position:]
+            else:
+                block = handle.read(position, min(READ_CHUNK, size - position))
+            if not block:
+                break                     # the file shrank while we read it: what was read stands
+            line_filter.feed(block)
+            position += len(block)
+        entry["matches"] = line_filter.result()
+    if cache is not None:
+        cache.put(path, {"pattern": pattern.pattern, "head_len": len(head),
+                         "head_sha256": hashlib.sha256(head).hexdigest(), **asdict(line_filter.state)})
+    return entry, {"bytes_read": files.bytes_read - before, "cache": how}
+
+
+def _resume(cache, path, pattern, head: bytes, size: int) -> tuple[ScanState | None, str]:
+    if cache is None:
+        return None, "full scan"
+    cached = cache.get(path, pattern.pattern)
+    if cached is None:
+        return None, "full scan"
+    state = _state_from(cached)
+    head_len = cached.get("head_len")
+    if state is None or not isinstance(head_len, int) or head_len > len(head) or state.offset > size:
+        return None, "full scan (the file is shorter or the cache unreadable)"
+    if hashlib.sha256(head[:head_len]).hexdigest() != cached.get("head_sha256"):
+        return None, "full scan (the file's first 4 KiB changed: a new or rolled-over log)"
+    return state, f"resumed at byte {state.offset}"
+
+
+def _scan_utf16(handle, head: bytes, size: int, bom: int, codec: str, pattern: re.Pattern) -> list:
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    line_filter = LineFilter(pattern)
+    carry = ""
+    position = bom
+    data = head[bom:]
+    while True:
+        final = position + len(data) >= size or not data
+        text = carry + decoder.decode(data, final=final)
+        lines = text.split("\n")
+        carry = lines.pop()
+        for line in lines:
+            line_filter.feed_text_line(line)
+        if len(carry) > MAX_LINE_CHARS * 4:
+            carry = carry[:MAX_LINE_CHARS * 4]
+        position += len(data)
+        if final:
+            break
+        data = handle.read(position, min(READ_CHUNK, size - position))
+    if carry:
+        line_filter.feed_text_line(carry)
+    return line_filter.state.matches

@@ -1,0 +1,275 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The schema-1 probe answer (docs/internals.md section 1) assembled on the controller over msrpc.
+
+Each source is read on its own, as sms_probe.ps1 does: a failure lands in ``errors`` and the rest still
+runs. Only a host that cannot be reached at all (connection, logon) fails the probe. Sources:
+registry (MS-RRP) for Setup / Identification / Tracing, the computer name and architecture and the
+services' ImagePath and Start; service states (MS-SCMR); fixed drives as ``<d>$`` shares; folder
+listings, Distmgr.dll (sha256 and PE version resource) and the logs over SMB; WMI through ``wmi_hook``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import search_log
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.pe_version import file_version_of_bytes
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.regex import compile_script_regex
+
+MAX_DLL_BYTES = 32 * 1024 * 1024       # Distmgr.dll is about 230 KB; a larger "DLL" is not read whole
+COMPUTER_NAME_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName"
+ENVIRONMENT_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
+SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
+START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
+_IMAGE_ROOT = re.compile(r"^(?P<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe", re.IGNORECASE)
+
+
+def join(parent: str | None, child: str) -> str | None:
+    return None if not parent else parent.rstrip("\\") + "\\" + child
+
+
+class _Probe:
+    def __init__(self, host, parameters: dict):
+        self.host = host                 # transport.MsrpcHost: session, files, registry, services, cache
+        self.p = Params(parameters, PROBE_DEFAULTS)
+        self.errors: list[dict] = []
+        self.log_reads: list[dict] = []
+        self.timeout = int(self.p.get("WmiTimeoutSeconds") or 30)
+
+    def error(self, source: str, message: str) -> None:
+        self.errors.append({"source": source, "message": message})
+
+    def guarded(self, source: str, what, default=None):
+        """Run one read; a host error becomes an entry of ``errors`` (the probe goes on)."""
+        try:
+            return what()
+        except TransportError as exc:
+            self.error(source, exc.message)
+            return default
+
+    # ---- registry ----------------------------------------------------------------------------
+    def registry_values(self, key: str, names: list[str]) -> dict | None:
+        try:
+            values = self.host.registry.read_values(key, names, "registry")
+        except TransportError as exc:
+            self.error("registry", f"registry key {key}: {exc.message}")
+            return None
+        if values is None:
+            self.error("registry", f"registry key {key} not found")
+        return values
+
+    def registry(self) -> dict:
+        root = self.p.text("SmsRegistryRoot").rstrip("\\")
+        return {
+            "setup": self.registry_values(f"{root}\\Setup", ["Full Version", "Installation Directory", "Type", "UI Version"]),
+            "identification": self.registry_values(f"{root}\\Identification",
+                                                   ["Site Code", "Parent Site Code", "Installation Directory"]),
+            "tracing": self.registry_values(f"{root}\\Tracing\\{self.p.text('LogComponent')}", ["Enabled", "MaxFileSize"]),
+        }
+
+    def environment(self) -> tuple[str | None, str | None]:
+        """(COMPUTERNAME, PROCESSOR_ARCHITECTURE): what ``$env:`` gives the script, from the registry."""
+        def read(key, name):
+            values = self.host.registry.read_values(key, [name], "registry")
+            return None if values is None else values.get(name)
+        name = self.guarded("registry", lambda: read(COMPUTER_NAME_KEY, "ComputerName"))
+        if not name:
+            name = self.host.session.smb.getServerName() or None
+        arch = self.guarded("registry", lambda: read(ENVIRONMENT_KEY, "PROCESSOR_ARCHITECTURE"))
+        if not arch:
+            self.error("registry", f"{ENVIRONMENT_KEY}\\PROCESSOR_ARCHITECTURE not found: the platform is unknown")
+        return name, arch
+
+    # ---- WMI (through the hook) -------------------------------------------------------------
+    def wmi_facts(self, registry: dict) -> tuple[dict, dict]:
+        ident = registry["identification"] or {}
+        site_code = str(ident["Site Code"]) if ident.get("Site Code") else None
+        if not site_code or not re.fullmatch(r"[A-Za-z0-9]{3}", site_code):
+            message = (f"site code '{site_code}' is not valid" if site_code
+                       else "site code unknown: no Identification\\Site Code and no SMS Provider")
+            self.error("wmi", message)
+            return wmi_hook.unavailable_site(message), wmi_hook.unavailable_packages(message, None)
+        namespace = f"root\\SMS\\site_{site_code}"
+        wmi = wmi_hook.wmi_module()
+        if wmi is None:
+            self.error("wmi", f"WMI namespace {namespace} unavailable: {wmi_hook.NOT_YET}")
+            return (wmi_hook.unavailable_site(wmi_hook.NOT_YET),
+                    wmi_hook.unavailable_packages(wmi_hook.NOT_YET, namespace))
+        site = (wmi.site(self.host.session, site_code, self.timeout) if hasattr(wmi, "site")
+                else wmi_hook.unavailable_site(wmi_hook.NOT_YET))
+        packages = wmi.active_packages(self.host.session, site_code, self.timeout)
+        for part in (site, packages):
+            if part.get("error") and not part.get("available"):
+                self.error("wmi", part["error"])
+        return site, packages
+
+    def console_open(self) -> bool | None:
+        wmi = wmi_hook.wmi_module()
+        if wmi is not None and hasattr(wmi, "console_open"):
+            return wmi.console_open(self.host.session, self.p.text("ConsoleProcess"), self.p.text("ConsoleSnapIn"),
+                                    self.timeout)
+        self.error("processes", f"whether the SMS Administrator console is open needs Win32_Process: {wmi_hook.NOT_YET}")
+        return None
+
+    # ---- services ---------------------------------------------------------------------------
+    def services(self) -> tuple[dict, dict]:
+        result, paths = {}, {}
+        for name in self.p.list("Services"):
+            name = str(name)
+            result[name] = {"exists": False, "state": None, "start_mode": None}
+            state = self.guarded("services", lambda: self.host.services.state(name, "services"))
+            if state is None:
+                continue
+            config = self.guarded("services", lambda: self.host.registry.read_values(
+                f"{SERVICES_KEY}\\{name}", ["Start", "ImagePath"], "services"))
+            if config is None:       # no Services key readable: ask the service manager
+                scm = self.guarded("services", lambda: self.host.services.config(name, "services")) or {}
+                config = {"Start": None, "ImagePath": scm.get("path")}
+                start_mode = scm.get("start_mode")
+            else:
+                start_mode = START_MODES.get(config.get("Start"))
+            result[name] = {"exists": True, "state": state, "start_mode": start_mode}
+            if config.get("ImagePath"):
+                paths[name] = str(config["ImagePath"])
+        return result, paths
+
+    @staticmethod
+    def install_dir_from_image_path(paths: dict) -> str | None:
+        for name in ("SMS_EXECUTIVE", "SMS_SITE_COMPONENT_MANAGER"):
+            image = next((v for k, v in paths.items() if k.upper() == name), None)
+            if image:
+                match = _IMAGE_ROOT.match(image.strip().strip('"'))
+                if match:
+                    return match.group("root")
+        return None
+
+    # ---- files ------------------------------------------------------------------------------
+    def platform_dll(self, install_dir: str | None, platform: str) -> dict:
+        path = join(join(join(install_dir, "bin"), platform), "Distmgr.dll")
+        entry = {"path": path, "exists": False, "file_version": None, "size": None, "sha256": None}
+        if path is None:
+            return entry
+        files = self.host.files
+        try:
+            info = files.stat(path, "platforms")
+            if info is None or info.directory:
+                return entry
+            entry.update(exists=True, size=info.size)
+            # sha256 needs every byte; the version parser then looks only at the headers and the
+            # resource section of the bytes this one pass read.
+            data = files.read_all(path, "platforms", MAX_DLL_BYTES)
+            entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                         file_version=file_version_of_bytes(data))
+        except TransportError as exc:
+            self.error("platforms", f"{path}: {exc.message}")
+        return entry
+
+    def package_folder_paths(self) -> list[str]:
+        given = [str(p) for p in self.p.list("PackageFolders") if p]
+        if given:
+            return given
+        try:
+            letters, method = drive_shares(self.host.session)
+        except TransportError as exc:
+            self.error("package_folders", exc.message)
+            return []
+        self.drive_discovery = method
+        return [f"{letter}:\\{self.p.text('PackageFolderName')}" for letter in letters]
+
+    def folder_listing(self, path: str) -> dict:
+        folder = {"path": path, "exists": False, "files": None}
+        try:
+            entries = self.host.files.list_dir(path, "package_folders")
+        except TransportError as exc:
+            self.error("package_folders", f"{path}: {exc.message}")
+            return folder
+        if entries is None:
+            return folder
+        folder["exists"] = True
+        folder["files"] = [{"name": e.name, "size": None if e.directory else e.size,
+                            "last_write_utc": e.last_write_utc, "reparse_point": e.reparse_point,
+                            "directory": e.directory}
+                           for e in sorted(entries, key=lambda e: e.name.lower())]
+        return folder
+
+    def log_facts(self, install_dir: str | None, tracing: dict | None) -> dict:
+        enabled = max_size = None
+        if tracing is not None:
+            if tracing.get("Enabled") is not None:
+                enabled = int(tracing["Enabled"]) == 1
+            max_size = tracing.get("MaxFileSize")
+        try:
+            pattern = compile_script_regex(self.p.text("LogPattern"))
+        except re.error as exc:
+            self.error("log", f"invalid LogPattern: {exc}")
+            pattern = None
+        files = []
+        for name in self.p.list("LogNames"):
+            path = join(join(install_dir, "Logs"), str(name))
+            entry = {"path": path, "exists": False, "size": None, "matches": None}
+            if pattern is not None and path is not None:
+                try:
+                    entry, stats = search_log(self.host.files, path, pattern, self.host.log_cache, "log")
+                    self.log_reads.append(dict(stats, path=path))
+                except TransportError as exc:
+                    self.error("log", f"{path}: {exc.message}")
+                    entry = dict(entry, exists=True)
+            files.append(entry)
+        return {"logging_enabled": enabled, "max_file_size": max_size, "files": files}
+
+    # ---- the answer -------------------------------------------------------------------------
+    def run(self) -> dict:
+        self.drive_discovery = "PackageFolders parameter"
+        computer_name, architecture = self.environment()
+        registry = self.registry()
+        wmi_site, active = self.wmi_facts(registry)
+        services, image_paths = self.services()
+        install_dir = None
+        for candidate in ((registry["identification"] or {}).get("Installation Directory"),
+                          (registry["setup"] or {}).get("Installation Directory"),
+                          wmi_site.get("InstallDir"),
+                          self.install_dir_from_image_path(image_paths)):
+            if candidate:
+                install_dir = str(candidate).rstrip("\\")
+                break
+        if install_dir is None:
+            self.error("install_dir", "SMS installation directory not found (registry, WMI SMS_Site, service ImagePath)")
+        platforms = {str(p): self.platform_dll(install_dir, str(p)) for p in self.p.list("Platforms")}
+        hotfix_log = join(join(install_dir, "Logs"), self.p.text("HotfixLogName"))
+        hotfix_exists = bool(hotfix_log) and bool(self.guarded(
+            "hotfix_log", lambda: self.host.files.exists(hotfix_log, "hotfix_log"), False))
+        folders = [self.folder_listing(path) for path in self.package_folder_paths()]
+        console = self.console_open()
+        distmgr_log = self.log_facts(install_dir, registry["tracing"])
+        self.host.log_cache.save()
+        session = self.host.session
+        return {
+            "schema": 1,
+            "transport": "msrpc",
+            "computer_name": computer_name,
+            "processor_architecture": architecture,
+            "registry": registry,
+            "wmi_site": wmi_site,
+            "install_dir": install_dir,
+            "platforms": platforms,
+            "hotfix_log": {"path": hotfix_log, "exists": hotfix_exists},
+            "services": services,
+            "console_open": console,
+            "package_folders": folders,
+            "active_packages": active,
+            "distmgr_log": distmgr_log,
+            "errors": self.errors,
+            "msrpc": {"dialect": session.dialect_name, "ntlm": session.ntlm, "drive_discovery": self.drive_discovery,
+                      "log_reads": self.log_reads, "wire": session.stats.as_dict()},
+        }
+
+
+def probe(host, parameters: dict) -> dict:
+    """The probe answer; raises TransportError only when the host cannot be reached or logged on to."""
+    host.session.smb            # connect and log on first: an unreachable host fails here, clearly
+    return _Probe(host, parameters).run()

@@ -1,0 +1,126 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The site server's registry over MS-RRP (``\\pipe\\winreg``) on the session's SMB connection.
+
+Keys are written as the scripts write them (``HKLM:\\SOFTWARE\\...`` or ``HKLM\\SOFTWARE\\...``); only
+HKEY_LOCAL_MACHINE is needed. Values come back as Python values the way PowerShell's ``GetValue`` gives
+them: REG_SZ / REG_EXPAND_SZ as text, REG_DWORD / REG_QWORD as int, REG_MULTI_SZ as a list."""
+
+from __future__ import annotations
+
+import re
+
+from impacket.dcerpc.v5 import rrp
+from impacket.system_errors import ERROR_FILE_NOT_FOUND
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
+    MsrpcSession, status_code)
+
+_HKLM = re.compile(r"^(?:HKLM|HKEY_LOCAL_MACHINE):?\\", re.IGNORECASE)
+VALUE_TYPES = {"string": rrp.REG_SZ, "expandstring": rrp.REG_EXPAND_SZ, "dword": rrp.REG_DWORD,
+               "qword": rrp.REG_QWORD, "multistring": rrp.REG_MULTI_SZ}
+TYPE_NAMES = {code: name for name, code in VALUE_TYPES.items()}
+
+
+def subkey(key: str) -> str:
+    """``HKLM:\\SOFTWARE\\Microsoft\\SMS`` -> ``SOFTWARE\\Microsoft\\SMS``; ValueError for other hives."""
+    match = _HKLM.match(key or "")
+    if not match:
+        raise ValueError(f"registry key {key!r}: only HKLM keys are read or written")
+    return key[match.end():].strip("\\")
+
+
+def _plain(value_type: int, data):
+    if value_type in (rrp.REG_SZ, rrp.REG_EXPAND_SZ) and isinstance(data, str):
+        return data.rstrip("\x00")
+    if value_type == rrp.REG_MULTI_SZ and isinstance(data, str):
+        return [part for part in data.rstrip("\x00").split("\x00")]
+    return data
+
+
+class Registry:
+    def __init__(self, session: MsrpcSession):
+        self.session = session
+        self._root = None
+
+    def _dce(self, operation: str):
+        return self.session.pipe("winreg", rrp.MSRPC_UUID_RRP, operation)
+
+    def _hklm(self, operation: str):
+        if self._root is None:
+            try:
+                self._root = rrp.hOpenLocalMachine(self._dce(operation))["phKey"]
+            except Exception as exc:
+                raise self.session.failure(operation, exc, "OpenLocalMachine") from None
+        return self._root
+
+    def _open(self, key: str, access: int, operation: str):
+        """An open key handle, or None when the key does not exist."""
+        try:
+            path = subkey(key)
+        except ValueError as exc:
+            raise self.session.error(operation, str(exc)) from None
+        dce = self._dce(operation)
+        try:
+            return rrp.hBaseRegOpenKey(dce, self._hklm(operation), path, samDesired=access)["phkResult"]
+        except Exception as exc:
+            if status_code(exc) == ERROR_FILE_NOT_FOUND:
+                return None
+            raise self.session.failure(operation, exc, f"registry key {key}") from None
+
+    def _close(self, handle) -> None:
+        try:
+            rrp.hBaseRegCloseKey(self._dce("registry"), handle)
+        except Exception:  # a leaked key handle dies with the pipe
+            pass
+
+    def read_values(self, key: str, names: list[str], operation: str = "registry") -> dict | None:
+        """``{name: value or None}`` for exactly ``names``; None when the key itself is missing."""
+        handle = self._open(key, rrp.KEY_READ, operation)
+        if handle is None:
+            return None
+        try:
+            return {name: self._query(handle, key, name, operation)[1] for name in names}
+        finally:
+            self._close(handle)
+
+    def _query(self, handle, key: str, name: str, operation: str) -> tuple[int | None, object]:
+        try:
+            value_type, data = rrp.hBaseRegQueryValue(self._dce(operation), handle, name)
+        except Exception as exc:
+            if status_code(exc) == ERROR_FILE_NOT_FOUND:
+                return None, None
+            raise self.session.failure(operation, exc, f"registry value {key}\\{name}") from None
+        return value_type, _plain(value_type, data)
+
+    def read_value(self, key: str, name: str, operation: str = "registry") -> tuple[bool, int | None, object]:
+        """(key exists, value type or None, value or None)."""
+        handle = self._open(key, rrp.KEY_READ, operation)
+        if handle is None:
+            return False, None, None
+        try:
+            value_type, data = self._query(handle, key, name, operation)
+            return True, value_type, data
+        finally:
+            self._close(handle)
+
+    def set_value(self, key: str, name: str, value_type: str, data, operation: str = "registry") -> None:
+        """Write one value in an existing key (the SMS keys are made by SMS setup, never by us)."""
+        code = VALUE_TYPES.get(value_type)
+        if code is None:
+            raise self.session.error(operation, f"value type {value_type!r}: expected one of {', '.join(VALUE_TYPES)}")
+        handle = self._open(key, rrp.KEY_READ | rrp.KEY_SET_VALUE, operation)
+        if handle is None:
+            raise self.session.error(operation, f"registry key {key} not found")
+        if code in (rrp.REG_SZ, rrp.REG_EXPAND_SZ):
+            data = str(data) + "\x00"
+        elif code == rrp.REG_MULTI_SZ:
+            data = "".join(f"{part}\x00" for part in data) + "\x00"
+        else:
+            data = int(data)
+        try:
+            rrp.hBaseRegSetValue(self._dce(operation), handle, name, code, data)
+        except Exception as exc:
+            raise self.session.failure(operation, exc, f"set {key}\\{name}") from None
+        finally:
+            self._close(handle)

@@ -1,0 +1,136 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SMS services over MS-SCMR (``\\pipe\\svcctl``): state, stop and start with bounded waits.
+
+States use the probe's names (running, stopped, start_pending, stop_pending, paused ...). Every wait
+polls ``QueryServiceStatus`` and gives up after the caller's seconds, naming the service and the state it
+was left in; a pending state is waited out, never interrupted."""
+
+from __future__ import annotations
+
+import time
+
+from impacket.dcerpc.v5 import scmr
+from impacket.system_errors import (ERROR_SERVICE_ALREADY_RUNNING, ERROR_SERVICE_DOES_NOT_EXIST,
+                                    ERROR_SERVICE_NOT_ACTIVE)
+
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
+    MsrpcSession, status_code)
+
+STATES = {1: "stopped", 2: "start_pending", 3: "stop_pending", 4: "running",
+          5: "continue_pending", 6: "pause_pending", 7: "paused"}
+START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
+POLL_SECONDS = 0.5
+_ACCESS = scmr.SERVICE_QUERY_STATUS | scmr.SERVICE_START | scmr.SERVICE_STOP
+
+
+class Services:
+    def __init__(self, session: MsrpcSession, sleep=time.sleep, clock=time.monotonic):
+        self.session = session
+        self._sleep = sleep
+        self._clock = clock
+        self._manager = None
+        self._handles: dict[str, object] = {}
+
+    def _dce(self, operation: str):
+        return self.session.pipe("svcctl", scmr.MSRPC_UUID_SCMR, operation)
+
+    def _scm(self, operation: str):
+        if self._manager is None:
+            try:
+                self._manager = scmr.hROpenSCManagerW(self._dce(operation))["lpScHandle"]
+            except Exception as exc:
+                raise self.session.failure(operation, exc, "OpenSCManager") from None
+        return self._manager
+
+    def _open(self, name: str, operation: str, access: int = _ACCESS):
+        """The service handle, or None when no such service is installed."""
+        key = name.upper()
+        if key not in self._handles:
+            try:
+                self._handles[key] = scmr.hROpenServiceW(self._dce(operation), self._scm(operation), name + "\x00",
+                                                         dwDesiredAccess=access)["lpServiceHandle"]
+            except Exception as exc:
+                if status_code(exc) == ERROR_SERVICE_DOES_NOT_EXIST:
+                    self._handles[key] = None
+                else:
+                    raise self.session.failure(operation, exc, f"open service {name}") from None
+        return self._handles[key]
+
+    def state(self, name: str, operation: str = "services") -> str | None:
+        """running | stopped | start_pending | ..., or None when the service is not installed."""
+        handle = self._open(name, operation)
+        if handle is None:
+            return None
+        return self._state(handle, name, operation)
+
+    def _state(self, handle, name: str, operation: str) -> str:
+        try:
+            status = scmr.hRQueryServiceStatus(self._dce(operation), handle)["lpServiceStatus"]
+        except Exception as exc:
+            raise self.session.failure(operation, exc, f"query service {name}") from None
+        code = int(status["dwCurrentState"])
+        return STATES.get(code, f"state_{code}")
+
+    def config(self, name: str, operation: str = "services") -> dict | None:
+        """``{"start_mode", "path"}`` from QueryServiceConfig, or None when the service is not installed."""
+        handle = self._open(name, operation)
+        if handle is None:
+            return None
+        try:
+            config = scmr.hRQueryServiceConfigW(self._dce(operation), handle)["lpServiceConfig"]
+        except Exception as exc:
+            raise self.session.failure(operation, exc, f"query service configuration of {name}") from None
+        return {"start_mode": START_MODES.get(int(config["dwStartType"])),
+                "path": str(config["lpBinaryPathName"]).rstrip("\x00") or None}
+
+    # ---- stop / start with bounded waits ------------------------------------------------------
+    def wait_for(self, name: str, wanted: str, seconds: float, operation: str) -> str:
+        """Poll until the service is in ``wanted``; return the last state seen (maybe not ``wanted``)."""
+        handle = self._open(name, operation)
+        deadline = self._clock() + seconds
+        state = self._state(handle, name, operation)
+        while state != wanted and self._clock() < deadline:
+            self._sleep(POLL_SECONDS)
+            state = self._state(handle, name, operation)
+        return state
+
+    def stop(self, name: str, seconds: float, operation: str) -> None:
+        """Stop and wait at most ``seconds``; raise TransportError when it is not stopped by then."""
+        handle = self._open(name, operation)
+        if handle is None:
+            raise self.session.error(operation, f"service {name} is not installed")
+        state = self._state(handle, name, operation)
+        if state == "stopped":
+            return
+        if state != "stop_pending":
+            try:
+                scmr.hRControlService(self._dce(operation), handle, scmr.SERVICE_CONTROL_STOP)
+            except Exception as exc:
+                if status_code(exc) != ERROR_SERVICE_NOT_ACTIVE:
+                    raise self.session.failure(operation, exc, f"stop service {name}") from None
+        state = self.wait_for(name, "stopped", seconds, operation)
+        if state != "stopped":
+            raise TransportError(self.session.host, operation,
+                                 f"service {name} did not stop within {seconds:g} seconds (state {state})")
+
+    def start(self, name: str, seconds: float, operation: str) -> None:
+        """Start and wait at most ``seconds`` for it to run; a pending stop is waited out first."""
+        handle = self._open(name, operation)
+        if handle is None:
+            raise self.session.error(operation, f"service {name} is not installed")
+        state = self._state(handle, name, operation)
+        if state == "stop_pending":
+            # A start request is refused while a stop is pending: let the stop finish first.
+            state = self.wait_for(name, "stopped", seconds, operation)
+        if state == "stopped":
+            try:
+                scmr.hRStartServiceW(self._dce(operation), handle)
+            except Exception as exc:
+                if status_code(exc) != ERROR_SERVICE_ALREADY_RUNNING:
+                    raise self.session.failure(operation, exc, f"start service {name}") from None
+        state = self.wait_for(name, "running", seconds, operation)
+        if state != "running":
+            raise TransportError(self.session.host, operation,
+                                 f"service {name} did not start within {seconds:g} seconds (state {state})")
