@@ -317,7 +317,8 @@ def test_probe_reads_utf16_and_survives_garbage(tmp_path):
     state.write_bytes("C:\\SMS\\Logs\\Distmgr.log", garbage)
     result, _unused = run_script(state, "probe", {})
     (match,) = result["distmgr_log"]["files"][1]["matches"]
-    assert match["line"] == 2 and match["text"].startswith("Start deleting the package 6100001A...\ufffd")
+    # no byte order mark: the ANSI code page (1252), where 0xFF 0xFE are "ÿþ", as Windows reads them
+    assert match["line"] == 2 and match["text"].startswith("Start deleting the package 6100001A...\u00ff\u00fe")
     assert result["errors"] == []
 
 

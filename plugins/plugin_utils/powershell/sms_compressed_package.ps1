@@ -109,7 +109,9 @@ function Write-Manifest {
     $json = ConvertTo-Json -InputObject @($Entries) -Depth 4
     $temporary = "$Path.tmp"
     [System.IO.File]::WriteAllText($temporary, $json, (New-Object System.Text.UTF8Encoding -ArgumentList $false))
-    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Replace($temporary, $Path, $null) }
+    # [NullString]::Value: no backup. PowerShell passes $null to a .NET string argument as "", and
+    # File.Replace throws on an empty backup path.
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Replace($temporary, $Path, [NullString]::Value) }
     else { [System.IO.File]::Move($temporary, $Path) }
 }
 
@@ -170,7 +172,7 @@ function Invoke-Remove {
 function Invoke-Quarantine {
     param($Result)
     $path = $Result.path
-    $target = Join-Path $QuarantineDir ($Result.id + '.PCK')
+    $target = [System.IO.Path]::Combine($QuarantineDir, $Result.id + '.PCK')
     if ([System.IO.File]::Exists($target) -or [System.IO.Directory]::Exists($target)) {
         $Result.outcome = 'refused'
         $Result.reason = "quarantine already holds $target"
@@ -205,7 +207,7 @@ function Invoke-Restore {
     $path = $Result.path
     $entries = Read-Manifest $script:ManifestPath
     $entry = Find-ManifestEntry $entries $Result.id
-    $source = if ($null -ne $entry) { $entry.quarantine_path } else { Join-Path $QuarantineDir ($Result.id + '.PCK') }
+    $source = if ($null -ne $entry) { $entry.quarantine_path } else { [System.IO.Path]::Combine($QuarantineDir, $Result.id + '.PCK') }
     if (-not [System.IO.File]::Exists($source)) {
         $Result.outcome = 'missing'
         $Result.reason = "$source not found in quarantine"
@@ -244,7 +246,8 @@ function Invoke-Restore {
     $Result.outcome = 'restored'
 }
 
-function Invoke-Item {
+function Invoke-PackageItem {
+    # Not Invoke-Item: that name would hide the built-in cmdlet for the rest of the script.
     param($Item)
     $id = [string](Get-ItemValue $Item 'id')
     $path = [string](Get-ItemValue $Item 'path')
@@ -296,13 +299,18 @@ function Invoke-Item {
 }
 
 # ---- main -------------------------------------------------------------------------------------
-if ($Mode -ne 'absent' -and [string]::IsNullOrEmpty($QuarantineDir)) {
-    throw "QuarantineDir is required for Mode $Mode"
+if ($Mode -ne 'absent') {
+    if ([string]::IsNullOrEmpty($QuarantineDir)) { throw "QuarantineDir is required for Mode $Mode" }
+    # A relative path resolves against PowerShell's location in Join-Path but against the process's
+    # current directory in .NET calls: only a drive-absolute path names one folder for both.
+    if ($QuarantineDir -notmatch '^[A-Za-z]:\\') { throw "QuarantineDir must be a drive-absolute path (X:\...), got '$QuarantineDir'" }
+    $QuarantineDir = [System.IO.Path]::GetFullPath($QuarantineDir)
+    if ($QuarantineDir.Length -gt 3) { $QuarantineDir = $QuarantineDir.TrimEnd('\') }
 }
 try { [void][regex]::new($IdPattern) }
 catch { throw "invalid IdPattern: $((Get-InnermostException $_.Exception).Message)" }
 $script:AllowedFolders = @($PackageFolders | Where-Object { $_ } | ForEach-Object { Get-NormalFolder $_ })
-$script:ManifestPath = if ($Mode -eq 'absent') { $null } else { Join-Path $QuarantineDir 'manifest.json' }
+$script:ManifestPath = if ($Mode -eq 'absent') { $null } else { [System.IO.Path]::Combine($QuarantineDir, 'manifest.json') }
 $script:Active = $null
 $script:ActiveError = $null
 if (-not [string]::IsNullOrEmpty($ActiveNamespace)) {
@@ -312,7 +320,7 @@ if (-not [string]::IsNullOrEmpty($ActiveNamespace)) {
 }
 
 $results = New-Object System.Collections.Generic.List[object]
-foreach ($item in $Items) { $results.Add((Invoke-Item $item)) }
+foreach ($item in $Items) { $results.Add((Invoke-PackageItem $item)) }
 
 $Ansible.Result = @{ items = $results; manifest = $script:ManifestPath }
 # Check mode reports the change it would make, as Ansible modules do.

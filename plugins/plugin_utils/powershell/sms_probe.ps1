@@ -172,28 +172,53 @@ function Get-FolderListing {
 }
 
 # ---- Distmgr.log: streamed and filtered on the host -------------------------------------------
+function Get-LogEncoding {
+    # SMS 2.0 writes its logs in the system's ANSI code page, without a byte order mark. A BOM
+    # (UTF-8, UTF-16) decides; UTF-16 without one is recognised by its zero bytes (log text is
+    # mostly ASCII, so every other byte is 0); anything else is the ANSI code page
+    # ([Text.Encoding]::Default on Windows PowerShell 5.1), never UTF-8.
+    param([byte[]]$Head, [int]$Count)
+    if ($Count -ge 3 -and $Head[0] -eq 0xEF -and $Head[1] -eq 0xBB -and $Head[2] -eq 0xBF) { return [System.Text.Encoding]::UTF8 }
+    if ($Count -ge 2 -and $Head[0] -eq 0xFF -and $Head[1] -eq 0xFE) { return [System.Text.Encoding]::Unicode }
+    if ($Count -ge 2 -and $Head[0] -eq 0xFE -and $Head[1] -eq 0xFF) { return [System.Text.Encoding]::BigEndianUnicode }
+    $pairs = [Math]::Floor($Count / 2)
+    $evenZeros = 0
+    $oddZeros = 0
+    for ($i = 0; $i -lt $pairs * 2; $i++) {
+        if ($Head[$i] -eq 0) { if ($i % 2) { $oddZeros++ } else { $evenZeros++ } }
+    }
+    if ($pairs -gt 0 -and $oddZeros * 2 -ge $pairs -and $evenZeros * 10 -lt $pairs) { return [System.Text.Encoding]::Unicode }
+    if ($pairs -gt 0 -and $evenZeros * 2 -ge $pairs -and $oddZeros * 10 -lt $pairs) { return [System.Text.Encoding]::BigEndianUnicode }
+    [System.Text.Encoding]::Default
+}
+
 function Search-LogFile {
     # Reads the log in fixed-size blocks (never the whole file, never one unbounded line) and
     # keeps only lines matching $Pattern, so what crosses the wire does not grow with the log.
-    # StreamReader honours a UTF-16 or UTF-8 byte order mark; other bytes are read as UTF-8 and
-    # invalid sequences become U+FFFD, so a corrupt or binary log cannot stop the probe.
+    # The encoding comes from Get-LogEncoding; bytes invalid in it become U+FFFD, so a corrupt or
+    # binary log cannot stop the probe.
     # The per-line work is inline (no function call per line): a log can have a million lines.
+    # [string]$Path turns $null into "": an unknown install folder arrives as "" and has no log.
     param([string]$Path, [regex]$Pattern)
-    $entry = @{ path = $Path; exists = $false; size = $null; matches = $null }
-    if ($null -eq $Path) { return $entry }
-    $file = New-Object System.IO.FileInfo -ArgumentList $Path
-    if (-not $file.Exists) { return $entry }
-    $entry.exists = $true
-    $entry.size = $file.Length
+    $entry = @{ path = $null; exists = $false; size = $null; matches = $null }
+    if ([string]::IsNullOrEmpty($Path)) { return $entry }
+    $entry.path = $Path
     $found = New-Object System.Collections.Generic.List[object]
     $number = 0
     $pending = $null        # a match whose entry goes on over the next physical line
     $stream = $null
     $reader = $null
     try {
+        $file = New-Object System.IO.FileInfo -ArgumentList $Path
+        if (-not $file.Exists) { return $entry }
+        $entry.exists = $true
+        $entry.size = $file.Length
         # FileShare.ReadWrite: SMS_EXECUTIVE keeps writing the log while we read it.
         $stream = New-Object System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
-        $reader = New-Object System.IO.StreamReader -ArgumentList $stream, ([System.Text.Encoding]::UTF8), $true
+        $head = New-Object byte[] 4096
+        $headCount = $stream.Read($head, 0, $head.Length)
+        [void]$stream.Seek(0, [System.IO.SeekOrigin]::Begin)
+        $reader = New-Object System.IO.StreamReader -ArgumentList $stream, (Get-LogEncoding $head $headCount), $true
         $buffer = New-Object char[] 65536
         $line = New-Object System.Text.StringBuilder
         $atEnd = $false
@@ -392,26 +417,54 @@ function Get-LogFacts {
     @{ logging_enabled = $enabled; max_file_size = $maxSize; files = $files }
 }
 
+function Invoke-ProbeSource {
+    # One source of facts. Each source records its own expected failures; anything unexpected
+    # (an odd registry value, a path .NET refuses) is recorded under the source's name and the
+    # fallback stands in, so every other source still runs, as the header promises.
+    param([string]$Source, [scriptblock]$Body, $Fallback = $null)
+    try { & $Body }
+    catch {
+        Add-ProbeError $Source "unexpected error: $((Get-InnermostException $_.Exception).Message)"
+        $Fallback
+    }
+}
+
+function Get-ProcessorArchitecture {
+    # The machine's architecture: a 32-bit PowerShell on a 64-bit Windows sees x86 in
+    # PROCESSOR_ARCHITECTURE and the real one (AMD64) in PROCESSOR_ARCHITEW6432.
+    if ($env:PROCESSOR_ARCHITEW6432) { return $env:PROCESSOR_ARCHITEW6432 }
+    $env:PROCESSOR_ARCHITECTURE
+}
+
 function Invoke-Probe {
-    $registry = Get-RegistryFacts
-    $wmi = Get-WmiFacts (Get-SiteCode $registry)
-    $serviceFacts = Get-ServiceFacts
+    $registry = Invoke-ProbeSource 'registry' { Get-RegistryFacts } @{ setup = $null; identification = $null; tracing = $null }
+    $siteCode = Invoke-ProbeSource 'wmi' { Get-SiteCode $registry }
+    $wmi = Invoke-ProbeSource 'wmi' { Get-WmiFacts $siteCode } @{
+        site     = @{ available = $false; error = 'unexpected error'; SiteCode = $null; ReportingSiteCode = $null; Type = $null; Version = $null; BuildNumber = $null; InstallDir = $null }
+        packages = @{ available = $false; error = 'unexpected error'; namespace = $null; packages = $null }
+    }
+    $serviceFacts = Invoke-ProbeSource 'services' { Get-ServiceFacts } @{ services = @{}; paths = @{} }
 
     # First of Identification, Setup, WMI InstallDir, service ImagePath.
-    $installDir = $null
-    foreach ($candidate in @(
-            $(if ($registry.identification) { $registry.identification['Installation Directory'] }),
-            $(if ($registry.setup) { $registry.setup['Installation Directory'] }),
-            $wmi.site.InstallDir,
-            (Get-InstallDirFromImagePath $serviceFacts.paths))) {
-        if (-not [string]::IsNullOrEmpty($candidate)) { $installDir = ([string]$candidate).TrimEnd('\'); break }
+    $installDir = Invoke-ProbeSource 'install_dir' {
+        foreach ($candidate in @(
+                $(if ($registry.identification) { $registry.identification['Installation Directory'] }),
+                $(if ($registry.setup) { $registry.setup['Installation Directory'] }),
+                $wmi.site.InstallDir,
+                (Get-InstallDirFromImagePath $serviceFacts.paths))) {
+            if (-not [string]::IsNullOrEmpty($candidate)) { return ([string]$candidate).TrimEnd('\') }
+        }
+        $null
     }
     if ($null -eq $installDir) {
         Add-ProbeError 'install_dir' 'SMS installation directory not found (registry, WMI SMS_Site, service ImagePath)'
     }
 
     $platformFacts = @{}
-    foreach ($platform in $Platforms) { $platformFacts[$platform] = Get-PlatformDll $installDir $platform }
+    foreach ($platform in $Platforms) {
+        $platformFacts[$platform] = Invoke-ProbeSource 'platforms' { Get-PlatformDll $installDir $platform } @{
+            path = $null; exists = $false; file_version = $null; size = $null; sha256 = $null }
+    }
 
     $hotfixLog = Join-WindowsPath (Join-WindowsPath $installDir 'Logs') $HotfixLogName
     $hotfixExists = $false
@@ -429,22 +482,24 @@ function Invoke-Probe {
         }
     }
     $folders = New-Object System.Collections.Generic.List[object]
-    foreach ($folderPath in $folderPaths) { $folders.Add((Get-FolderListing $folderPath)) }
+    foreach ($folderPath in $folderPaths) {
+        $folders.Add((Invoke-ProbeSource 'package_folders' { Get-FolderListing $folderPath } @{ path = $folderPath; exists = $false; files = $null }))
+    }
 
     @{
         schema                 = 1
         computer_name          = $env:COMPUTERNAME
-        processor_architecture = $env:PROCESSOR_ARCHITECTURE
+        processor_architecture = Get-ProcessorArchitecture
         registry               = $registry
         wmi_site               = $wmi.site
         install_dir            = $installDir
         platforms              = $platformFacts
         hotfix_log             = @{ path = $hotfixLog; exists = $hotfixExists }
         services               = $serviceFacts.services
-        console_open           = Test-ConsoleOpen
+        console_open           = Invoke-ProbeSource 'processes' { Test-ConsoleOpen }
         package_folders        = $folders
         active_packages        = $wmi.packages
-        distmgr_log            = Get-LogFacts $installDir $registry.tracing
+        distmgr_log            = Invoke-ProbeSource 'log' { Get-LogFacts $installDir $registry.tracing } @{ logging_enabled = $null; max_file_size = $null; files = @() }
         errors                 = $script:Errors
     }
 }

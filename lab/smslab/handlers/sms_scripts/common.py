@@ -12,6 +12,7 @@ from smslab.state import HostState, LabPathError, file_version_of
 MAX_LINE_CHARS = 4096           # same cut as the probe: a corrupt log cannot grow the output
 ENTRY_END = re.compile(r"><thread=[^>]*\)>", re.IGNORECASE)
 INVALID_NAMESPACE = 0x8004100E  # WBEM_E_INVALID_NAMESPACE
+WMI_DOWN = 0x80080005           # CO_E_SERVER_EXEC_FAILURE: the WMI service (winmgmt) does not start
 
 
 # ---- shared helpers ---------------------------------------------------------------------------
@@ -110,10 +111,23 @@ def wmi_site_code(state: HostState) -> str | None:
     return site.get("SiteCode")
 
 
+def wmi_down(state: HostState) -> bool:
+    """Fault ``wmi_down``: the whole WMI service fails (services, processes and drives too), not only
+    the SMS namespace (``wmi_unavailable``)."""
+    return bool(state.faults.get("wmi_down"))
+
+
+def wmi_namespace_error(state: HostState, namespace: str) -> str | None:
+    """The error a query of ``namespace`` fails with now, or None when it answers."""
+    if wmi_down(state):
+        return wmi_error(namespace, WMI_DOWN)
+    return None if wmi_namespace_ok(state, namespace) else wmi_error(namespace)
+
+
 def wmi_namespace_ok(state: HostState, namespace: str) -> bool:
     """The site's namespace answers only when WMI works and the site code is the lab's."""
     wmi = state.wmi
-    if not wmi.get("available", True) or state.faults.get("wmi_unavailable"):
+    if not wmi.get("available", True) or state.faults.get("wmi_unavailable") or wmi_down(state):
         return False
     code = wmi_site_code(state)
     if namespace.lower() == "root\\sms":

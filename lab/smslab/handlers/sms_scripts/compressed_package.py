@@ -7,18 +7,18 @@ import ntpath
 import re
 
 from smslab.handlers import HostContext, ScriptError, script
+from smslab.handlers.dotnet_regex import DotnetRegexError, compile_dotnet
 from smslab.state import LabPathError
 from smslab.handlers.sms_scripts.common import (
-    Params,
-    dotnet_regex,
     file_exists,
     sha256_of,
-    wmi_error,
-    wmi_namespace_ok,
+    wmi_namespace_error,
 )
+from smslab.handlers.sms_scripts.dotnet_io import DotnetException, file_replace
 
-
-DEFAULT_ID_PATTERN = r"^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\.PCK$"
+DRIVE_ABSOLUTE = re.compile(r"^[A-Za-z]:\\")
+# What Write-Manifest passes as File.Replace's backup path: [NullString]::Value, no backup.
+NULL_STRING = None
 CHANGING = {"removed", "quarantined", "restored"}
 WOULD = {"would_remove", "would_quarantine", "would_restore"}
 
@@ -33,33 +33,41 @@ def _ps_string(value) -> str:
     return "" if value is None else str(value)
 
 
+def _full_folder(path: str) -> str:
+    """[IO.Path]::GetFullPath without the trailing backslash, except for a drive root (D:\\)."""
+    full = _full_path(path)
+    return full.rstrip("\\") if len(full) > 3 else full
+
+
 class _PackageJob:
-    def __init__(self, ctx: HostContext, params: Params):
+    def __init__(self, ctx: HostContext, params: dict):
+        # bound to the script's param() block (ps_binding): Mode is in its ValidateSet, strings are never None
         self.ctx = ctx
         self.state = ctx.state
-        self.mode = params.get("Mode")
-        if self.mode not in ("absent", "quarantined", "restored"):
-            raise ScriptError(f"Cannot validate argument on parameter 'Mode'. The argument \"{self.mode}\" does not "
-                              "belong to the set \"absent,quarantined,restored\"")
-        self.quarantine_dir = params.get("QuarantineDir")
-        if self.mode != "absent" and not self.quarantine_dir:
-            raise ScriptError(f"QuarantineDir is required for Mode {self.mode}")
-        self.folders = [_full_path(f).rstrip("\\") for f in params.list("PackageFolders", []) if f]
+        self.mode = params["Mode"].lower()
+        self.quarantine_dir = params["QuarantineDir"]
+        if self.mode != "absent":
+            if not self.quarantine_dir:
+                raise ScriptError(f"QuarantineDir is required for Mode {params['Mode']}")
+            if not DRIVE_ABSOLUTE.match(self.quarantine_dir):
+                raise ScriptError(f"QuarantineDir must be a drive-absolute path (X:\\...), got '{self.quarantine_dir}'")
+            self.quarantine_dir = _full_folder(self.quarantine_dir)
+        self.folders = [_full_path(f).rstrip("\\") for f in params["PackageFolders"] or [] if f]
         try:
-            self.id_pattern = dotnet_regex(params.get("IdPattern", DEFAULT_ID_PATTERN))
-        except re.error as exc:
+            compile_dotnet(params["IdPattern"])                          # [regex]::new($IdPattern)
+            self.id_pattern = compile_dotnet(params["IdPattern"], ignore_case=True)   # -notmatch
+        except DotnetRegexError as exc:
             raise ScriptError(f"invalid IdPattern: {exc}") from None
-        self.namespace = params.get("ActiveNamespace") or None
-        self.items = params.get("Items", []) or []
+        self.namespace = params["ActiveNamespace"] or None
+        self.items = params["Items"] or []
         self.manifest_path = None if self.mode == "absent" else self.quarantine_dir.rstrip("\\") + "\\manifest.json"
         self.active: dict | None = None
         self.active_error: str | None = None
         if self.namespace:
-            if wmi_namespace_ok(self.state, self.namespace):
+            self.active_error = wmi_namespace_error(self.state, self.namespace)
+            if self.active_error is None:
                 self.active = {str(p.get("PackageID", "")).upper(): p.get("ActionInProgress")
                                for p in self.state.wmi.get("packages") or []}
-            else:
-                self.active_error = wmi_error(self.namespace)
 
     # checks
     def refusal(self, package_id: str, target: str) -> str | None:
@@ -107,7 +115,13 @@ class _PackageJob:
                  "size": int(e.get("size") or 0), "origin_site": _ps_string(e.get("origin_site"))} for e in entries]
 
     def write_manifest(self, entries: list[dict]) -> None:
-        self.state.write_bytes(self.manifest_path, json.dumps(entries, indent=4).encode("utf-8"))
+        """Write-Manifest: written beside, then swapped in with File.Replace (or moved, the first time)."""
+        temporary = self.manifest_path + ".tmp"
+        self.state.write_bytes(temporary, json.dumps(entries, indent=4).encode("utf-8"))
+        if file_exists(self.state, self.manifest_path):
+            file_replace(self.state, temporary, self.manifest_path, NULL_STRING)
+        else:
+            self.state.move(temporary, self.manifest_path)
 
     # actions
     def remove(self, result: dict) -> None:
@@ -223,7 +237,7 @@ class _PackageJob:
             (self.remove if self.mode == "absent" else self.quarantine)(acting)
             result.update({k: v for k, v in acting.items() if k != "path"})
         # ValueError: an unreadable manifest.json; the script's ConvertFrom-Json throws and the item is refused.
-        except (OSError, LabPathError, ValueError) as exc:
+        except (OSError, LabPathError, ValueError, DotnetException) as exc:
             result["outcome"], result["reason"] = "refused", f"error: {getattr(exc, 'strerror', None) or exc}"
         return result
 
@@ -236,4 +250,4 @@ class _PackageJob:
 @script("compressed_package")
 def compressed_package(ctx: HostContext, parameters: dict) -> tuple[dict, bool]:
     """sms_compressed_package.ps1: remove / quarantine / restore with per-item refusals."""
-    return _PackageJob(ctx, Params(parameters)).run()
+    return _PackageJob(ctx, parameters).run()

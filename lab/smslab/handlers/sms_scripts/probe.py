@@ -8,12 +8,12 @@ import re
 import threading
 
 from smslab.handlers import HostContext, script
+from smslab.handlers.dotnet_regex import DotnetRegexError, compile_dotnet
 from smslab.state import HostState, LabPathError
 from smslab.handlers.sms_scripts.common import (
+    WMI_DOWN,
     ENTRY_END,
     MAX_LINE_CHARS,
-    Params,
-    dotnet_regex,
     file_exists,
     join_path,
     service_record,
@@ -22,29 +22,19 @@ from smslab.handlers.sms_scripts.common import (
     version_of,
     wmi_error,
     wmi_namespace_ok,
+    wmi_down,
     wmi_site_code,
 )
-
-
-PROBE_DEFAULTS = {
-    "SmsRegistryRoot": "HKLM:\\SOFTWARE\\Microsoft\\SMS",
-    "PackageFolderName": "SMSPKG",
-    "Platforms": ["i386", "alpha"],
-    "LogNames": ["Distmgr.lo_", "Distmgr.log"],          # oldest first
-    "LogPattern": "deleting the package|deleted the package|adding package",
-    "LogComponent": "SMS_DISTRIBUTION_MANAGER",
-    "Services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP", "SMS_SQL_MONITOR"],
-    "ConsoleProcess": "mmc.exe",
-    "ConsoleSnapIn": "sms.msc",
-    "HotfixLogName": "Q244405.log",
-}
+from smslab.handlers.sms_scripts.encodings import ANSI_ERRORS, ansi_codec, log_encoding
 
 
 class _Probe:
-    def __init__(self, state: HostState, params: Params):
+    def __init__(self, state: HostState, params: dict):
+        # bound to the script's param() block (ps_binding): every parameter is there, defaults filled in
         self.state = state
         self.p = params
         self.errors: list[dict] = []
+        self.ansi_codec = ansi_codec(state)
 
     def error(self, source: str, message: str) -> None:
         self.errors.append({"source": source, "message": message})
@@ -59,8 +49,8 @@ class _Probe:
         return {name: lowered.get(name.lower()) for name in names}
 
     def registry(self) -> dict:
-        root = self.p.get("SmsRegistryRoot", PROBE_DEFAULTS["SmsRegistryRoot"]).rstrip("\\")
-        component = self.p.get("LogComponent", PROBE_DEFAULTS["LogComponent"])
+        root = self.p["SmsRegistryRoot"].rstrip("\\")
+        component = self.p["LogComponent"]
         return {
             "setup": self.registry_values(f"{root}\\Setup",
                                           ["Full Version", "Installation Directory", "Type", "UI Version"]),
@@ -112,7 +102,12 @@ class _Probe:
     # services and console
     def services(self) -> tuple[dict, dict]:
         result, paths = {}, {}
-        for name in self.p.list("Services", PROBE_DEFAULTS["Services"]):
+        if wmi_down(self.state):
+            for name in (self.p["Services"] or []):
+                result[name] = {"exists": False, "state": None, "start_mode": None}
+            self.error("services", wmi_error("root\\cimv2", WMI_DOWN))
+            return result, paths
+        for name in (self.p["Services"] or []):
             service = service_record(self.state, name)
             if service is None:
                 result[name] = {"exists": False, "state": None, "start_mode": None}
@@ -134,9 +129,12 @@ class _Probe:
                 return match.group("root")
         return None
 
-    def console_open(self) -> bool:
-        process = self.p.get("ConsoleProcess", PROBE_DEFAULTS["ConsoleProcess"]).lower()
-        snap_in = self.p.get("ConsoleSnapIn", PROBE_DEFAULTS["ConsoleSnapIn"]).lower()
+    def console_open(self) -> bool | None:
+        if wmi_down(self.state):
+            self.error("processes", wmi_error("root\\cimv2", WMI_DOWN))
+            return None
+        process = self.p["ConsoleProcess"].lower()
+        snap_in = self.p["ConsoleSnapIn"].lower()
         return any(str(proc.get("name", "")).lower() == process
                    and snap_in in str(proc.get("command_line", "")).lower()
                    for proc in self.state.processes)
@@ -152,7 +150,7 @@ class _Probe:
         return entry
 
     def fixed_drive_folders(self) -> list[str]:
-        name = self.p.get("PackageFolderName", PROBE_DEFAULTS["PackageFolderName"])
+        name = self.p["PackageFolderName"]
         root = self.state.fs_root
         drives = sorted(d.upper() for d in (os.listdir(root) if root.is_dir() else [])
                         if len(d) == 1 and d.isalpha() and (root / d).is_dir())
@@ -187,16 +185,18 @@ class _Probe:
         try:
             parts = self.state.file_parts(path)
             entry.update(exists=True, size=self.state.file_size(path))
-            if len(parts) == 2 and _ends_with_newline(parts[0]) and not _is_utf16(parts[0]):
+            with self.state.open_read(path) as handle:
+                encoding = log_encoding(handle.read(4096), self.ansi_codec)
+            if len(parts) == 2 and _ends_with_newline(parts[0]) and encoding == self.ansi_codec:
                 # The host's own part, then the part shared by many hosts: scanned once per pattern.
-                found, count, pending = _scan_lines(_log_lines(parts[0]), pattern)
-                shared_found, first_line = _shared_scan(parts[1], pattern)
+                found, count, pending = _scan_lines(_log_lines(parts[0], encoding), pattern)
+                shared_found, first_line = _shared_scan(parts[1], pattern, encoding)
                 if pending is not None and first_line is not None:
                     pending["text"] += "\n" + first_line
                 found += [{"line": count + match["line"], "text": match["text"]} for match in shared_found]
             else:
                 with self.state.open_read(path) as handle:
-                    found = _scan_lines(_stream_lines(handle), pattern)[0]
+                    found = _scan_lines(_stream_lines(handle, encoding), pattern)[0]
         except OSError as exc:
             self.error("log", f"{path}: {exc.strerror or exc}")
             return entry
@@ -210,18 +210,26 @@ class _Probe:
                 enabled = int(tracing["Enabled"]) == 1
             max_size = tracing.get("MaxFileSize")
         try:
-            pattern = dotnet_regex(self.p.get("LogPattern", PROBE_DEFAULTS["LogPattern"]))
-        except re.error as exc:
+            pattern = compile_dotnet(self.p["LogPattern"], ignore_case=True)
+        except DotnetRegexError as exc:
             self.error("log", f"invalid LogPattern: {exc}")
             pattern = None
         files = []
-        for name in self.p.list("LogNames", PROBE_DEFAULTS["LogNames"]):
+        for name in (self.p["LogNames"] or []):
             path = join_path(join_path(install_dir, "Logs"), name)
             if pattern is None:
                 files.append({"path": path, "exists": False, "size": None, "matches": None})
             else:
                 files.append(self.search_log(path, pattern))
         return {"logging_enabled": enabled, "max_file_size": max_size, "files": files}
+
+    def source(self, name: str, body, fallback=None):
+        """Invoke-ProbeSource: an unexpected error of one source is recorded; the others still run."""
+        try:
+            return body()
+        except (OSError, LabPathError, ValueError, TypeError) as exc:
+            self.error(name, f"unexpected error: {getattr(exc, 'strerror', None) or exc}")
+            return fallback
 
     def run(self) -> dict:
         registry = self.registry()
@@ -237,15 +245,24 @@ class _Probe:
                 break
         if install_dir is None:
             self.error("install_dir", "SMS installation directory not found (registry, WMI SMS_Site, service ImagePath)")
-        platforms = {platform: self.platform_dll(install_dir, platform)
-                     for platform in self.p.list("Platforms", PROBE_DEFAULTS["Platforms"])}
-        hotfix_log = join_path(join_path(install_dir, "Logs"), self.p.get("HotfixLogName", PROBE_DEFAULTS["HotfixLogName"]))
-        folder_paths = self.p.list("PackageFolders", []) or self.fixed_drive_folders()
+        platforms = {platform: self.source("platforms", lambda p=platform: self.platform_dll(install_dir, p),
+                                           {"path": None, "exists": False, "file_version": None, "size": None,
+                                            "sha256": None})
+                     for platform in (self.p["Platforms"] or [])}
+        hotfix_log = join_path(join_path(install_dir, "Logs"), self.p["HotfixLogName"])
+        folder_paths = self.p["PackageFolders"]
+        if not folder_paths:
+            if wmi_down(self.state):        # drives are found through Win32_LogicalDisk
+                self.error("package_folders", wmi_error("root\\cimv2", WMI_DOWN))
+                folder_paths = []
+            else:
+                folder_paths = self.fixed_drive_folders()
         env = self.state.environment
         return {
             "schema": 1,
             "computer_name": env.get("COMPUTERNAME"),
-            "processor_architecture": env.get("PROCESSOR_ARCHITECTURE"),
+            # a 32-bit PowerShell on 64-bit Windows: the machine's architecture is in ..._ARCHITEW6432
+            "processor_architecture": env.get("PROCESSOR_ARCHITEW6432") or env.get("PROCESSOR_ARCHITECTURE"),
             "registry": registry,
             "wmi_site": wmi_site,
             "install_dir": install_dir,
@@ -255,7 +272,8 @@ class _Probe:
             "console_open": self.console_open(),
             "package_folders": [self.folder_listing(path) for path in folder_paths],
             "active_packages": active,
-            "distmgr_log": self.log_facts(install_dir, registry["tracing"]),
+            "distmgr_log": self.source("log", lambda: self.log_facts(install_dir, registry["tracing"]),
+                                       {"logging_enabled": None, "max_file_size": None, "files": []}),
             "errors": self.errors,
         }
 
@@ -286,16 +304,11 @@ def _ends_with_newline(local_path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def _is_utf16(local_path) -> bool:
-    with open(local_path, "rb") as handle:
-        return handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
 _SHARED_SCANS: dict[tuple, tuple[list[dict], str | None]] = {}
 _SHARED_SCANS_LOCK = threading.Lock()
 
 
-def _shared_scan(local_path, pattern: re.Pattern) -> tuple[list[dict], str | None]:
+def _shared_scan(local_path, pattern: re.Pattern, encoding: str) -> tuple[list[dict], str | None]:
     """Matches in a part shared by many hosts (line numbers from 1 in that part) and its first line.
 
     The shared part never changes (hosts that change the file drop it), so the result is kept per
@@ -303,25 +316,25 @@ def _shared_scan(local_path, pattern: re.Pattern) -> tuple[list[dict], str | Non
     its own log on its own CPU. The same streaming filter as any other log; computed once.
     """
     info = os.stat(local_path)
-    key = (str(local_path), info.st_size, info.st_mtime_ns, pattern.pattern, pattern.flags)
+    key = (str(local_path), info.st_size, info.st_mtime_ns, pattern.pattern, pattern.flags, encoding)
     with _SHARED_SCANS_LOCK:
         cached = _SHARED_SCANS.get(key)
         if cached is None:
-            cached = _SHARED_SCANS[key] = _scan_shared_file(local_path, pattern)
+            cached = _SHARED_SCANS[key] = _scan_shared_file(local_path, pattern, encoding)
     return [dict(match) for match in cached[0]], cached[1]
 
 
 _LINE_SENSITIVE = re.compile(r"\^|\$|\\[AZz]|\(\?<[=!]")     # a pattern whose matches depend on where lines end
 
 
-def _scan_shared_file(local_path, pattern: re.Pattern) -> tuple[list[dict], str | None]:
+def _scan_shared_file(local_path, pattern: re.Pattern, encoding: str) -> tuple[list[dict], str | None]:
     """The probe's filter over a generated ASCII part, in 8 MiB blocks of whole lines: a block in
     which the pattern finds nothing is only counted (same result as the line by line scan)."""
     if _LINE_SENSITIVE.search(pattern.pattern):
         first: list[str] = []
 
         def lines():
-            for text in _log_lines(local_path):
+            for text in _log_lines(local_path, encoding):
                 if not first:
                     first.append(text)
                 yield text
@@ -345,7 +358,7 @@ def _scan_shared_file(local_path, pattern: re.Pattern) -> tuple[list[dict], str 
                 carry = data
                 continue
             data, carry = data[:cut], data[cut:]
-            text = data.decode("utf-8", errors="replace")
+            text = data.decode(encoding, errors=ANSI_ERRORS)
             if first_line is None:
                 first_line = text.split("\n", 1)[0][:MAX_LINE_CHARS].rstrip("\r")
             if words is not None:
@@ -373,24 +386,24 @@ def _scan_shared_file(local_path, pattern: re.Pattern) -> tuple[list[dict], str 
     return found, first_line
 
 
-def _log_lines(local_path):
+def _log_lines(local_path, encoding: str):
     """Decoded physical lines of a log file, streamed (see _stream_lines)."""
     with open(local_path, "rb") as handle:
-        yield from _stream_lines(handle)
+        yield from _stream_lines(handle, encoding)
 
 
-def _stream_lines(handle):
+def _stream_lines(handle, encoding: str):
     """Decoded physical lines of a log, streamed, each cut at MAX_LINE_CHARS.
 
-    Like the script's StreamReader: a UTF-16 byte order mark selects UTF-16, a UTF-8 one is
-    skipped, anything else is UTF-8 with invalid bytes replaced; lines end at LF (CR dropped).
+    Like the script's StreamReader over Get-LogEncoding: ``encoding`` comes from ``log_encoding``, a
+    byte order mark is skipped, bytes the encoding cannot decode are replaced; lines end at LF (CR dropped).
     """
-    head = handle.read(3)
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        handle.seek(0)
-        yield from _utf16_lines(handle)
+    if encoding.startswith("utf-16"):
+        yield from _utf16_lines(handle, encoding)
         return
+    head = handle.read(3)
     handle.seek(3 if head == codecs.BOM_UTF8 else 0)
+    errors = "replace" if encoding == "utf-8" else ANSI_ERRORS
     while True:
         raw = handle.readline(MAX_LINE_CHARS * 4)
         if not raw:
@@ -399,13 +412,16 @@ def _stream_lines(handle):
             rest = raw
             while rest and not rest.endswith(b"\n"):      # discard the overlong remainder
                 rest = handle.readline(1 << 16)
-        text = raw.decode("utf-8", errors="replace").rstrip("\n")
+        text = raw.decode(encoding, errors=errors).rstrip("\n")
         yield text[:MAX_LINE_CHARS].rstrip("\r")
 
 
-def _utf16_lines(handle):
+def _utf16_lines(handle, encoding: str):
     import io
-    reader = io.TextIOWrapper(handle, encoding="utf-16", errors="replace", newline="\n")
+    head = handle.read(2)
+    bom = codecs.BOM_UTF16_LE if encoding == "utf-16-le" else codecs.BOM_UTF16_BE
+    handle.seek(2 if head == bom else 0)
+    reader = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="\n")
     while True:
         text = reader.readline(MAX_LINE_CHARS)
         if not text:
@@ -420,4 +436,4 @@ def _utf16_lines(handle):
 @script("probe")
 def probe(ctx: HostContext, parameters: dict) -> tuple[dict, bool]:
     """sms_probe.ps1: read-only; never changes the state."""
-    return _Probe(ctx.state, Params(parameters)).run(), False
+    return _Probe(ctx.state, parameters).run(), False
