@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
 
 from smslab.server import start_lab  # noqa: E402
+from smslab.samba.testing import samba_lab, samba_scenario  # noqa: E402,F401 pylint: disable=unused-import
 
 PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 HOST = "sms01"

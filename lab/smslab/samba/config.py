@@ -1,0 +1,148 @@
+"""One Samba instance's folders and smb.conf, and the host's registry as a REGEDIT4 file.
+
+Everything of an instance lives in ``<state_dir>/samba/<host>/`` (config, passdb, registry.tdb,
+locks, sockets, logs); the shares point into the host's own ``hosts/<host>/fs/<drive>`` folders,
+so the WinRM twins and SMB see the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smslab.state import HostState
+
+# Folders of one instance, by smb.conf parameter.
+INSTANCE_DIRS = {
+    "private dir": "private", "state directory": "state", "lock directory": "lock",
+    "pid directory": "pid", "cache directory": "cache", "ncalrpc dir": "ncalrpc",
+}
+SMB_SITE_DRIVE_FOLDERS = ("WINNT",)     # ADMIN$ is %SystemRoot%: C:\WINNT on NT 4.0 / Windows 2000
+
+
+@dataclass
+class HostOptions:
+    """How one host's SMB server behaves (defaults: a healthy NT 4.0 SP6a site server).
+
+    ``ntlmv1``: accept NTLMv1 (NT 4.0 before SP4); default NTLMv2 only.
+    ``smb1``: offer NT LM 0.12; False makes it SMB2+ only ("SMB1 refused" for a client that insists).
+    ``missing_shares``: administrative shares not to offer (e.g. ``["D$"]``: "share missing").
+    ``admin``: False makes the account a plain user: the admin shares refuse it and the service
+    manager grants it only what Everyone gets (ERROR_ACCESS_DENIED for start/stop).
+    """
+
+    ntlmv1: bool = False
+    smb1: bool = True
+    missing_shares: list[str] = field(default_factory=list)
+    admin: bool = True
+
+
+def share_folders(host_root: Path) -> dict[str, Path]:
+    """``C$`` / ``D$`` / ... for every drive folder of the host, and ``ADMIN$``."""
+    fs_root = Path(host_root) / "fs"
+    shares = {}
+    for entry in sorted(fs_root.iterdir()) if fs_root.is_dir() else []:
+        if entry.is_dir() and len(entry.name) == 1 and entry.name.isalpha():
+            shares[f"{entry.name.upper()}$"] = entry
+    system_root = fs_root / "C" / SMB_SITE_DRIVE_FOLDERS[0]
+    shares["ADMIN$"] = system_root
+    return shares
+
+
+def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgroup: str, port: int,
+                    address: str, options: HostOptions) -> str:
+    """The smb.conf of one instance."""
+    lines = [
+        "# written by smslab.samba; regenerated on every start",
+        "[global]",
+        f"  netbios name = {netbios_name}",
+        f"  workgroup = {workgroup}",
+        "  server role = standalone server",
+        f"  interfaces = {address}/8",
+        "  bind interfaces only = yes",
+        f"  smb ports = {port}",
+        "  disable netbios = yes",
+        f"  server min protocol = {'NT1' if options.smb1 else 'SMB2_02'}",
+        f"  ntlm auth = {'yes' if options.ntlmv1 else 'ntlmv2-only'}",
+        f"  passdb backend = tdbsam:{instance / 'private' / 'passdb.tdb'}",
+        *[f"  {param} = {instance / folder}" for param, folder in INSTANCE_DIRS.items()],
+        # smbd hands named pipes to <socket_dir>/np/<pipe>: svcctl is the lab's, the rest samba-dcerpcd's
+        f"  external_rpc_pipe:socket_dir = {instance / 'pipes'}",
+        "  rpc start on demand helpers = no",
+        f"  username map = {instance / 'usermap'}",
+        f"  log file = {instance / 'log' / 'samba.log'}",
+        "  max log size = 1000",
+        "  log level = 1",
+        "  idmap config * : backend = tdb",
+        "  idmap config * : range = 3000-7999",
+        "  map to guest = never",
+        "  load printers = no",
+        "  printcap name = /dev/null",
+        "  disable spoolss = yes",
+        "  registry shares = no",
+        "  usershare max shares = 0",
+        # keep the host's folders as they are: no DOS attributes or streams in xattrs
+        "  store dos attributes = no",
+        "  ea support = no",
+        "  map archive = no",
+        "  kernel oplocks = no",
+        "",
+    ]
+    user_rule = "  valid users = root" if options.admin else "  invalid users = root"
+    for share, path in share_folders(host_root).items():
+        if share in {s.upper() for s in options.missing_shares}:
+            continue
+        lines += [f"[{share}]", f"  path = {path}", "  read only = no", "  browseable = no",
+                  user_rule, "  create mask = 0644", "  directory mask = 0755", ""]
+    return "\n".join(lines)
+
+
+# ---- registry ----------------------------------------------------------------------------------
+
+def _reg_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reg_value(value) -> str:
+    """host.json registry data has no type: int -> REG_DWORD (REG_QWORD above 32 bits), str ->
+    REG_SZ, list of str -> REG_MULTI_SZ (as in smslab.handlers.generic)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, list)):
+        raise ValueError(f"registry value {value!r}: only int, str and list of str are simulated")
+    if isinstance(value, int):
+        if 0 <= value <= 0xFFFFFFFF:
+            return f"dword:{value:08x}"
+        return "hex(b):" + ",".join(f"{b:02x}" for b in (value & (2**64 - 1)).to_bytes(8, "little"))
+    if isinstance(value, list):
+        data = "".join(str(item) + "\0" for item in value) + "\0"
+        return "hex(7):" + ",".join(f"{b:02x}" for b in data.encode("utf-16-le"))
+    return _reg_string(value)
+
+
+def registry_keys(state: HostState) -> dict[str, dict]:
+    """Every key the host should have: host.json ``registry`` plus each service's key with its
+    ImagePath, Start and Type (HKLM\\SYSTEM\\CurrentControlSet\\Services\\<name>)."""
+    keys = {name: dict(values) for name, values in (state.data.get("registry") or {}).items()}
+    start_codes = {"boot": 0, "system": 1, "auto": 2, "manual": 3, "disabled": 4}
+    for name, record in state.services.items():
+        key = f"HKLM\\SYSTEM\\CurrentControlSet\\Services\\{name}"
+        values = keys.setdefault(key, {})
+        values.setdefault("ImagePath", record.get("path") or "")
+        values.setdefault("Start", start_codes.get(record.get("start_mode", "manual"), 3))
+        values.setdefault("Type", 0x10)                  # SERVICE_WIN32_OWN_PROCESS
+        values.setdefault("ObjectName", record.get("username", "LocalSystem"))
+    return keys
+
+
+def regedit4(keys: dict[str, dict]) -> str:
+    """A REGEDIT4 file for ``net registry import``. It ends with an empty line: Samba 4.17's
+    importer drops the file's last value otherwise."""
+    out = ["REGEDIT4", ""]
+    for key, values in keys.items():
+        hive, _sep, rest = key.replace("HKLM:", "HKLM").partition("\\")
+        if hive.upper() not in ("HKLM", "HKEY_LOCAL_MACHINE"):
+            raise ValueError(f"registry key {key!r}: the lab serves HKLM only")
+        out.append(f"[HKEY_LOCAL_MACHINE\\{rest.strip(chr(92))}]")
+        out += [f"{_reg_string(name)}={_reg_value(value)}" for name, value in values.items()]
+        out.append("")
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,322 @@
+r"""The lab's own ``\pipe\svcctl`` (MS-SCMR) behind a real ``smbd``.
+
+Why not Samba's: Samba serves ``svcctl`` and lists the services of ``svcctl list``, but since
+4.15 (commit a60c7b4ff29, "s3:services: Disable rcinit-based service control code") the status,
+start and stop of such services are compiled out and always answer ERROR_ACCESS_DENIED - the
+``rpc_s_access_denied`` seen in ../shared/notes/legacy-hosts.md. So the lab answers that one pipe.
+
+How: smbd hands every named pipe to a Unix socket ``<external_rpc_pipe:socket_dir>/np/<pipe>``
+and speaks Samba's "named pipe auth" (NPA) protocol on it: one request (big-endian length, the
+client's session info), one 36-byte reply, then DCE/RPC PDUs in "message mode", each message
+prefixed with its 16-bit little-endian length (libcli/named_pipe_auth/npa_tstream.c). The lab
+points every other pipe of that folder at samba-dcerpcd's sockets and listens on ``np/svcctl``
+itself, so SMB sessions, NTLM, signing, shares and ``\winreg`` stay Samba's.
+
+The DCE/RPC layer is impacket's ``DCERPCServer`` (bind, dispatch by opnum) over a socket adapter
+that adds the message framing; the SCMR requests and responses are impacket's own NDR classes.
+Service state and faults: ``smslab.samba.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+import threading
+import uuid
+from pathlib import Path
+
+from impacket.dcerpc.v5 import scmr
+from impacket.dcerpc.v5.rpcrt import DCERPCServer
+from impacket.uuid import bin_to_uuidtup
+
+from smslab.samba import services
+from smslab.samba.services import ServiceError
+
+LOG = logging.getLogger("smslab.samba.svcctl")
+
+# named_pipe_auth_rep level 7 (librpc/idl/named_pipe_auth.idl), as samba-dcerpcd sends it:
+# length (BE) 32, "NPAM", level 7, union level 7, file_type 2 (message mode), device_state
+# 0x05ff, 4 pad bytes, allocation_size 4096, status 0.
+NPA_REPLY = struct.pack(">I", 32) + b"NPAM" + struct.pack("<IIHH4xQI", 7, 7, 2, 0x05FF, 4096, 0)
+
+GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE, GENERIC_ALL = 0x80000000, 0x40000000, 0x20000000, 0x10000000
+MAXIMUM_ALLOWED = 0x02000000
+READ_CONTROL = 0x00020000
+# Generic mappings (MS-SCMR 3.1.4 / Windows SDK winsvc.h).
+SCM_GENERIC = {GENERIC_READ: READ_CONTROL | 0x14, GENERIC_WRITE: READ_CONTROL | 0x22,
+               GENERIC_EXECUTE: READ_CONTROL | 0x09, GENERIC_ALL: 0xF003F}
+SVC_GENERIC = {GENERIC_READ: READ_CONTROL | 0x8D, GENERIC_WRITE: READ_CONTROL | 0x02,
+               GENERIC_EXECUTE: READ_CONTROL | 0x170, GENERIC_ALL: 0xF01FF}
+# What an account may get: an administrator everything; a plain user what NT 4.0's default
+# DACLs give Everyone (SCM: connect, enumerate, query lock status; service: read and interrogate).
+SCM_ALLOWED = {True: 0xF003F, False: READ_CONTROL | 0x15}
+SVC_ALLOWED = {True: 0xF01FF, False: READ_CONTROL | 0x18D}
+
+
+def _map(access: int, generic: dict, allowed: int) -> int:
+    for bit, rights in generic.items():
+        if access & bit:
+            access = (access & ~bit) | rights
+    if access & MAXIMUM_ALLOWED:
+        access = (access & ~MAXIMUM_ALLOWED) | allowed
+    return access
+
+
+class _MessagePipe:
+    """A socket-like object over an NPA stream: each send is one message; recv reads across them."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buffer = b""
+
+    def _read_exact(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError("pipe closed")
+            data += chunk
+        return data
+
+    def recv(self, count: int) -> bytes:
+        try:
+            while not self.buffer:
+                (length,) = struct.unpack("<H", self._read_exact(2))
+                self.buffer = self._read_exact(length)
+        except ConnectionError:
+            return b""
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def send(self, data: bytes) -> int:
+        for offset in range(0, len(data), 0xFFFF):
+            part = data[offset:offset + 0xFFFF]
+            self.sock.sendall(struct.pack("<H", len(part)) + part)
+        return len(data)
+
+
+class _Handles:
+    """Context handles of one pipe connection: 20 opaque bytes -> (kind, service name, access)."""
+
+    def __init__(self):
+        self.table: dict[bytes, tuple[str, str | None, int]] = {}
+
+    def new(self, kind: str, name: str | None, access: int) -> bytes:
+        handle = b"\0\0\0\0" + uuid.uuid4().bytes
+        self.table[handle] = (kind, name, access)
+        return handle
+
+    def get(self, raw, kind: str):
+        entry = self.table.get(bytes(raw))
+        return entry if entry is not None and entry[0] == kind else None
+
+
+class SvcctlConnection(DCERPCServer):
+    """One client of the pipe (one SMB open of ``\\svcctl``)."""
+
+    def __init__(self, sock: socket.socket, host_root: Path, admin: bool):
+        super().__init__(client_socket=_MessagePipe(sock))
+        self.host_root = Path(host_root)
+        self.admin = admin
+        self.handles = _Handles()
+        self.addCallbacks(bin_to_uuidtup(scmr.MSRPC_UUID_SCMR), "\\PIPE\\svcctl", {
+            0: self.close_handle, 1: self.control_service, 6: self.query_status,
+            15: self.open_scm, 16: self.open_service, 17: self.query_config, 19: self.start_service,
+        })
+
+    def serve(self) -> None:
+        while True:
+            data = self.recv()
+            if data is None:
+                return
+            answer = self.processRequest(data)
+            if answer is not None:
+                self.send(answer)
+
+    # ---- opnums ---------------------------------------------------------------------------
+    def open_scm(self, data: bytes) -> bytes:
+        request = scmr.ROpenSCManagerW(data)
+        response = scmr.ROpenSCManagerWResponse()
+        access = _map(request["dwDesiredAccess"], SCM_GENERIC, SCM_ALLOWED[self.admin])
+        if access & ~SCM_ALLOWED[self.admin]:
+            response["ErrorCode"] = services.ERROR_ACCESS_DENIED
+        else:
+            response["lpScHandle"] = self.handles.new("scm", None, access)
+        return response.getData()
+
+    def open_service(self, data: bytes) -> bytes:
+        request = scmr.ROpenServiceW(data)
+        response = scmr.ROpenServiceWResponse()
+        name = request["lpServiceName"].rstrip("\0")
+        access = _map(request["dwDesiredAccess"], SVC_GENERIC, SVC_ALLOWED[self.admin])
+        if self.handles.get(request["hSCManager"], "scm") is None:
+            response["ErrorCode"] = services.ERROR_INVALID_HANDLE
+        elif access & ~SVC_ALLOWED[self.admin]:
+            response["ErrorCode"] = services.ERROR_ACCESS_DENIED
+        else:
+            try:
+                record = services.status(self.host_root, name)
+                response["lpServiceHandle"] = self.handles.new("service", record["name"], access)
+            except ServiceError as exc:
+                response["ErrorCode"] = exc.code
+        return response.getData()
+
+    def close_handle(self, data: bytes) -> bytes:
+        request = scmr.RCloseServiceHandle(data)
+        response = scmr.RCloseServiceHandleResponse()
+        if self.handles.table.pop(bytes(request["hSCObject"]), None) is None:
+            response["ErrorCode"] = services.ERROR_INVALID_HANDLE
+        return response.getData()
+
+    def _service(self, raw, right: int):
+        entry = self.handles.get(raw, "service")
+        if entry is None:
+            raise ServiceError(services.ERROR_INVALID_HANDLE, "not a service handle")
+        if not entry[2] & right:
+            raise ServiceError(services.ERROR_ACCESS_DENIED, "handle lacks the access right")
+        return entry[1]
+
+    def query_status(self, data: bytes) -> bytes:
+        request = scmr.RQueryServiceStatus(data)
+        response = scmr.RQueryServiceStatusResponse()
+        self._status_call(response, lambda: services.status(
+            self.host_root, self._service(request["hService"], scmr.SERVICE_QUERY_STATUS)))
+        return response.getData()
+
+    def control_service(self, data: bytes) -> bytes:
+        request = scmr.RControlService(data)
+        response = scmr.RControlServiceResponse()
+
+        def control():
+            if request["dwControl"] == scmr.SERVICE_CONTROL_STOP:
+                return services.stop(self.host_root, self._service(request["hService"], scmr.SERVICE_STOP))
+            if request["dwControl"] == scmr.SERVICE_CONTROL_INTERROGATE:
+                return services.status(self.host_root,
+                                       self._service(request["hService"], scmr.SERVICE_INTERROGATE))
+            # pause/continue and the rest: SMS services accept stop only
+            raise ServiceError(services.ERROR_INVALID_PARAMETER if request["dwControl"] > 0xFF
+                               else services.ERROR_SERVICE_CANNOT_ACCEPT_CTRL, "control not accepted")
+        self._status_call(response, control)
+        return response.getData()
+
+    def start_service(self, data: bytes) -> bytes:
+        request = scmr.RStartServiceW(data)
+        response = scmr.RStartServiceWResponse()
+        try:
+            services.start(self.host_root, self._service(request["hService"], scmr.SERVICE_START))
+        except ServiceError as exc:
+            response["ErrorCode"] = exc.code
+        return response.getData()
+
+    def query_config(self, data: bytes) -> bytes:
+        request = scmr.RQueryServiceConfigW(data)
+        response = scmr.RQueryServiceConfigWResponse()
+        config = response["lpServiceConfig"]
+        for field in ("lpBinaryPathName", "lpLoadOrderGroup", "lpDependencies", "lpServiceStartName",
+                      "lpDisplayName"):
+            config[field] = "\0"
+        try:
+            record = services.status(self.host_root, self._service(request["hService"], scmr.SERVICE_QUERY_CONFIG))
+            config["dwServiceType"] = scmr.SERVICE_WIN32_OWN_PROCESS
+            config["dwStartType"] = services.START_MODES.get(record.get("start_mode", "manual"), 3)
+            config["dwErrorControl"] = scmr.SERVICE_ERROR_NORMAL
+            config["lpBinaryPathName"] = (record.get("path") or "") + "\0"
+            config["lpServiceStartName"] = record.get("username", "LocalSystem") + "\0"
+            config["lpDisplayName"] = record.get("display_name", record["name"]) + "\0"
+            response["pcbBytesNeeded"] = 0
+        except ServiceError as exc:
+            response["ErrorCode"] = exc.code
+        return response.getData()
+
+    @staticmethod
+    def _status_call(response, call) -> None:
+        status = response["lpServiceStatus"]
+        status["dwServiceType"] = scmr.SERVICE_WIN32_OWN_PROCESS
+        try:
+            record = call()
+        except ServiceError as exc:
+            response["ErrorCode"] = exc.code
+            return
+        state = record.get("state", "stopped")
+        status["dwCurrentState"] = services.STATE_CODES.get(state, 1)
+        status["dwControlsAccepted"] = (scmr.SERVICE_ACCEPT_STOP | scmr.SERVICE_ACCEPT_SHUTDOWN
+                                        if state in ("running", "paused") else 0)
+        pending = state.endswith("_pending")
+        status["dwCheckPoint"] = 1 if pending else 0
+        status["dwWaitHint"] = 3000 if pending else 0
+
+
+class SvcctlResponder:
+    """Listens on ``<socket_dir>/np/svcctl`` for one host; a thread per pipe connection."""
+
+    def __init__(self, socket_path: Path, host_root: Path, admin: bool = True):
+        self.socket_path = Path(socket_path)
+        self.host_root = Path(host_root)
+        self.admin = admin
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._clients: set[socket.socket] = set()
+        self._stopping = False
+
+    def start(self) -> None:
+        if self.socket_path.exists() or self.socket_path.is_symlink():
+            self.socket_path.unlink()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(str(self.socket_path))
+        os.chmod(self.socket_path, 0o700)
+        self._sock.listen(16)
+        self._thread = threading.Thread(target=self._accept, name=f"svcctl {self.host_root.name}", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                client, _unused = self._sock.accept()
+            except OSError:
+                return
+            self._clients.add(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            (length,) = struct.unpack(">I", _recv_exact(client, 4))
+            _recv_exact(client, length)          # the session info: smbd has authenticated the user
+            client.sendall(NPA_REPLY)
+            SvcctlConnection(client, self.host_root, self.admin).serve()
+        except (ConnectionError, OSError) as exc:
+            LOG.debug("svcctl %s: connection ended: %s", self.host_root.name, exc)
+        except Exception:       # pylint: disable=broad-except
+            LOG.exception("svcctl %s: request failed", self.host_root.name)
+        finally:
+            self._clients.discard(client)
+            client.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._sock.close()
+        for client in list(self._clients):
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+
+
+def _recv_exact(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("pipe closed during the NPA handshake")
+        data += chunk
+    return data
