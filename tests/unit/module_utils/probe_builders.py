@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 
+from probe_filter import probe_log_matches
+
 TZ = "Pacific Daylight Time"
 
 
@@ -32,12 +34,26 @@ def adding(package_id: str, when: str = "Sat Oct 16 09:00:00.000 1999") -> str:
     return _line(f"Start adding package {package_id}...", when)
 
 
+# Lines of a Distmgr.log that the probe's filter drops: each log line of a test sits among them.
+FILLER = (
+    _line("Processing package 6100000F (SourceVersion:2;StoredVersion:2)..."),
+    _line("Found package properties updated notification for package 60000012"),
+)
+
+
 def log_file(path: str, *texts: str, exists: bool = True) -> dict:
+    """A log file as the probe answers for it: the physical log is each text (a wrapped entry is one text with
+    its line break) followed by filler up to three lines, and ``matches`` is what the probe's own filter keeps of it
+    (probe_filter.py). A text the filter drops is not in ``matches``, as on a host."""
+    lines: list[str] = []
+    for text in texts:
+        physical = text.split("\n")
+        lines += physical + list(FILLER[:max(0, 3 - len(physical))])
     return {
         "path": path,
         "exists": exists,
         "size": sum(len(t) + 2 for t in texts) if exists else None,
-        "matches": [{"line": i * 3 + 1, "text": t} for i, t in enumerate(texts)] if exists else [],
+        "matches": probe_log_matches(lines) if exists else [],
     }
 
 

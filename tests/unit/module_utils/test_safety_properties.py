@@ -6,7 +6,8 @@ origin site, some deleted there (Q244405 leftovers at the child), some deleted a
 the same ID, some active, some being deleted. The child's Distmgr.log holds interleaved threads,
 wrapped entries, truncated entries, entries of another component, duplicates, a roll-over to
 Distmgr.lo_ and local times with a time-zone name (clock skew of -12h..+14h against the UTC file
-times). Names come in mixed case and with odd characters; some files are reparse points; a package
+times). The probe answer carries the log lines that the probe's own filter keeps (probe_filter.py: the
+LogPattern that sms20.probe_parameters sends, applied as the probe applies it), not a filter of the test's. Names come in mixed case and with odd characters; some files are reparse points; a package
 can be in two package folders at once.
 
 The properties (checked for every policy and min_evidence, without and with user-forced IDs):
@@ -48,6 +49,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.leftovers import (
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import parse_probe
 
 from probe_builders import folder, probe, registry, wmi
+from probe_filter import probe_log_matches
 
 TABLE = sms20.merge_overrides(None)
 EXAMPLES = int(os.environ.get("SMS_PROPERTY_EXAMPLES", "300"))
@@ -68,7 +70,6 @@ ODD_NAMES = ["6000001.PCK", "60000G12.PCK", "CON.PCK", "con.pck", "LPT1.PCK", "6
              "60000012.PCK ", " 60000012.PCK", "..\\60000012.PCK", "../60000012.PCK", "60000012..PCK",
              "600\uff10\uff10012.PCK", "\u0421ON.PCK", "60000012.PCK:stream", "60000012.PCK.tmp",
              "60000012", "readme.txt", "600 00012.PCK", "60000012.P\u0421K"]
-LOG_PATTERN_WORDS = ("deleting the package", "deleted the package", "adding package")
 
 
 def _case(draw, text: str) -> str:
@@ -92,21 +93,6 @@ def _entry_lines(text: str, local: datetime, tz_name: str, thread: int, componen
     if shape == "truncated":
         return [f"{text}  $$<{component}><{stamp} {tz_name}><thr"]
     return [f"{text}  {tail}"]
-
-
-def _probe_matches(lines: list) -> list:
-    """What sms_probe.ps1 returns for a log: each matching line, plus the next one when the
-    matching line does not end its entry (docs/internals.md section 1)."""
-    matches = []
-    for index, line in enumerate(lines):
-        if not any(word in line.lower() for word in LOG_PATTERN_WORDS):
-            continue
-        text = line
-        ends = "><thread=" in line and line.rstrip().endswith(")>")
-        if not ends and index + 1 < len(lines):
-            text += "\n" + lines[index + 1]
-        matches.append({"line": index + 1, "text": text})
-    return matches
 
 
 @st.composite
@@ -183,7 +169,7 @@ def worlds(draw):
     for path, part in (("C:\\SMS\\Logs\\Distmgr.lo_", old), ("C:\\SMS\\Logs\\Distmgr.log", new)):
         exists = logging_on and (bool(part) or path.endswith(".log"))
         log_files.append({"path": path, "exists": exists, "size": sum(len(x) + 2 for x in part) if exists else None,
-                          "matches": _probe_matches(part) if exists else []})
+                          "matches": probe_log_matches(part) if exists else []})
     # the probe lists Distmgr.log first sometimes: the parser must still read .lo_ as older
     if draw(st.booleans()):
         log_files.reverse()
