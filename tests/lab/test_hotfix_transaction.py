@@ -290,3 +290,15 @@ def test_without_a_site_version_the_dll_in_place_gives_the_build(tmp_path):
     state.write_bytes(DLL, dll_bytes(None))
     result, _changed, _notes = run(state, SiteVersion="")
     assert result["failed_step"] == "precheck" and "the site's build is unknown" in result["error"]
+
+
+# ---- the probe reports a journal ----------------------------------------------------------------
+def test_the_probe_reports_the_journal_a_cut_run_left(tmp_path):
+    state = make_host(tmp_path, {"cut_after_step": "swap"})
+    probe = SCRIPT_HANDLERS["probe"]
+    ctx = HostContext(name=state.name, state=state, check_mode=True)
+    assert probe(ctx, {"PackageFolders": ["D:\\SMSPKG"]})[0]["transaction_journal"] is None
+    run(state)
+    reported = probe(ctx, {"PackageFolders": ["D:\\SMSPKG"]})[0]["transaction_journal"]
+    assert reported["path"] == JOURNAL and reported["error"] is None
+    assert hj.parse(reported["text"], reported["path"]).last_step == "swap"

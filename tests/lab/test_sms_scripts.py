@@ -175,6 +175,7 @@ PROBE_SCHEMA = {
     "install_dir": S,
     "platforms": MapOf({"path": S, "exists": bool, "file_version": S, "size": I, "sha256": S}),
     "hotfix_log": {"path": S, "exists": bool},
+    "transaction_journal": Null({"path": str, "text": S, "error": S}),
     "services": MapOf({"exists": bool, "state": S, "start_mode": S}),
     "console_open": B,
     "package_folders": ListOf({"path": str, "exists": bool, "files": Null(ListOf(

@@ -24,6 +24,7 @@ param(
     [string]$ConsoleProcess = 'mmc.exe',
     [string]$ConsoleSnapIn = 'sms.msc',
     [string]$HotfixLogName = 'Q244405.log',
+    [string]$HotfixJournalName = 'Q244405.journal.json',
     [int]$WmiTimeoutSeconds = 30
 )
 
@@ -429,6 +430,19 @@ function Invoke-ProbeSource {
     }
 }
 
+function Get-TransactionJournal {
+    # The journal a cut hotfix transaction left (sms_hotfix_transaction.ps1); the controller validates
+    # it (hotfix_journal.py) and the next run recovers it. $null when there is none.
+    param([string]$InstallDir)
+    $path = Join-WindowsPath (Join-WindowsPath $InstallDir 'Logs') $HotfixJournalName
+    if ($null -eq $path -or -not [System.IO.File]::Exists($path)) { return $null }
+    $size = (New-Object System.IO.FileInfo -ArgumentList $path).Length
+    # A journal is a few KB; a bigger file is not one, and is not read into the result.
+    if ($size -gt 65536) { return @{ path = $path; text = $null; error = "$size bytes: too big for a journal" } }
+    try { @{ path = $path; text = [System.IO.File]::ReadAllText($path); error = $null } }
+    catch { @{ path = $path; text = $null; error = (Get-InnermostException $_.Exception).Message } }
+}
+
 function Get-ProcessorArchitecture {
     # The machine's architecture: a 32-bit PowerShell on a 64-bit Windows sees x86 in
     # PROCESSOR_ARCHITECTURE and the real one (AMD64) in PROCESSOR_ARCHITEW6432.
@@ -495,6 +509,7 @@ function Invoke-Probe {
         install_dir            = $installDir
         platforms              = $platformFacts
         hotfix_log             = @{ path = $hotfixLog; exists = $hotfixExists }
+        transaction_journal    = Invoke-ProbeSource 'transaction_journal' { Get-TransactionJournal $installDir }
         services               = $serviceFacts.services
         console_open           = Invoke-ProbeSource 'processes' { Test-ConsoleOpen }
         package_folders        = $folders

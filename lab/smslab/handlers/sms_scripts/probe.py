@@ -149,6 +149,17 @@ class _Probe:
                      file_version=version_of(self.state, path), sha256=sha256_of(self.state, path))
         return entry
 
+    def transaction_journal(self, install_dir: str | None) -> dict | None:
+        """Get-TransactionJournal: the journal a cut hotfix transaction left, as text, or None."""
+        path = join_path(join_path(install_dir, "Logs"), self.p["HotfixJournalName"])
+        if path is None or not file_exists(self.state, path):
+            return None
+        size = self.state.file_size(path)
+        if size > 65536:
+            return {"path": path, "text": None, "error": f"{size} bytes: too big for a journal"}
+        # File.ReadAllText: UTF-8 unless a byte order mark says otherwise
+        return {"path": path, "text": self.state.read_bytes(path).decode("utf-8-sig", errors="replace"), "error": None}
+
     def fixed_drive_folders(self) -> list[str]:
         name = self.p["PackageFolderName"]
         root = self.state.fs_root
@@ -268,6 +279,7 @@ class _Probe:
             "install_dir": install_dir,
             "platforms": platforms,
             "hotfix_log": {"path": hotfix_log, "exists": hotfix_log is not None and file_exists(self.state, hotfix_log)},
+            "transaction_journal": self.source("transaction_journal", lambda: self.transaction_journal(install_dir)),
             "services": services,
             "console_open": self.console_open(),
             "package_folders": [self.folder_listing(path) for path in folder_paths],
