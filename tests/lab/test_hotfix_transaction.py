@@ -302,3 +302,31 @@ def test_the_probe_reports_the_journal_a_cut_run_left(tmp_path):
     reported = probe(ctx, {"PackageFolders": ["D:\\SMSPKG"]})[0]["transaction_journal"]
     assert reported["path"] == JOURNAL and reported["error"] is None
     assert hj.parse(reported["text"], reported["path"]).last_step == "swap"
+
+
+# ---- the scenario schema knows the transaction's faults -------------------------------------------
+def _one_site(faults: dict) -> dict:
+    return {"seed": 1, "sites": [{"name": "sms610", "site_code": "610", "build": "sp1", "faults": faults}]}
+
+
+def test_scenario_faults_of_the_transaction_reach_host_json(tmp_path):
+    from smslab.scenario import build_state_dir
+    faults = {"cut_after_step": "swap", "process_exit_seconds": {"SMS_EXECUTIVE": 5},
+              "service_stop_seconds": {"SMS_EXECUTIVE": 30}, "service_start_seconds": {"SMS_EXECUTIVE": 10}}
+    build_state_dir(_one_site(faults), tmp_path)
+    written = json.loads((tmp_path / "hosts" / "sms610" / "host.json").read_text(encoding="utf-8"))["faults"]
+    assert written == {"cut_after_step": "swap", "process_exit_seconds": {"SMS_EXECUTIVE": 5.0},
+                       "service_stop_seconds": {"SMS_EXECUTIVE": 30.0}, "service_start_seconds": {"SMS_EXECUTIVE": 10.0}}
+
+
+@pytest.mark.parametrize("faults, field", [
+    ({"cut_after_step": ""}, "faults.cut_after_step"),
+    ({"process_exit_seconds": 5}, "faults.process_exit_seconds"),
+    ({"service_stop_seconds": {"SMS_FOO": 5}}, "faults.service_stop_seconds"),
+    ({"service_start_seconds": {"SMS_EXECUTIVE": -1}}, "faults.service_start_seconds.SMS_EXECUTIVE"),
+])
+def test_bad_transaction_faults_are_rejected(tmp_path, faults, field):
+    from smslab.scenario import build_state_dir
+    with pytest.raises(ValueError) as info:
+        build_state_dir(_one_site(faults), tmp_path)
+    assert f"'{field}'" in str(info.value), str(info.value)

@@ -77,10 +77,20 @@ def _normalise_faults(site, raw) -> dict:
             faults[key] = names
         elif key == "drop_connection_after":
             faults[key] = _names(site, f"faults.{key}", value)
-        elif key == "fail_step":
+        elif key in ("fail_step", "cut_after_step"):
             if not isinstance(value, str) or not value:
-                raise _err(site, "faults.fail_step", f"expected a step name, got {value!r}")
+                raise _err(site, f"faults.{key}", f"expected a step name, got {value!r}")
             faults[key] = value
+        elif key in ("service_stop_seconds", "service_start_seconds", "process_exit_seconds"):
+            # {service: seconds}: how long StopPending / StartPending last, how long a stopped process lives
+            if not isinstance(value, dict):
+                raise _err(site, f"faults.{key}", f"expected a mapping of service name to seconds, got {value!r}")
+            for service, seconds in value.items():
+                if service not in SERVICES:
+                    raise _err(site, f"faults.{key}", f"unknown service {service!r}")
+                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                    raise _err(site, f"faults.{key}.{service}", f"expected a number of seconds >= 0, got {seconds!r}")
+            faults[key] = {service: float(seconds) for service, seconds in value.items()}
         elif key == "copy_fails":
             # true, or a name / list of names (paths) whose copy fails
             faults[key] = value if isinstance(value, bool) else _names(site, "faults.copy_fails", value)
