@@ -128,6 +128,10 @@ DEFAULTS: dict = {
     "backup_suffix": ".pre-Q244405",
     # source: kb/316/Q316258, kb/317/Q317872 "root\sms\site_<xxx>"; confidence: verified
     "wmi_namespace_template": "root\\SMS\\site_{site_code}",
+    # source: kb/317/Q317872 "SMS_ProviderLocation ... NamespacePath"; Resource Guide Tables B.9 (SMS_Package,
+    # key PackageID, ActionInProgress), B.39 (SMS_Site); kb/229/Q229810 (SourceSite); confidence: verified
+    "wmi_classes": {"provider_namespace": "root\\SMS", "provider_location": "SMS_ProviderLocation",
+                    "package": "SMS_Package", "site": "SMS_Site"},
     # source: SMS 2.0 Resource Guide Table B.9 (ActionInProgress 3=DELETE), kb/229/Q229810;
     # confidence: verified
     "action_in_progress_delete": 3,

@@ -1,0 +1,430 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""WMI over DCOM for the msrpc transport: the SMS Provider's packages and site, the console check, the
+hotfix installer. impacket's DCOM and MS-WMI client (``DCOMConnection``, ``IWbemLevel1Login.NTLMLogin``,
+``ExecQuery``, ``ExecMethod``), NTLMv2 at RPC_C_AUTHN_LEVEL_PKT_PRIVACY (impacket's default).
+
+``session``: the msrpc transport's per-task connection object (``msrpc.connection.MsrpcSession``). Only
+``session.settings`` is read: ``host`` (inventory name), ``address`` (or ``wmi_address`` when set: where
+the host's port 135 answers, if not at ``ansible_host``), ``user``, ``password``, ``domain``, ``timeout``
+and ``allow_ntlmv1``. Each call opens its own DCOM connection and closes it (WMI is used a few times per
+task) and is bounded by ``timeout`` seconds in all: when it runs out, the sockets are closed under
+impacket and the call fails with a timeout message (impacket's own socket timeout is 300 s).
+
+Entry points (``wmi_hook`` calls the first three):
+
+- ``active_packages(session, site_code, timeout)`` -> the probe's ``active_packages``: ``select PackageID,
+  ActionInProgress, SourceSite from SMS_Package`` in ``root\\SMS\\site_<code>`` (the namespace found through
+  ``root\\SMS`` ``SMS_ProviderLocation`` when the site code is unknown). Any failure gives
+  ``available: false`` with the reason and ``packages: None``: never an empty list, so nothing is removed.
+- ``site(session, site_code, timeout)`` -> the probe's ``wmi_site`` (``SMS_Site``: the fallback when
+  ``Setup\\Full Version`` is missing).
+- ``console_open(session, process, snap_in, timeout)`` -> True / False / None (unknown). NT 4.0's and
+  Windows 2000's ``Win32_Process`` have no ``CommandLine`` (it came with Windows XP), so there the check
+  sees that an ``mmc.exe`` runs but not which snap-in it opened: any ``mmc.exe`` counts as an open SMS
+  console (the safe reading: the KB says to close the console before the hotfix). Where ``CommandLine``
+  exists, only an ``mmc.exe`` whose command line names ``sms.msc`` counts.
+- ``run_installer(session, path, arguments, timeout, platform, read_log)`` -> the seam's ``{"rc",
+  "stdout", "stderr"}``: ``Win32_Process.Create``, then a bounded wait until ``Win32_Process where
+  ProcessId = N`` is gone. WMI on NT 4.0 does not publish a process's exit code (no
+  ``Win32_ProcessStopTrace``), so the result is read from the installer's log (``read_log()`` returns
+  ``<sms_root>\\Logs\\Q244405.log``, e.g. over SMB): rc 0 when the installer wrote to it, 1 when it did not.
+  The caller re-reads Distmgr.dll's version afterwards, which is the real proof. I386 only, as the KB says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ntpath
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+
+WBEM_S_FALSE = 0x00000001
+BATCH = 64                           # objects per IEnumWbemClassObject::Next
+NAMES = {
+    0x8004100E: ("WBEM_E_INVALID_NAMESPACE", "the namespace does not exist: the SMS Provider is not installed "
+                                             "or not running on this server"),
+    0x80041003: ("WBEM_E_ACCESS_DENIED", "the account may not use this WMI namespace"),
+    0x80070005: ("E_ACCESSDENIED", "DCOM refused the account: it must be a local administrator of the site server"),
+    0x00000005: ("rpc_s_access_denied", "logon refused: wrong user, domain or password, or no DCOM access"),
+    0x80041010: ("WBEM_E_INVALID_CLASS", "the class does not exist in this namespace"),
+    0x80041017: ("WBEM_E_INVALID_QUERY", "the query was refused"),
+    0x80041002: ("WBEM_E_NOT_FOUND", "the object does not exist"),
+    0x80040154: ("REGDB_E_CLASSNOTREG", "WMI is not installed on this server"),
+    0x800706BA: ("RPC_S_SERVER_UNAVAILABLE", "nothing answers on TCP port 135: the server is down, a firewall "
+                                             "blocks it or DCOM is disabled"),
+}
+CREATE_RESULTS = {2: "access denied", 3: "insufficient privilege", 8: "unknown failure", 9: "path not found",
+                  21: "invalid parameter"}
+
+
+class WmiError(TransportError):
+    """A WMI call that failed; ``code`` is the HRESULT / RPC status when there is one."""
+
+    def __init__(self, host: str, operation: str, message: str, code: int | None = None):
+        super().__init__(host, operation, message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class WmiTarget:
+    host: str
+    address: str
+    user: str
+    password: str
+    domain: str = ""
+    timeout: int = 30
+    allow_ntlmv1: bool = False
+
+
+def target_of(session, timeout: int | None = None) -> WmiTarget:
+    """What WMI needs from the transport's session (or from a bare settings object)."""
+    settings = getattr(session, "settings", session)
+    return WmiTarget(host=settings.host, address=getattr(settings, "wmi_address", None) or settings.address,
+                     user=settings.user, password=settings.password, domain=getattr(settings, "domain", "") or "",
+                     timeout=int(timeout or getattr(settings, "timeout", 30)),
+                     allow_ntlmv1=bool(getattr(settings, "allow_ntlmv1", False)))
+
+
+def error_code(exc: BaseException) -> int | None:
+    getter = getattr(exc, "get_error_code", None)
+    code = getter() if getter else None
+    if code is None and isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+        return 0x800706BA
+    if code is None and "rpc_s_access_denied" in str(exc):
+        return 0x00000005
+    if code is None and "Connection refused" in str(exc):
+        return 0x800706BA
+    return code
+
+
+def describe(exc: BaseException, what: str = "") -> str:
+    """One line: what failed, the HRESULT name and code, and what it means for an SMS site server."""
+    code = error_code(exc)
+    prefix = f"{what}: " if what else ""
+    if code in NAMES:
+        name, meaning = NAMES[code]
+        return f"{prefix}{name} (0x{code:08x}): {meaning}"
+    if code is not None:
+        return f"{prefix}error 0x{code:08x} ({exc})"
+    return f"{prefix}{type(exc).__name__}: {exc}"
+
+
+class _Watchdog:
+    """Closes the connection's sockets when ``seconds`` run out, so a call that never answers ends."""
+
+    def __init__(self, seconds: float, sockets):
+        self.fired = False
+        self._sockets = sockets
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        for sock in self._sockets():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+
+class WmiConnection:
+    """One DCOM connection to a host's WMI, with one IWbemServices per namespace used."""
+
+    def __init__(self, target: WmiTarget):
+        self.target = target
+        self._dcom = None
+        self._login = None
+        self._namespaces: dict[str, object] = {}
+        self.thread = threading.current_thread().name     # impacket keys its connections by thread name
+        self.ntlm = None
+
+    def fail(self, operation: str, exc: BaseException, what: str = "") -> WmiError:
+        return WmiError(self.target.host, operation, describe(exc, what), error_code(exc))
+
+    def sockets(self) -> list:
+        """Every socket impacket holds for this target in this thread (resolver and object exporter)."""
+        from impacket.dcerpc.v5.dcomrt import DCOMConnection, INTERFACE
+        found = []
+        portmap = DCOMConnection.PORTMAPS.get(self.target.address)
+        if portmap is not None:
+            found.append(portmap.get_rpc_transport().get_socket())
+        for entry in INTERFACE.CONNECTIONS.get(self.target.address, {}).get(self.thread, {}).values():
+            found.append(entry["dce"].get_rpc_transport().get_socket())
+        return [sock for sock in found if isinstance(sock, socket.socket)]
+
+    def open(self) -> None:
+        from impacket import ntlm
+        from impacket.dcerpc.v5.dcom import wmi
+        from impacket.dcerpc.v5.dcomrt import DCOMConnection
+        t = self.target
+        attempts = [True, False] if t.allow_ntlmv1 else [True]
+        for index, use_v2 in enumerate(attempts):
+            ntlm.USE_NTLMv2 = use_v2          # impacket reads this module flag for every bind
+            try:
+                self._dcom = DCOMConnection(t.address, t.user, t.password, t.domain, oxidResolver=False)
+                interface = self._dcom.CoCreateInstanceEx(wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login)
+                self._login = wmi.IWbemLevel1Login(interface)
+                self.ntlm = "NTLMv2" if use_v2 else "NTLMv1"
+                return                           # the flag stays until close(): later binds read it too
+            except Exception as exc:            # noqa: BLE001 - every impacket failure becomes a WmiError
+                self.close()
+                if error_code(exc) == 0x00000005 and index + 1 < len(attempts):
+                    continue                     # NTLMv2 refused and NTLMv1 allowed: an NT 4.0 before SP4
+                raise self.fail("wmi", exc, f"DCOM activation of WMI on {t.address}") from None
+
+    def services(self, namespace: str):
+        if namespace.lower() not in self._namespaces:
+            from impacket.dcerpc.v5.dtypes import NULL
+            try:
+                self._namespaces[namespace.lower()] = self._login.NTLMLogin(
+                    "//./" + namespace.replace("\\", "/"), NULL, NULL)
+            except Exception as exc:            # noqa: BLE001
+                raise self.fail("wmi", exc, f"WMI namespace {namespace}") from None
+        return self._namespaces[namespace.lower()]
+
+    def query(self, namespace: str, wql: str) -> list[dict]:
+        """Every row of ``wql`` as {property: value}."""
+        from impacket.dcerpc.v5.dcom import wmi
+        services = self.services(namespace)
+        try:
+            enum = services.ExecQuery(wql, wmi.WBEM_FLAG_FORWARD_ONLY)
+            rows, done = [], False
+            while not done:
+                batch, done = _next_batch(enum, services, BATCH)
+                rows += [{name: prop["value"] for name, prop in obj.getProperties().items()} for obj in batch]
+            return rows
+        except WmiError:
+            raise
+        except Exception as exc:                # noqa: BLE001
+            raise self.fail("wmi", exc, f"{wql} in {namespace}") from None
+
+    def create_process(self, command_line: str, current_directory: str) -> int:
+        """Win32_Process.Create in root\\cimv2; the new ProcessId (raises on a non-zero ReturnValue)."""
+        services = self.services("root\\cimv2")
+        failure = {}
+        original = services.ExecMethod
+
+        def exec_method(*args, **kwargs):        # impacket logs and swallows the error; keep it
+            try:
+                return original(*args, **kwargs)
+            except Exception as exc:             # noqa: BLE001
+                failure["exc"] = exc
+                raise
+        services.ExecMethod = exec_method
+        try:
+            process_class, _ = services.GetObject("Win32_Process")
+            out = process_class.Create(command_line, current_directory, None)
+        except Exception as exc:                 # noqa: BLE001
+            raise self.fail("run_installer", exc, "Win32_Process.Create") from None
+        finally:
+            del services.ExecMethod
+        if out is None:
+            exc = failure.get("exc") or RuntimeError("no answer")
+            raise self.fail("run_installer", exc, "Win32_Process.Create")
+        values = {name: prop["value"] for name, prop in out.getProperties().items()}
+        result = values.get("ReturnValue")
+        if result != 0:
+            meaning = CREATE_RESULTS.get(result, "see Win32_Process.Create return codes")
+            raise WmiError(self.target.host, "run_installer",
+                           f"Win32_Process.Create({command_line}) returned {result} ({meaning})", result)
+        return int(values["ProcessId"])
+
+    def close(self) -> None:
+        """Close every socket of this connection (impacket's disconnect() leaves the exporter's open)."""
+        from impacket import ntlm
+        from impacket.dcerpc.v5.dcomrt import DCOMConnection, INTERFACE
+        address = self.target.address
+        for entry in list(INTERFACE.CONNECTIONS.get(address, {}).get(self.thread, {}).values()):
+            with contextlib.suppress(Exception):
+                entry["dce"].get_rpc_transport().disconnect()
+        if self._dcom is not None:
+            with contextlib.suppress(Exception):
+                self._dcom.disconnect()
+        portmap = DCOMConnection.PORTMAPS.pop(address, None)
+        if portmap is not None:
+            with contextlib.suppress(Exception):
+                portmap.get_rpc_transport().disconnect()
+        INTERFACE.CONNECTIONS.get(address, {}).pop(self.thread, None)
+        self._dcom, self._login, self._namespaces = None, None, {}
+        ntlm.USE_NTLMv2 = True
+
+
+def _next_batch(enum, services, count: int) -> tuple[list, bool]:
+    """Up to ``count`` objects and whether the enumeration ended (WBEM_S_FALSE: fewer than asked)."""
+    from impacket.dcerpc.v5.dcom import wmi
+    from impacket.dcerpc.v5.dcomrt import INTERFACE
+    try:
+        return enum.Next(wmi.WBEM_INFINITE, count), False
+    except wmi.DCERPCSessionError as exc:
+        if exc.get_error_code() != WBEM_S_FALSE:
+            raise
+        answer = exc.get_packet()
+        objects = [wmi.IWbemClassObject(INTERFACE(enum.get_cinstance(), b"".join(item["abData"]),
+                                                  enum.get_ipidRemUnknown(), oxid=enum.get_oxid(),
+                                                  target=enum.get_target()), services)
+                   for item in (answer["apObjects"] if answer is not None else [])]
+        return objects, True
+
+
+@contextlib.contextmanager
+def connected(session, timeout: int | None = None):
+    """A ``WmiConnection`` for the session's host, closed afterwards, bounded by ``timeout`` seconds."""
+    connection = WmiConnection(target_of(session, timeout))
+    watchdog = _Watchdog(connection.target.timeout, connection.sockets)
+    try:
+        with watchdog:
+            connection.open()
+            yield connection
+    except WmiError as exc:
+        if watchdog.fired:
+            raise WmiError(connection.target.host, exc.operation,
+                           f"no answer from WMI on {connection.target.address} within "
+                           f"{connection.target.timeout} s (timeout)") from None
+        raise
+    finally:
+        connection.close()
+
+
+def _facts() -> dict:
+    return DEFAULTS["wmi_classes"]
+
+
+def provider_namespace(connection: WmiConnection) -> tuple[str, str]:
+    """(site code, namespace) of the SMS Provider for the local site, from root\\SMS SMS_ProviderLocation."""
+    facts = _facts()
+    rows = connection.query(facts["provider_namespace"], f"select SiteCode, NamespacePath from "
+                                                         f"{facts['provider_location']} where ProviderForLocalSite = true")
+    if not rows or not rows[0].get("SiteCode"):
+        raise WmiError(connection.target.host, "wmi", f"{facts['provider_location']} names no provider for the "
+                                                      "local site: the SMS Provider is not installed")
+    code = str(rows[0]["SiteCode"])
+    return code, DEFAULTS["wmi_namespace_template"].format(site_code=code)
+
+
+def _namespace(connection, site_code):
+    if site_code:
+        if not re.fullmatch(r"[A-Za-z0-9]{3}", str(site_code)):
+            raise WmiError(connection.target.host, "wmi", f"site code {site_code!r} is not valid")
+        return site_code, DEFAULTS["wmi_namespace_template"].format(site_code=site_code)
+    return provider_namespace(connection)
+
+
+def active_packages(session, site_code: str | None, timeout: int | None = None) -> dict:
+    """The probe's ``active_packages``; ``available: false`` (never an empty list) when WMI fails."""
+    namespace = DEFAULTS["wmi_namespace_template"].format(site_code=site_code) if site_code else None
+    try:
+        with connected(session, timeout) as connection:
+            _, namespace = _namespace(connection, site_code)
+            rows = connection.query(namespace, f"select PackageID, ActionInProgress, SourceSite from "
+                                               f"{_facts()['package']}")
+    except WmiError as exc:
+        return {"available": False, "error": f"active packages unknown: {exc.message}", "namespace": namespace,
+                "packages": None}
+    packages = []
+    for row in rows:
+        action = row.get("ActionInProgress")
+        packages.append({"PackageID": row.get("PackageID"), "SourceSite": row.get("SourceSite"),
+                         "ActionInProgress": int(action) if action is not None else None})
+    return {"available": True, "error": None, "namespace": namespace, "packages": packages}
+
+
+SITE_FIELDS = ("SiteCode", "ReportingSiteCode", "Type", "Version", "BuildNumber", "InstallDir")
+
+
+def site(session, site_code: str | None, timeout: int | None = None) -> dict:
+    """The probe's ``wmi_site`` from ``SMS_Site`` (the fallback when ``Setup\\Full Version`` is missing)."""
+    answer = {"available": False, "error": None, **{name: None for name in SITE_FIELDS}}
+    try:
+        with connected(session, timeout) as connection:
+            code, namespace = _namespace(connection, site_code)
+            rows = connection.query(namespace, f"select {', '.join(SITE_FIELDS)} from {_facts()['site']} "
+                                               f"where SiteCode = '{code}'")
+    except WmiError as exc:
+        answer["error"] = exc.message
+        return answer
+    answer["available"] = True
+    if not rows:
+        answer["error"] = f"no SMS_Site instance for site {code}"
+        return answer
+    answer.update({name: rows[0].get(name) for name in SITE_FIELDS})
+    return answer
+
+
+def processes(session, name: str, timeout: int | None = None) -> list[dict]:
+    """Win32_Process rows named ``name`` (every property the host's WMI has; raises WmiError)."""
+    with connected(session, timeout) as connection:
+        return connection.query("root\\cimv2", f"select * from Win32_Process where Name = '{_wql_text(name)}'")
+
+
+def console_check(session, process: str, snap_in: str, timeout: int | None = None) -> dict:
+    """``{"open": bool | None, "command_line_visible": bool, "error": str | None}`` (see the module doc)."""
+    try:
+        rows = processes(session, process, timeout)
+    except WmiError as exc:
+        return {"open": None, "command_line_visible": False, "error": exc.message}
+    visible = any("CommandLine" in row for row in rows)
+    if not rows:
+        return {"open": False, "command_line_visible": visible, "error": None}
+    if visible:
+        return {"open": any(snap_in.lower() in str(row.get("CommandLine") or "").lower() for row in rows),
+                "command_line_visible": True, "error": None}
+    return {"open": True, "command_line_visible": False, "error": None}
+
+
+def console_open(session, process: str, snap_in: str, timeout: int | None = None) -> bool | None:
+    return console_check(session, process, snap_in, timeout)["open"]
+
+
+def _wql_text(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise ValueError(f"{value!r}: quotes and backslashes are not sent in a WQL string")
+    return value
+
+
+def wait_for_exit(connection: WmiConnection, pid: int, deadline: float, poll: float = 1.0) -> bool:
+    """True when ``Win32_Process where ProcessId = pid`` is gone before ``deadline`` (time.monotonic())."""
+    while True:
+        if not connection.query("root\\cimv2", f"select ProcessId from Win32_Process where ProcessId = {int(pid)}"):
+            return True
+        if time.monotonic() + poll > deadline:
+            return False
+        time.sleep(poll)
+
+
+def run_installer(session, path: str, arguments: str, timeout: int, platform: str, read_log) -> dict:
+    """Run the hotfix installer through Win32_Process.Create and wait for it (see the module doc)."""
+    settings = getattr(session, "settings", session)
+    host = settings.host
+    if platform not in DEFAULTS["installer_platforms"]:
+        raise WmiError(host, "run_installer", f"{DEFAULTS['hotfix_installer_name']} runs on I386 only and this "
+                                              f"site server is {platform}; use the manual method")
+    command = f'"{path}" {arguments}'.strip()
+    before = read_log()
+    deadline = time.monotonic() + timeout
+    with connected(session, timeout + 30) as connection:
+        pid = connection.create_process(command, ntpath.dirname(path) or "C:\\")
+        ended = wait_for_exit(connection, pid, deadline)
+    if not ended:
+        return {"rc": 1, "stdout": "", "pid": pid,
+                "stderr": f"{command} (process {pid}) was still running after {timeout} s; it was left running"}
+    after = read_log()
+    log_name = DEFAULTS["hotfix_log_name"]
+    if after is not None and after != before:
+        return {"rc": 0, "pid": pid, "stdout": f"{command} ended (process {pid}); {log_name} was updated",
+                "stderr": ""}
+    return {"rc": 1, "pid": pid, "stdout": "",
+            "stderr": f"{command} ended (process {pid}) without writing {log_name}: it did not install "
+                      "(the exit code itself is not available over WMI on NT 4.0)"}
