@@ -119,3 +119,15 @@ def test_with_step_refuses_an_unknown_step_and_copies():
     assert hj.with_step(data, "swap", "t")["steps"] and data["steps"] == []
     with pytest.raises(hj.JournalError):
         hj.with_step(data, "delete everything", "t")
+
+
+def test_the_documented_example_is_a_valid_journal():
+    """docs/internals.md section 5 shows the format both transports write: it must parse."""
+    from pathlib import Path
+    import re
+    text = (Path(__file__).resolve().parents[3] / "docs" / "internals.md").read_text(encoding="utf-8")
+    section = text[text.index("## 5. The transaction journal"):]
+    example = re.search(r"```json\n(.*?)```", section, re.S).group(1)
+    parsed = hj.parse(example, "docs/internals.md")
+    assert parsed.steps == ["stop:SMS_SITE_COMPONENT_MANAGER", "stop:SMS_EXECUTIVE", "backup"]
+    assert set(parsed.data) == set(journal())       # the same fields new_journal writes
