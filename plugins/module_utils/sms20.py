@@ -126,6 +126,9 @@ DEFAULTS: dict = {
     "hotfix_log_name": "Q244405.log",
     # source: project choice (not an SMS fact); confidence: n/a
     "backup_suffix": ".pre-Q244405",
+    # The hotfix transaction's journal, in <sms_root>\Logs next to the hotfix log (docs/internals.md
+    # section 5). source: project choice (not an SMS fact); confidence: n/a
+    "hotfix_journal_name": "Q244405.journal.json",
     # source: kb/316/Q316258, kb/317/Q317872 "root\sms\site_<xxx>"; confidence: verified
     "wmi_namespace_template": "root\\SMS\\site_{site_code}",
     # source: kb/317/Q317872 "SMS_ProviderLocation ... NamespacePath"; Resource Guide Tables B.9 (SMS_Package,
@@ -292,5 +295,6 @@ def probe_parameters(table: dict) -> dict:
         "ConsoleProcess": table["console"]["process"],
         "ConsoleSnapIn": table["console"]["snapin"],
         "HotfixLogName": table["hotfix_log_name"],
+        "HotfixJournalName": table["hotfix_journal_name"],
         "WmiTimeoutSeconds": 30,
     }

@@ -99,6 +99,7 @@ def test_probe_parameters_defaults():
         "ConsoleProcess": "mmc.exe",
         "ConsoleSnapIn": "sms.msc",
         "HotfixLogName": "Q244405.log",
+        "HotfixJournalName": "Q244405.journal.json",
         "WmiTimeoutSeconds": 30,
     }
 
