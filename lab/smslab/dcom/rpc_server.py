@@ -186,8 +186,14 @@ class RpcConnection:
             if trailer["auth_pad_len"]:
                 stub = stub[:-trailer["auth_pad_len"]]
         else:
-            self._send_fault(call_id, ctx_id, RPC_S_ACCESS_DENIED)
-            return
+            # RPC_C_AUTHN_LEVEL_CONNECT: the bind authenticated, the calls carry no verifier.
+            connect = [entry for entry in self.security.values()
+                       if entry[0].authenticated and entry[1] == rpcrt.RPC_C_AUTHN_LEVEL_CONNECT]
+            if not connect:
+                self._send_fault(call_id, ctx_id, RPC_S_ACCESS_DENIED)
+                return
+            security = (connect[-1][0], connect[-1][1], None)
+            stub = pdu[stub_start:]
         buffer = self._fragments.setdefault(call_id, bytearray())
         buffer += stub
         if not flags & rpcrt.PFC_LAST_FRAG:
