@@ -3,8 +3,8 @@
 """Distmgr.log / Distmgr.lo_ read over SMB and filtered on the controller, with a per-host cache.
 
 ``LineFilter`` is ``Search-LogFile`` of sms_probe.ps1 in Python: the same physical line numbers, the same
-4096-character cut, the same decoding (UTF-8 with replacement characters; a UTF-8 or UTF-16 byte order
-mark honoured), the same rule that appends the next physical line to a match whose entry does not end
+4096-character cut, the same decoding (``Get-LogEncoding``: a UTF-8 / UTF-16 byte order mark, UTF-16
+recognised by its zero bytes, else the host's ANSI code page, read from its registry), the same rule that appends the next physical line to a match whose entry does not end
 on it; the LogPattern is the controller's own Python pattern, case-insensitive. The matches then go
 through the project's parser (``distmgr_log.entries_from_probe_matches``) exactly as the winrm path's do.
 
@@ -42,11 +42,54 @@ class ScanState:
     pending: bool = False             # the last match waits for the next physical line
 
 
-class LineFilter:
-    """Feed bytes in file order; complete lines are matched as they arrive, the last partial one is held."""
+def _best_fit(error: UnicodeDecodeError):
+    # Windows maps the bytes a single-byte code page leaves undefined (0x81 in 1252) to U+0081 and so on,
+    # where Python's codec fails: do the same.
+    return "".join(chr(b) for b in error.object[error.start:error.end]), error.end
 
-    def __init__(self, pattern: re.Pattern, state: ScanState | None = None):
+
+BEST_FIT = "sms-remediation-best-fit"
+codecs.register_error(BEST_FIT, _best_fit)
+
+
+def ansi_codec(acp) -> str:
+    """The Python codec of a Windows ANSI code page number (``Nls\\CodePage`` ``ACP``); cp1252 when unknown."""
+    name = f"cp{str(acp).strip()}" if acp not in (None, "") else "cp1252"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "cp1252"
+    return name
+
+
+def log_encoding(head: bytes, ansi: str) -> str:
+    """sms_probe.ps1 Get-LogEncoding over the first (up to 4096) bytes of a log: a Python codec name."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    pairs = len(head) // 2
+    even_zeros = head[0:pairs * 2:2].count(0)
+    odd_zeros = head[1:pairs * 2:2].count(0)
+    if pairs and odd_zeros * 2 >= pairs and even_zeros * 10 < pairs:
+        return "utf-16-le"
+    if pairs and even_zeros * 2 >= pairs and odd_zeros * 10 < pairs:
+        return "utf-16-be"
+    return ansi
+
+
+class LineFilter:
+    """Feed bytes in file order; complete lines are matched as they arrive, the last partial one is held.
+
+    ``codec`` is a byte-per-line-safe codec (UTF-8 or an ANSI code page: a newline byte never sits
+    inside a character); UTF-16 goes through ``feed_text_line``."""
+
+    def __init__(self, pattern: re.Pattern, state: ScanState | None = None, codec: str = "cp1252"):
         self.pattern = pattern
+        self.errors = "replace" if codec == "utf-8" else BEST_FIT
+        self.codec = codec
         self.state = state or ScanState()
         self._tail = bytearray()       # an unfinished line (bounded: only its start is kept)
         self._tail_bytes = 0           # its real length in the file
@@ -76,7 +119,7 @@ class LineFilter:
         self._tail_bytes += len(piece)
 
     def _line(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace")[:MAX_LINE_CHARS].rstrip("\r")
+        text = raw.decode(self.codec, self.errors)[:MAX_LINE_CHARS].rstrip("\r")
         self._match(text)
 
     def _match(self, text: str) -> None:
@@ -160,19 +203,15 @@ def _state_from(entry: dict) -> ScanState | None:
 
 
 # ---- one log file ---------------------------------------------------------------------------------
-def _encoding(head: bytes) -> tuple[str, int]:
-    """(codec, byte order mark length) as StreamReader(UTF8, detectEncodingFromByteOrderMarks) decides."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", 3
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le", 2
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be", 2
-    return "utf-8", 0
+def _bom_length(head: bytes) -> int:
+    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if head.startswith(bom):
+            return len(bom)
+    return 0
 
 
 def search_log(files: SmbFiles, path: str, pattern: re.Pattern, cache: LogCache | None,
-               operation: str = "log") -> tuple[dict, dict]:
+               operation: str = "log", ansi: str = "cp1252") -> tuple[dict, dict]:
     """(the probe's ``distmgr_log.files[]`` entry, read statistics) for one log file."""
     entry = {"path": path, "exists": False, "size": None, "matches": None}
     info = files.stat(path, operation)
@@ -185,14 +224,14 @@ def search_log(files: SmbFiles, path: str, pattern: re.Pattern, cache: LogCache 
     before = files.bytes_read
     with files.open_read(path, operation) as handle:
         head = handle.read(0, min(HEAD_BYTES, size)) if size else b""
-        codec, bom = _encoding(head)
-        if codec != "utf-8":
+        codec, bom = log_encoding(head, ansi), _bom_length(head)
+        if codec.startswith("utf-16"):
             entry["matches"] = _scan_utf16(handle, head, size, bom, codec, pattern)
             return entry, {"bytes_read": files.bytes_read - before, "cache": "not used (UTF-16)"}
-        state, how = _resume(cache, path, pattern, head, size)
+        state, how = _resume(cache, path, pattern, head, size, codec)
         if state is None:
             state, how = ScanState(offset=bom), "full scan"
-        line_filter = LineFilter(pattern, state)
+        line_filter = LineFilter(pattern, state, codec)
         position = state.offset
         while position < size:
             if position + READ_CHUNK <= len(head):
@@ -207,16 +246,16 @@ def search_log(files: SmbFiles, path: str, pattern: re.Pattern, cache: LogCache 
             position += len(block)
         entry["matches"] = line_filter.result()
     if cache is not None:
-        cache.put(path, {"pattern": pattern.pattern, "head_len": len(head),
+        cache.put(path, {"pattern": pattern.pattern, "codec": codec, "head_len": len(head),
                          "head_sha256": hashlib.sha256(head).hexdigest(), **asdict(line_filter.state)})
     return entry, {"bytes_read": files.bytes_read - before, "cache": how}
 
 
-def _resume(cache, path, pattern, head: bytes, size: int) -> tuple[ScanState | None, str]:
+def _resume(cache, path, pattern, head: bytes, size: int, codec: str) -> tuple[ScanState | None, str]:
     if cache is None:
         return None, "full scan"
     cached = cache.get(path, pattern.pattern)
-    if cached is None:
+    if cached is None or cached.get("codec") != codec:
         return None, "full scan"
     state = _state_from(cached)
     head_len = cached.get("head_len")
@@ -229,7 +268,7 @@ def _resume(cache, path, pattern, head: bytes, size: int) -> tuple[ScanState | N
 
 def _scan_utf16(handle, head: bytes, size: int, bom: int, codec: str, pattern: re.Pattern) -> list:
     decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-    line_filter = LineFilter(pattern)
+    line_filter = LineFilter(pattern, codec=codec)
     carry = ""
     position = bom
     data = head[bom:]

@@ -17,6 +17,7 @@ PROBE_DEFAULTS = {
     "ConsoleProcess": "mmc.exe",
     "ConsoleSnapIn": "sms.msc",
     "HotfixLogName": "Q244405.log",
+    "HotfixJournalName": "Q244405.journal.json",
     "WmiTimeoutSeconds": 30,
 }
 PACKAGE_DEFAULTS = {
@@ -27,11 +28,20 @@ PACKAGE_DEFAULTS = {
     "WmiTimeoutSeconds": 30,
 }
 HOTFIX_DEFAULTS = {
+    "Mode": "Apply",
+    "StagedPath": "",
+    "ExpectedSha256": "",
     "MinimumVersion": "2.00.1380.1083",
+    "SiteVersion": "",
+    "AllowCrossBuild": False,
+    "Recovery": "rollback",
+    "TransactionId": "",
     "StopOrder": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP"],
     "WaitSeconds": 120,
+    "CopyAttempts": 6,
     "BackupSuffix": ".pre-Q244405",
     "HotfixLogName": "Q244405.log",
+    "JournalName": "Q244405.journal.json",
 }
 
 
@@ -55,6 +65,12 @@ class Params:
         if isinstance(value, (list, tuple)):
             return [v for v in value if v is not None]
         return [value]
+
+    def flag(self, name: str) -> bool:
+        value = self.get(name)
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
 
     def required(self, name: str, operation: str, error) -> str:
         value = self.get(name)

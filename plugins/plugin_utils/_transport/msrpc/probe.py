@@ -16,13 +16,15 @@ import re
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import search_log
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import ansi_codec, search_log
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.pe_version import file_version_of_bytes
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.regex import compile_script_regex
 
 MAX_DLL_BYTES = 32 * 1024 * 1024       # Distmgr.dll is about 230 KB; a larger "DLL" is not read whole
+MAX_JOURNAL_BYTES = 65536              # a journal is a few KB; a bigger file is not one (as the script)
 COMPUTER_NAME_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName"
+CODE_PAGE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage"
 ENVIRONMENT_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
 SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
 START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
@@ -169,6 +171,26 @@ class _Probe:
             self.error("platforms", f"{path}: {exc.message}")
         return entry
 
+    def transaction_journal(self, install_dir: str | None) -> dict | None:
+        """The journal a cut hotfix transaction left, or None. The msrpc transaction swaps a new journal in
+        from ``<name>.tmp``: a cut inside that swap leaves only the ``.tmp``, which is reported then."""
+        path = join(join(install_dir, "Logs"), self.p.text("HotfixJournalName"))
+        if path is None:
+            return None
+        files = self.host.files
+        for candidate in (path, path + ".tmp"):
+            info = files.stat(candidate, "transaction_journal")
+            if info is None or info.directory:
+                continue
+            if info.size > MAX_JOURNAL_BYTES:
+                return {"path": candidate, "text": None, "error": f"{info.size} bytes: too big for a journal"}
+            try:
+                data = files.read_all(candidate, "transaction_journal", MAX_JOURNAL_BYTES)
+            except TransportError as exc:
+                return {"path": candidate, "text": None, "error": exc.message}
+            return {"path": candidate, "text": data.decode("utf-8-sig", "replace"), "error": None}
+        return None
+
     def package_folder_paths(self) -> list[str]:
         given = [str(p) for p in self.p.list("PackageFolders") if p]
         if given:
@@ -209,18 +231,26 @@ class _Probe:
             self.error("log", f"invalid LogPattern: {exc}")
             pattern = None
         files = []
+        ansi = None
         for name in self.p.list("LogNames"):
             path = join(join(install_dir, "Logs"), str(name))
             entry = {"path": path, "exists": False, "size": None, "matches": None}
             if pattern is not None and path is not None:
+                if ansi is None:
+                    ansi = self.ansi_code_page()
                 try:
-                    entry, stats = search_log(self.host.files, path, pattern, self.host.log_cache, "log")
+                    entry, stats = search_log(self.host.files, path, pattern, self.host.log_cache, "log", ansi)
                     self.log_reads.append(dict(stats, path=path))
                 except TransportError as exc:
                     self.error("log", f"{path}: {exc.message}")
                     entry = dict(entry, exists=True)
             files.append(entry)
         return {"logging_enabled": enabled, "max_file_size": max_size, "files": files}
+
+    def ansi_code_page(self) -> str:
+        """The host's ANSI code page (``[Text.Encoding]::Default`` of the script), cp1252 when unknown."""
+        values = self.guarded("log", lambda: self.host.registry.read_values(CODE_PAGE_KEY, ["ACP"], "log")) or {}
+        return ansi_codec(values.get("ACP"))
 
     # ---- the answer -------------------------------------------------------------------------
     def run(self) -> dict:
@@ -243,6 +273,7 @@ class _Probe:
         hotfix_log = join(join(install_dir, "Logs"), self.p.text("HotfixLogName"))
         hotfix_exists = bool(hotfix_log) and bool(self.guarded(
             "hotfix_log", lambda: self.host.files.exists(hotfix_log, "hotfix_log"), False))
+        journal = self.guarded("transaction_journal", lambda: self.transaction_journal(install_dir))
         folders = [self.folder_listing(path) for path in self.package_folder_paths()]
         console = self.console_open()
         distmgr_log = self.log_facts(install_dir, registry["tracing"])
@@ -258,6 +289,7 @@ class _Probe:
             "install_dir": install_dir,
             "platforms": platforms,
             "hotfix_log": {"path": hotfix_log, "exists": hotfix_exists},
+            "transaction_journal": journal,
             "services": services,
             "console_open": console,
             "package_folders": folders,

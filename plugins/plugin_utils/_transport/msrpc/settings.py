@@ -33,6 +33,7 @@ class MsrpcSettings:
     allow_ntlmv1: bool = False
     timeout: int = DEFAULT_TIMEOUT  # seconds, per SMB/RPC call and per service wait step
     cache_dir: str = DEFAULT_CACHE_DIR
+    wmi_address: str | None = None  # where the host's DCOM port 135 answers, when not at ``address``
 
     @property
     def account(self) -> str:
@@ -87,6 +88,9 @@ def settings_from_vars(host: str, variables: dict) -> MsrpcSettings:
     if not isinstance(cache_dir, str) or not cache_dir.strip():
         raise SettingsError(f"{VAR_PREFIX}cache_dir={cache_dir!r}: expected a folder on the controller")
     address = variables.get("ansible_host") or host
+    wmi_address = var("wmi_address")
+    if wmi_address is not None and (not isinstance(wmi_address, str) or not wmi_address.strip()):
+        raise SettingsError(f"{VAR_PREFIX}wmi_address={wmi_address!r}: expected a host name or address")
     return MsrpcSettings(
         host=host,
         address=str(address),
@@ -98,4 +102,5 @@ def settings_from_vars(host: str, variables: dict) -> MsrpcSettings:
         allow_ntlmv1=_bool(VAR_PREFIX + "allow_ntlmv1", var("allow_ntlmv1", False)),
         timeout=_int(VAR_PREFIX + "timeout", var("timeout", DEFAULT_TIMEOUT), 1, 3600),
         cache_dir=os.path.expanduser(cache_dir.strip()),
+        wmi_address=wmi_address.strip() if wmi_address else None,
     )

@@ -12,6 +12,7 @@ import hashlib
 import ntpath
 import os
 
+from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import HostTransport, TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import MsrpcSession
@@ -19,7 +20,7 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.f
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.hotfix import hotfix_transaction
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import LogCache
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.packages import act_on_packages
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.probe import probe
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.probe import ENVIRONMENT_KEY, probe
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.registry import (
     TYPE_NAMES, Registry)
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.services import Services
@@ -96,11 +97,39 @@ class MsrpcTransport(HostTransport):
         return {"changed": True, "dest": dest, "sha256": digest}
 
     def run_installer(self, path: str, arguments: str, timeout: int) -> dict:
+        """``Win32_Process.Create`` through the ``wmi`` module; the platform and the hotfix log it needs come
+        from the registry (PROCESSOR_ARCHITECTURE, the SMS installation folder) and SMB."""
+        operation = "run_installer"
         wmi = wmi_hook.wmi_module()
         if wmi is None or not hasattr(wmi, "run_installer"):
-            raise self.error("run_installer", f"running {path} needs WMI (Win32_Process.Create): {wmi_hook.NOT_YET}; "
-                                              "use q244405_hotfix_method=manual on msrpc hosts")
-        return wmi.run_installer(self.session, path, arguments, timeout)
+            raise self.error(operation, f"running {path} needs WMI (Win32_Process.Create): {wmi_hook.NOT_YET}; "
+                                        "use q244405_hotfix_method=manual on msrpc hosts")
+        if self.check_mode:
+            raise self.error(operation, "run_installer is never called in check mode")
+        registry = self.ops.registry
+        environment = registry.read_values(ENVIRONMENT_KEY, ["PROCESSOR_ARCHITECTURE"], operation) or {}
+        architecture = environment.get("PROCESSOR_ARCHITECTURE")
+        platform = DEFAULTS["platforms"].get(str(architecture)) if architecture else None
+        if platform is None:
+            raise self.error(operation, f"the site server's architecture is unknown ({ENVIRONMENT_KEY}\\"
+                                        f"PROCESSOR_ARCHITECTURE={architecture!r}): the installer is not run")
+        install_dir = None
+        for key in ("Identification", "Setup"):
+            values = registry.read_values(f"{DEFAULTS['registry_root']}\\{key}", ["Installation Directory"], operation)
+            if values and values.get("Installation Directory"):
+                install_dir = str(values["Installation Directory"]).rstrip("\\")
+                break
+        if install_dir is None:
+            raise self.error(operation, "the SMS installation folder is unknown (Identification and Setup have no "
+                                        "Installation Directory): the installer's log cannot be read")
+        log_path = ntpath.join(install_dir, "Logs", DEFAULTS["hotfix_log_name"])
+
+        def read_log():
+            if not self.ops.files.exists(log_path, operation):
+                return None
+            return self.ops.files.read_all(log_path, operation, 16 * 1024 * 1024).decode("utf-8", "replace")
+
+        return wmi.run_installer(self.session, path, arguments, timeout, platform, read_log)
 
     def set_registry_value(self, key: str, name: str, data, value_type: str) -> dict:
         operation = "set_registry_value"
