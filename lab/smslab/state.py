@@ -23,24 +23,22 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_VERSION_MARKER = re.compile(rb"FileVersion=(\d+(?:\.\d+){1,3})")
+from smslab.pe import pe_image, version_of
 
 
 class LabPathError(ValueError):
     """A Windows path the lab cannot map (not absolute, or escaping the drive)."""
 
 
-def dll_bytes(file_version: str | None, size: int = 4096) -> bytes:
-    """Bytes of a simulated PE file whose version resource says ``file_version`` (None: no resource)."""
-    body = b"MZ\x90\x00SMS-LAB-PE\n"
-    if file_version is not None:
-        body += b"FileVersion=" + file_version.encode("ascii") + b"\n"
-    return body + b"\x00" * max(0, size - len(body))
+def dll_bytes(file_version: str | None, size: int = 4096, machine: str = "i386", corrupt: bool = False) -> bytes:
+    """A real PE32 DLL of ``size`` bytes whose version resource says ``file_version`` (None: no
+    resource; ``corrupt``: a damaged one); ``machine`` i386 or alpha. See smslab.pe."""
+    return pe_image(file_version, size, machine=machine, corrupt=corrupt)
 
 
 def file_version_of(data: bytes) -> str | None:
-    match = _VERSION_MARKER.search(data[:4096])
-    return match.group(1).decode("ascii") if match else None
+    """The version from a PE image's version resource (the first 2 KB are enough for lab images)."""
+    return version_of(data)
 
 
 def split_windows_path(path: str) -> tuple[str, list[str]]:

@@ -60,6 +60,7 @@ Per site (only ``name`` and ``site_code`` are required):
                         e.g. 2_4O7PRI.PCK: Sender files that must never be touched
 ``full_version_missing`` true: no Setup\Full Version value (secondary sites installed from console)
 ``distmgr_no_version``  true: Distmgr.dll has no version resource
+``distmgr_corrupt_version`` true: Distmgr.dll's version resource is damaged (unreadable)
 ``hotfix_log``          true: C:\SMS\Logs\Q244405.log exists (the hotfix installer ran)
 ``faults``              {slow_seconds: float, drop_connection_after: [names], copy_fails: bool,
                         service_wont_stop: [names], service_wont_start: [names], fail_step: str,

@@ -15,6 +15,7 @@ from smslab.scenario.facts import (
 )
 from smslab.scenario.logs import _write_distmgr_logs, shared_log
 from smslab.scenario.schema import load_scenario
+from smslab.pe import pe_image
 from smslab.state import HostState, dll_bytes, split_windows_path
 
 
@@ -76,7 +77,7 @@ def _host_data(site: dict, sites_by_code: dict, scenario: dict) -> dict:
         # What the scenario meant (ground truth for tests and reports; the probe never reads it).
         "lab": {
             "build": site["build"], "platform": platform, "type": site["type"], "install_dir": install,
-            "distmgr_version": None if site["distmgr_no_version"] else dll_version,
+            "distmgr_version": None if site["distmgr_no_version"] or site["distmgr_corrupt_version"] else dll_version,
             "package_folders": [f"{d}:\\SMSPKG" for d in site["drives"]],
             "leftovers": [dict(item) for item in packages["leftovers"]],
             "logging": site["logging"],
@@ -125,12 +126,13 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
         stamped.append(target)
 
     # binaries
+    corrupt = site["distmgr_corrupt_version"]
     if site["distmgr_no_version"]:
-        dll = dll_bytes(None)
+        dll = dll_bytes(None, machine=platform)
     elif site["build"] == "sp1_hotfixed":
-        dll = dll_bytes(scenario_hotfix_version(scenario), HOTFIX_DLL_SIZES[platform])
+        dll = dll_bytes(scenario_hotfix_version(scenario), HOTFIX_DLL_SIZES[platform], platform, corrupt)
     else:
-        dll = dll_bytes(dll_version)
+        dll = dll_bytes(dll_version, machine=platform, corrupt=corrupt)
     put(_win_join(bin_dir, "Distmgr.dll"), dll)
     for exe in ("sitecomp.exe", "smsexec.exe"):
         put(_win_join(bin_dir, exe), dll_bytes(full_version, 1024))
@@ -181,7 +183,7 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     hotfix = scenario["hotfix"]
     if hotfix is not None:
         put(_win_join(hotfix["host_path"], "Q244405.exe"),
-            b"MZ\x90\x00SMS-LAB-INSTALLER Q244405\nFileVersion=" + hotfix["version"].encode() + b"\n")
+            pe_image(hotfix["version"], 8192, original_name="Q244405.exe"))
     base = len(str(state.fs_root))
     for path in stamped:
         mtime = _file_time(seed, site["site_code"], path[base:].lower())
@@ -228,7 +230,7 @@ def build_state_dir(scenario, state_dir, seed=None) -> list[str]:
     for platform, size in HOTFIX_DLL_SIZES.items():
         target = state_dir / "hotfix" / platform / "Distmgr.dll"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(dll_bytes(version, size))
+        target.write_bytes(dll_bytes(version, size, machine=platform))
         os.utime(target, (FIXED_MTIME, FIXED_MTIME))
     with open(state_dir / "scenario.json", "w", encoding="utf-8") as handle:
         json.dump(normal, handle, indent=2, sort_keys=True, default=str)

@@ -155,7 +155,7 @@ def _normalise_site(raw: dict, index: int, pck_size) -> dict:
         raise _err(site, "log_encoding", f"expected ascii or utf-16, got {raw.get('log_encoding')!r}")
     site["log_encoding"] = encoding
     for flag in ("log_rollover", "log_wrapped_entry", "console_open", "full_version_missing",
-                 "distmgr_no_version", "hotfix_log", "log_shared"):
+                 "distmgr_no_version", "hotfix_log", "log_shared", "distmgr_corrupt_version"):
         site[flag] = _as_bool(site, flag, raw.get(flag))
     drives = raw.get("drives", ["D"])
     drives = [drives] if isinstance(drives, str) else drives
