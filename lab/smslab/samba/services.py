@@ -1,11 +1,14 @@
 """Service control on a lab host's state: what the ``\\svcctl`` responder does to ``host.json``.
 
 The state lives in ``host.json`` ``services`` (the record the WinRM twins use), read and written
-afresh on every call under a lock, so both transports see the same service. A start or stop of a
-host with the fault ``service_pending_seconds: N`` stays StartPending / StopPending for N seconds
-(the record then carries ``pending: {"until": <epoch>, "then": "running"|"stopped"}``; the next
-read after that time settles it). ``service_wont_stop`` / ``service_wont_start`` make the control
-fail with ERROR_SERVICE_REQUEST_TIMEOUT, as a service that never answers the SCM does.
+afresh on every call under a lock, so both transports see the same service. Pending states follow
+the twins' model (smslab.handlers.sms_scripts.service_control): a stop or start leaves the record
+``stop_pending`` / ``start_pending`` with ``pending_until`` for the host's fault
+``service_stop_seconds`` / ``service_start_seconds`` ({service: seconds}); a read after that time
+settles it (through the twins' own ``ServiceControl.status``, which also starts the process exit
+of ``process_exit_seconds``). Unlike the twins' Stop-Service, the SCM does not wait: ControlService
+answers at once with StopPending. ``service_wont_stop`` / ``service_wont_start`` make the control
+fail with ERROR_SERVICE_REQUEST_TIMEOUT and leave the state, as a service that never answers does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from smslab.handlers.sms_scripts.service_control import LabClock, ServiceControl
 from smslab.state import HostState
 
 # Win32 error codes (MS-ERREF 2.2) the SCM answers with.
@@ -65,9 +69,12 @@ def _fault_names(state: HostState, key: str) -> set[str]:
     return {str(v).lower() for v in ([value] if isinstance(value, str) else value)}
 
 
-def _pending_seconds(state: HostState) -> float:
-    value = state.faults.get("service_pending_seconds") or 0
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+def _pending_seconds(state: HostState, fault: str, name: str) -> float:
+    value = state.faults.get(fault) or {}
+    for key, seconds in (value.items() if isinstance(value, dict) else ()):
+        if key.lower() == name.lower():
+            return float(seconds)
+    return 0.0
 
 
 def find(state: HostState, name: str) -> tuple[str, dict] | tuple[None, None]:
@@ -77,13 +84,13 @@ def find(state: HostState, name: str) -> tuple[str, dict] | tuple[None, None]:
     return None, None
 
 
-def _settle(record: dict, now: float) -> bool:
-    pending = record.get("pending")
-    if pending and now >= float(pending.get("until", 0)):
-        record["state"] = pending.get("then", "stopped")
-        record.pop("pending", None)
-        return True
-    return False
+def _settle(state: HostState, name: str, record: dict) -> bool:
+    """Settle a pending state whose time has come (the twins' rule); True if the record changed."""
+    if record.get("pending_until") is None:
+        return False
+    before = dict(record)
+    ServiceControl(state, LabClock(), 0).status(name)
+    return record != before
 
 
 def names(host_root: Path) -> list[str]:
@@ -97,7 +104,7 @@ def status(host_root: Path, name: str) -> dict:
         key, record = find(state, name)
         if record is None:
             raise ServiceError(ERROR_SERVICE_DOES_NOT_EXIST, f"service {name} does not exist")
-        if _settle(record, time.time()):
+        if _settle(state, key, record):
             state.save()
         return dict(record, name=key)
 
@@ -115,8 +122,7 @@ def _transition(host_root: Path, name: str, target: str) -> dict:
         key, record = find(state, name)
         if record is None:
             raise ServiceError(ERROR_SERVICE_DOES_NOT_EXIST, f"service {name} does not exist")
-        now = time.time()
-        changed = _settle(record, now)
+        changed = _settle(state, key, record)
         current = record.get("state", "stopped")
         try:
             if target == "stopped":
@@ -128,10 +134,8 @@ def _transition(host_root: Path, name: str, target: str) -> dict:
                     raise ServiceError(ERROR_SERVICE_REQUEST_TIMEOUT,
                                        f"service {key} did not stop (lab fault service_wont_stop)")
             else:
-                if current in ("running", "paused"):
-                    raise ServiceError(ERROR_SERVICE_ALREADY_RUNNING, f"service {key} is already running")
-                if current.endswith("_pending"):
-                    raise ServiceError(ERROR_SERVICE_CANNOT_ACCEPT_CTRL, f"service {key} is {current}")
+                if current != "stopped":       # the SCM starts only a stopped service (also when pending)
+                    raise ServiceError(ERROR_SERVICE_ALREADY_RUNNING, f"service {key} is {current}")
                 if record.get("start_mode") == "disabled":
                     raise ServiceError(ERROR_SERVICE_DISABLED, f"service {key} is disabled")
                 if key.lower() in _fault_names(state, "service_wont_start"):
@@ -141,12 +145,9 @@ def _transition(host_root: Path, name: str, target: str) -> dict:
             if changed:
                 state.save()
             raise
-        delay = _pending_seconds(state)
-        if delay > 0:
-            record["state"] = "stop_pending" if target == "stopped" else "start_pending"
-            record["pending"] = {"until": now + delay, "then": target}
-        else:
-            record["state"] = target
-            record.pop("pending", None)
+        fault = "service_stop_seconds" if target == "stopped" else "service_start_seconds"
+        record["state"] = "stop_pending" if target == "stopped" else "start_pending"
+        record["pending_until"] = time.time() + _pending_seconds(state, fault, key)
+        _settle(state, key, record)              # no delay: stopped / running at once
         state.save()
         return dict(record, name=key)
