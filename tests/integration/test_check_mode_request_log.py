@@ -2,53 +2,41 @@
 request log, so it catches a controller that sends a change in --check even though the lab refuses that change
 and the hosts stay byte-identical.
 
-The broken controller is the collection with one step altered: its remediate action plugin is a subclass of the
-real one whose workaround hands the removal to the host script in check mode too. It is put together in the test's
-temporary folder (symlinks to the repository, plus the altered plugin) and found first on the collections path.
+The broken controller is the collection with its remediate action plugin replaced by a subclass of the real one
+that decides as in a real run but still sends every module in check mode: with the workaround policy it sends the
+removal (the compressed_package script) in --check. collection_overlay.py puts it together in the test's
+temporary folder and first on the collections path.
 """
 
 from __future__ import annotations
 
-from lab_harness import ROOT, SCENARIOS
+from collection_overlay import overlay_collection
+from lab_harness import SCENARIOS
 from request_log import changes_sent_in_check_mode, check_mode_violation, hosts_without_a_probe
 
 BROKEN_REMEDIATE = '''\
-"""Deliberately broken for a test: the workaround sends the removal to the host in check mode too."""
+"""Deliberately broken for a test: the task decides as in a real run (its check-mode flag is lost on the way to
+the steps), while every module still goes to the host in check mode. So the removal is sent in --check, and the
+lab, like the host script, only answers what it would do."""
 from ansible_collections.sms.remediation.plugins.action._real_remediate import ActionModule as RealRemediate
 
 
 class ActionModule(RealRemediate):
-    def workaround(self, site, answer, decided, args, task_vars):
-        items = [{"id": item.package_id, "path": item.path} for item in decided.remove]
-        return self.act_on_packages(site, answer, items, [], args["workaround_state"], args["quarantine_dir"],
-                                    task_vars)
+    def run(self, tmp=None, task_vars=None):
+        self._task.check_mode = False
+        return super().run(tmp, task_vars)
+
+    def _update_module_args(self, module_name, module_args, task_vars, ignore_unknown_opts=False):
+        super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
+        module_args["_ansible_check_mode"] = True
 '''
-
-
-def broken_collection(root):
-    """A collections path whose sms.remediation is this repository except plugins/action/remediate.py."""
-    collection = root / "ansible_collections" / "sms" / "remediation"
-    action = collection / "plugins" / "action"
-    action.mkdir(parents=True)
-    for entry in ROOT.iterdir():
-        if entry.name not in ("plugins", ".git", ".venv", "tests"):
-            (collection / entry.name).symlink_to(entry)
-    for entry in (ROOT / "plugins").iterdir():
-        if entry.name != "action":
-            (collection / "plugins" / entry.name).symlink_to(entry)
-    for entry in (ROOT / "plugins" / "action").glob("*.py"):
-        if entry.name != "remediate.py":
-            (action / entry.name).symlink_to(entry)
-    (action / "_real_remediate.py").symlink_to(ROOT / "plugins" / "action" / "remediate.py")
-    (action / "remediate.py").write_text(BROKEN_REMEDIATE, encoding="utf-8")
-    return root
 
 
 def test_a_controller_that_sends_the_removal_in_check_mode_is_caught(lab_factory, tmp_path):
     lab = lab_factory(SCENARIOS / "demo.yml")
-    lab.env = dict(lab.env, ANSIBLE_COLLECTIONS_PATH=str(broken_collection(tmp_path / "broken")))
+    lab.env = dict(lab.env, ANSIBLE_COLLECTIONS_PATH=str(overlay_collection(tmp_path / "broken", {"remediate": BROKEN_REMEDIATE})))
     before = lab.state_hash()
-    run = lab.playbook("--check", "--diff")
+    run = lab.playbook("--check", "--diff", extra_vars={"q244405_policy": "workaround"})
     assert lab.state_hash() == before, "the lab changed a host in check mode"   # blind to the broken step
     sent = changes_sent_in_check_mode(lab.state_dir, lab.host_names)
     assert any("script compressed_package" in line for line in sent), (sent, run.stdout[-4000:])
