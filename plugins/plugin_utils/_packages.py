@@ -5,6 +5,7 @@ and remediate action plugins. A mixin for SmsActionBase."""
 
 from __future__ import annotations
 
+from ansible_collections.sms.remediation.plugins.module_utils.host_regex import to_dotnet
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import PROBE_FACT
 
 _DONE = {"removed": "absent", "quarantined": "quarantined", "restored": "restored"}
@@ -30,7 +31,7 @@ class CompressedPackageSteps:
             "Items": items,
             "QuarantineDir": quarantine_dir,
             "ActiveNamespace": self.active_namespace(site),
-            "IdPattern": self.table["package_file_pattern"],
+            "IdPattern": to_dotnet(self.table["package_file_pattern"], "package_file_pattern"),
         }, task_vars)
         return merge_outcomes(result, reply.get("result") or {}, self._task.check_mode)
 
