@@ -48,6 +48,8 @@ KNOWN_FAULTS = {
     "service_wont_start", "fail_step", "wmi_unavailable", "corrupt_log", "unreachable",
     # the hotfix transaction (lab/smslab/handlers/sms_scripts/service_control.py, hotfix.py)
     "cut_after_step", "service_stop_seconds", "service_start_seconds", "process_exit_seconds",
+    # the DCOM/WMI responder (lab/smslab/dcom/provider.py, responder.py)
+    "wmi_access_denied", "wmi_query_hangs", "rpc_unavailable",
 }
 SITE_FIELDS = {
     "name", "site_code", "parent", "type", "build", "platform", "install_dir", "logging",
