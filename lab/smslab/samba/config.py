@@ -130,6 +130,14 @@ def registry_keys(state: HostState) -> dict[str, dict]:
         values.setdefault("Start", start_codes.get(record.get("start_mode", "manual"), 3))
         values.setdefault("Type", 0x10)                  # SERVICE_WIN32_OWN_PROCESS
         values.setdefault("ObjectName", record.get("username", "LocalSystem"))
+    # What the scripts read from $env: lives in the registry of a real server (the msrpc probe reads it there).
+    environment = state.environment
+    if environment.get("PROCESSOR_ARCHITECTURE"):
+        keys.setdefault("HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment", {}).setdefault(
+            "PROCESSOR_ARCHITECTURE", environment["PROCESSOR_ARCHITECTURE"])
+    if environment.get("COMPUTERNAME"):
+        keys.setdefault("HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName", {}).setdefault(
+            "ComputerName", environment["COMPUTERNAME"])
     return keys
 
 
