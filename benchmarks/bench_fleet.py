@@ -20,6 +20,14 @@ inside this script and is not counted.
 The naive playbook slurps whole logs (base64 through WinRM and the controller): at 200 MB it runs
 only on the 1- and 20-host fleets (200 hosts x 200 MB would push ~40 GB through base64 here).
 
+What the figures exercise: the controller side is production code (ansible-playbook, remediate.yml, the action
+plugins, the script text sent over WinRM). The host side is the lab: each collection script is answered by its
+Python copy (lab/smslab/handlers/sms_scripts/), so "lab CPU s" is the Python copy's cost, not Windows
+PowerShell's. With 200 MB logs the lab scans the shared part of the log once (per pattern, cached for every
+host and run), so no row includes a per-host scan of 200 MB; the probe's own per-line scan cost on a host
+(Search-LogFile in sms_probe.ps1) is unmeasured. The log filter target times the msrpc transport's controller
+filter (bench_log_parser.py), the code that scans logs on the controller in production.
+
     source scripts/ansible-env.sh
     .venv/bin/python benchmarks/bench_fleet.py [--fleets 1,20,200] [--log-mb 1,200] [--forks 10]
 """
@@ -179,9 +187,9 @@ def bench_log_parser(mb: int, tmp: Path) -> dict:
                            str(REPO / "benchmarks" / "bench_log_parser.py"), "--mb", str(mb)],
                           check=False, cwd=REPO)
     text = out_file.read_text(encoding="utf-8", errors="replace")
-    wall = re.search(r"fast path: (\d+) MB/s wall", text)
+    wall = re.search(r"msrpc filter: (\d+) MB/s wall", text)
     cpu = re.search(r"(\d+) MB/s of CPU time", text)
-    rss = re.search(r"max RSS: ([\d.]+) MB \(before parsing ([\d.]+) MB\)", text)
+    rss = re.search(r"max RSS: ([\d.]+) MB \(before filtering ([\d.]+) MB\)", text)
     return {"mb": mb, "rc": done.returncode, "mb_s_wall": int(wall.group(1)) if wall else None,
             "mb_s_cpu": int(cpu.group(1)) if cpu else None,
             "rss_after": float(rss.group(1)) if rss else None, "rss_before": float(rss.group(2)) if rss else None,
@@ -329,7 +337,8 @@ def targets(results: list[dict], parser_results: list[dict]) -> list[str]:
         flat = parser_results[0]["rss_after"] is not None and fast["rss_after"] is not None and \
             fast["rss_after"] - parser_results[0]["rss_after"] < 10
         ok = fast["mb_s_wall"] is not None and fast["mb_s_wall"] >= 100 and flat
-        lines.append(f"  {verdict(ok)} controller-side log parser >= 100 MB/s in constant memory: "
+        lines.append(f"  {verdict(ok)} msrpc log filter on the controller (production code of the msrpc path) "
+                     f">= 100 MB/s in constant memory: "
                      f"{fast['mb_s_wall']} MB/s wall ({fast['mb_s_cpu']} MB/s CPU) on {fast['mb']} MB; max RSS "
                      + ", ".join(f"{p['rss_after']} MB at {p['mb']} MB" for p in parser_results))
     return lines
