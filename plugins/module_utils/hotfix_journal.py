@@ -27,6 +27,7 @@ __all__ = [
     "JournalError",
     "decide",
     "dumps",
+    "from_probe",
     "new_journal",
     "parse",
     "validate",
@@ -129,6 +130,19 @@ def parse(text: str, source: str = "journal") -> Journal:
     except ValueError as exc:
         raise JournalError(f"{source}: the journal is not JSON ({exc})") from None
     return validate(data, source)
+
+
+def from_probe(reported: object) -> Journal | None:
+    """The journal of the probe's ``transaction_journal`` (``{path, text, error}`` or None); raises
+    ``JournalError`` naming the file when the host could not read it or it is not a valid journal."""
+    if reported is None:
+        return None
+    if not isinstance(reported, dict):
+        raise JournalError(f"transaction_journal: expected an object or null, got {reported!r}")
+    path = reported.get("path") or "transaction journal"
+    if reported.get("error"):
+        raise JournalError(f"{path}: the host could not read it: {reported['error']}")
+    return parse(reported.get("text") or "", path)
 
 
 def validate(data: object, source: str = "journal") -> Journal:

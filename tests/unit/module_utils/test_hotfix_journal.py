@@ -131,3 +131,13 @@ def test_the_documented_example_is_a_valid_journal():
     parsed = hj.parse(example, "docs/internals.md")
     assert parsed.steps == ["stop:SMS_SITE_COMPONENT_MANAGER", "stop:SMS_EXECUTIVE", "backup"]
     assert set(parsed.data) == set(journal())       # the same fields new_journal writes
+
+
+def test_from_probe():
+    assert hj.from_probe(None) is None
+    text = hj.dumps(journal())
+    assert hj.from_probe({"path": "C:\\SMS\\Logs\\Q244405.journal.json", "text": text, "error": None}).transaction_id
+    with pytest.raises(hj.JournalError, match=r"^C:\\SMS\\Logs\\Q244405.journal.json: the host could not read it"):
+        hj.from_probe({"path": "C:\\SMS\\Logs\\Q244405.journal.json", "text": None, "error": "access denied"})
+    with pytest.raises(hj.JournalError, match="the journal is empty"):
+        hj.from_probe({"path": "j", "text": "", "error": None})
