@@ -68,4 +68,3 @@ def test_each_kind_of_change_is_named():
     assert check_mode_violation({"name": "winrm_put_file.ps1"}).startswith("a command that is not a module")
     assert check_mode_violation({"name": "raw"}).startswith("a command that is not a module")
     assert check_mode_violation({"name": "cleanup"}) is None
-

@@ -52,4 +52,3 @@ def test_copying_is_the_licence_galaxy_names():
     assert text.lstrip().startswith("GNU GENERAL PUBLIC LICENSE")
     assert "Version 3, 29 June 2007" in text
     assert "END OF TERMS AND CONDITIONS" in text        # the full text, not a pointer to it
-

@@ -66,20 +66,20 @@ RUNS = [
     ("demo_check", "demo.yml", ("--check", "--diff"), {}),
     ("demo_run", "demo.yml", (), {}),
     ("demo_second_run", "demo.yml", (), {}),
-    ("quarantine_run", "demo.yml#quarantine", (), {"q244405_policy": "workaround",
-                                                    "q244405_workaround_state": "quarantined",
-                                                    "q244405_quarantine_dir": "D:\\Q244405-quarantine"}),
+    ("quarantine_run", "demo.yml#quarantine", (), {
+        "q244405_policy": "workaround", "q244405_workaround_state": "quarantined",
+        "q244405_quarantine_dir": "D:\\Q244405-quarantine"}),
 ]
 
 
 def record(tmp: Path) -> dict:
-    overlay = overlay_collection(tmp / "collections", {name: WRAPPER.format(name=name, env=RECORD_ENV)
-                                                        for name in PLUGINS})
+    wrappers = {name: WRAPPER.format(name=name, env=RECORD_ENV) for name in PLUGINS}
+    overlay = overlay_collection(tmp / "collections", wrappers)
     labs, recordings = {}, {}
     try:
         for name, scenario, arguments, extra_vars in RUNS:
             if scenario not in labs:
-                labs[scenario] = make_lab(SCENARIOS / scenario.split("#")[0], tmp / scenario.replace("#", "-"))
+                labs[scenario] = make_lab(SCENARIOS / scenario.split("#", maxsplit=1)[0], tmp / scenario.replace("#", "-"))
             lab = labs[scenario]
             log = tmp / f"{name}.jsonl"
             # one fork: the calls are written in the order they were made
