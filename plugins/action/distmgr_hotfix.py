@@ -1,16 +1,36 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""distmgr_hotfix: pre-checks on the facts, then the installer or the staged one-script transaction,
-then a new probe to measure the result (plugin_utils/_hotfix.py)."""
+"""distmgr_hotfix: the hotfix step alone, planned by decision.plan (policy hotfix, the hotfix required:
+every reason remediate has to skip or refuse it fails this task) and carried out by _steps."""
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.sms.remediation.plugins.module_utils.decision import Request, plan
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
-from ansible_collections.sms.remediation.plugins.plugin_utils._hotfix import HotfixSteps
+from ansible_collections.sms.remediation.plugins.plugin_utils._steps import Progress, StepError, run_plan
 
 
-class ActionModule(HotfixSteps, SmsActionBase):
+class ActionModule(SmsActionBase):
     MODULE_NAME = "distmgr_hotfix"
 
     def act(self, args, task_vars):
-        return self.apply_hotfix(self.site(task_vars, self.probe(task_vars)), args, task_vars)
+        site = self.site(task_vars, self.probe(task_vars))
+        state = site.q244405
+        if state.fixed_by:
+            before = site.distmgr_version
+            return {"changed": False, "outcome": "already_fixed", "fixed_by": state.fixed_by,
+                    "distmgr_version": {"before": before, "after": before}, "msg": state.reason}
+        files = {site.platform: self.hotfix_file(args["src"])} if args["src"] else {}
+        request = Request(policy="hotfix", hotfix_method=args["method"], hotfix_files=files,
+                          hotfix_sha256={site.platform: args["sha256"]} if args["sha256"] else {},
+                          installer_path=args["installer_path"], staging_dir=args["staging_dir"],
+                          allow_console_open=args["allow_console_open"], allow_cross_build=args["allow_cross_build"],
+                          wait_seconds=args["wait_seconds"], hotfix_required=True)
+        decided = plan(site, [], request, self.table)
+        try:
+            progress = run_plan(decided, self.transport(task_vars), self.measure(task_vars), Progress())
+        except StepError as exc:
+            raise AnsibleActionFail(exc.message, result=exc.result) from None
+        return progress.records["hotfix"]

@@ -10,7 +10,8 @@ import os
 from ansible_collections.sms.remediation.plugins.module_utils.host_result import host_result, outcome_of
 from ansible_collections.sms.remediation.plugins.module_utils.report import (
     build_report, render_csv, render_html, render_json, render_markdown)
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import SITE_FACT, SmsActionBase
+from ansible_collections.sms.remediation.plugins.module_utils.facts import SITE_FACT
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
 from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_vars
 
 _RENDERERS = {"json": (render_json, "json"), "csv": (render_csv, "csv"),

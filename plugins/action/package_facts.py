@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import packages_fact
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import PACKAGES_FACT, SmsActionBase
+from ansible_collections.sms.remediation.plugins.module_utils.facts import PACKAGES_FACT
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
 
 
 class ActionModule(SmsActionBase):

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import PROBE_FACT, SITE_FACT, SmsActionBase
+from ansible_collections.sms.remediation.plugins.module_utils.facts import PROBE_FACT, SITE_FACT
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
 
 
 class ActionModule(SmsActionBase):

@@ -8,17 +8,15 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sms.remediation.plugins.module_utils import batches
 from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of
-from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_facts, host_vars
-
-_SITE_FACT = "sms_site"
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_vars, site_facts
 
 
 def _sites(hosts, hostvars) -> dict:
     sites = {}
     for host in hosts or []:
-        facts = host_facts(hostvars, host)
-        site = facts.get(_SITE_FACT) or {}
-        sites[str(host)] = {"site_code": site.get("site_code"), "parent_site_code": site.get("parent_site_code")}
+        site = site_facts(hostvars, host)
+        sites[str(host)] = {"site_code": site.site_code if site else None,
+                            "parent_site_code": site.parent_site_code if site else None}
     return sites
 
 

@@ -46,6 +46,8 @@ __all__ = [
     "iter_entries_from_stream",
     "iter_package_events",
     "iter_package_events_from_stream",
+    "log_entry_from_dict",
+    "log_entry_to_dict",
     "package_histories",
 ]
 
@@ -553,3 +555,32 @@ def package_histories(events: Iterable[PackageEvent]) -> dict[str, PackageHistor
         elif event.kind == "adding":
             history.deleted_claim = None
     return histories
+
+
+def log_entry_to_dict(entry: LogEntry | None) -> dict | None:
+    """JSON-safe view of a LogEntry (None stays None); ``log_entry_from_dict`` reads it back."""
+    if entry is None:
+        return None
+    return {
+        "text": entry.text,
+        "time": entry.timestamp.isoformat() if entry.timestamp is not None else None,
+        "tz_name": entry.tz_name,
+        "thread": entry.thread_id,
+        "source": entry.source,
+        "line": entry.line_no,
+        "component": entry.component,
+    }
+
+
+def log_entry_from_dict(raw) -> LogEntry | None:
+    """A LogEntry from ``log_entry_to_dict`` (None, or a dict without text, reads as no entry)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+        return None
+    try:
+        timestamp = datetime.fromisoformat(raw["time"]) if isinstance(raw.get("time"), str) else None
+    except ValueError:
+        timestamp = None
+    line = raw.get("line")
+    return LogEntry(text=raw["text"], component=str(raw.get("component") or ""), timestamp=timestamp,
+                    tz_name=raw.get("tz_name"), thread_id=raw.get("thread"), source=str(raw.get("source") or ""),
+                    line_no=line if isinstance(line, int) else 0)

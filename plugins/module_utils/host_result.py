@@ -9,7 +9,9 @@ report.py."""
 
 from __future__ import annotations
 
-OUTCOME = "q244405_outcome"
+from ansible_collections.sms.remediation.plugins.module_utils.facts import OUTCOME_FACT, SiteFacts
+
+OUTCOME = OUTCOME_FACT
 
 
 def outcome_of(host_vars) -> dict | None:
@@ -23,16 +25,23 @@ def outcome_of(host_vars) -> dict | None:
 NO_RESULT = "no result: the host was unreachable or failed before its facts were gathered"
 
 
-def _site_summary(site: dict) -> dict:
-    logging = site.get("logging") or {}
+def _site_summary(site: SiteFacts) -> dict:
     return {
-        "site_code": site.get("site_code"),
-        "parent_site_code": site.get("parent_site_code"),
-        "version": site.get("version"),
-        "service_pack": site.get("service_pack"),
-        "platform": site.get("platform"),
-        "logging_enabled": logging.get("enabled"),
+        "site_code": site.site_code,
+        "parent_site_code": site.parent_site_code,
+        "version": site.version,
+        "service_pack": site.service_pack,
+        "platform": site.platform,
+        "logging_enabled": site.logging.get("enabled"),
+        "transport": site.transport,
     }
+
+
+def _state(site: SiteFacts | None) -> dict:
+    if site is None:
+        return {"affected": None, "fixed_by": None, "reason": None}
+    state = site.q244405
+    return {"affected": state.affected, "fixed_by": state.fixed_by, "reason": state.reason or None}
 
 
 def _logging_summary(logging: dict | None, check_mode: bool) -> dict:
@@ -71,10 +80,15 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
                 "site": {}, "q244405": {}, "leftovers": [], "bytes_reclaimed": 0,
                 "actions": {"removed": [], "quarantined": [], "refused": [], "hotfix": {}}}
     outcome = outcome or {}
-    site_before = outcome.get("site_before") or site_after or {}
+    # Every sms_site fact is read through SiteFacts.from_facts (facts.py): the shape is written once.
+    after = SiteFacts.from_facts(site_after, host) if site_after else None
+    before = SiteFacts.from_facts(outcome["site_before"], host) if outcome.get("site_before") else after
+    site = after or before or SiteFacts.from_facts({}, host)
     plan = outcome.get("plan") or {}
     workaround = outcome.get("workaround") or {}
-    q244405 = (site_after or site_before).get("q244405") or {}
+    # Refused: what the user asked for and did not get (a forced ID that may not be forced, a file the host
+    # script would not touch). The plan's kept leftovers were not asked for: the report says "kept" with
+    # the leftover's own reasons.
     refused = list(plan.get("refused") or []) + list(workaround.get("refused") or [])
     return {
         "host": host,
@@ -84,12 +98,12 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
         # the step of sms.remediation.remediate that failed (logging, workaround, hotfix, verify), else the task
         "failed_task": outcome.get("failed_step") or outcome.get("failed_task"),
         "check_mode": check_mode,
-        "site": dict(_site_summary(site_after or site_before),
+        "site": dict(_site_summary(site),
                      # the evidence the decision had: the facts before this run changed anything
-                     log_evidence=(site_before.get("logging") or {}).get("evidence_available"),
-                     logging_note=(site_before.get("logging") or {}).get("note")),
-        "q244405": {key: q244405.get(key) for key in ("affected", "fixed_by", "reason")},
-        "q244405_before": {key: (site_before.get("q244405") or {}).get(key) for key in ("affected", "fixed_by", "reason")},
+                     log_evidence=before.logging.get("evidence_available") if before else None,
+                     logging_note=before.logging.get("note") if before else None),
+        "q244405": _state(after or before),
+        "q244405_before": _state(before),
         "leftovers": list((outcome.get("packages_before") or {}).get("leftovers") or []),
         "actions": {
             "removed": list(workaround.get("removed") or []),
@@ -99,5 +113,5 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
             "logging": _logging_summary(outcome.get("logging"), check_mode),
         },
         "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),
-        "warnings": list(site_before.get("warnings") or []),
+        "warnings": list(before.warnings) if before else [],
     }

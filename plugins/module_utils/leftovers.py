@@ -57,12 +57,9 @@ from ansible_collections.sms.remediation.plugins.module_utils.package_ids import
     site_code_of,
     validate_package_id,
 )
-from ansible_collections.sms.remediation.plugins.module_utils.probe_result import (
-    SiteFacts,
-    history_claim,
-    log_entry_to_dict,
-    parse_utc,
-)
+from ansible_collections.sms.remediation.plugins.module_utils.choices import EVIDENCE_LEVELS
+from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import log_entry_to_dict
+from ansible_collections.sms.remediation.plugins.module_utils.facts import SiteFacts
 
 __all__ = [
     "CLAIM_TOLERANCE",
@@ -77,7 +74,6 @@ __all__ = [
     "summarise",
 ]
 
-EVIDENCE_LEVELS = ("log_and_origin", "origin", "log", "absent_here")
 STATUSES = ("stale_confirmed", "stale_unconfirmed", "active", "unknown")
 CLAIM_TOLERANCE = timedelta(hours=24)
 # The reason of an ``unknown`` leftover whose only problem is this site's unreadable active
@@ -105,32 +101,25 @@ class OriginView:
 
 
 def origin_summary(facts: dict) -> dict:
-    """The part of a site's ``SiteFacts.to_facts()`` that origin evidence reads: small enough to index
-    every site of a fleet once per run instead of walking all hostvars for every host."""
-    return {key: facts.get(key) for key in ("host", "site_code", "active")}
+    """The part of a site's ``sms_site`` fact that origin evidence reads (``SiteFacts.origin_summary``)."""
+    return SiteFacts.from_facts(facts).origin_summary()
 
 
 def origin_view_from_facts(facts: dict) -> OriginView:
-    """Build an OriginView from another host's ``SiteFacts.to_facts()`` dict (hostvars)."""
+    """Build an OriginView from another host's ``sms_site`` fact (or its origin summary)."""
     if not isinstance(facts, dict):
         raise ValueError(f"origin facts: expected a dict, got {type(facts).__name__}")
-    host = facts.get("host") or "?"
-    site_code = facts.get("site_code")
-    if not isinstance(site_code, str) or not site_code:
-        raise ValueError(f"origin facts of {host}: 'site_code' missing")
-    active = facts.get("active")
-    if not isinstance(active, dict):
-        return OriginView(site_code.upper(), False, frozenset(),
-                          f"site {site_code} ({host}): no active package facts")
-    if not active.get("available"):
-        return OriginView(site_code.upper(), False, frozenset(),
-                          f"site {site_code} ({host}): active list unavailable "
-                          f"({active.get('error') or 'unknown error'})")
-    ids = active.get("ids")
-    if not isinstance(ids, (list, tuple, set, frozenset)):
-        return OriginView(site_code.upper(), False, frozenset(),
-                          f"site {site_code} ({host}): active ids malformed")
-    return OriginView(site_code.upper(), True, frozenset(str(i).upper() for i in ids), None)
+    site = SiteFacts.from_facts(facts)
+    if not isinstance(site.site_code, str) or not site.site_code:
+        raise ValueError(f"origin facts of {site.host}: 'site_code' missing")
+    code = site.site_code.upper()
+    if not site.active.available:
+        reason = site.active.error
+        if reason in ("no active package facts", "active ids malformed"):
+            return OriginView(code, False, frozenset(), f"site {site.site_code} ({site.host}): {reason}")
+        return OriginView(code, False, frozenset(),
+                          f"site {site.site_code} ({site.host}): active list unavailable ({reason})")
+    return OriginView(code, True, site.active.ids, None)
 
 
 @dataclass
@@ -261,7 +250,7 @@ def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str, claim_t
     # 6. The log claim, and whether it covers this file.
     reasons: list[str] = []
     history = site.log_histories.get(package_id)
-    claim = history_claim(history)
+    claim = history.claim if history is not None else None
     log_ev = None
     claim_ok = False
     claim_contradicted = False
@@ -270,7 +259,7 @@ def _classify_one(site: SiteFacts, pf, origins: dict, min_evidence: str, claim_t
         log_ev = {"claim": entry["text"], "time": entry["time"], "tz_name": entry["tz_name"],
                   "thread": entry["thread"], "source": entry["source"], "line": entry["line"]}
         claim_time = _as_utc(getattr(claim, "timestamp", None))
-        file_time = parse_utc(pf.last_write_utc)
+        file_time = pf.last_write()
         if claim_time is None or file_time is None:
             log_ev["time_checked"] = False
             if origin_absent:

@@ -29,20 +29,22 @@ Decisions made here (each one is also said in a warning when it applies):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
 from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import (
     entries_from_probe_matches,
     iter_package_events,
     package_histories,
+)
+from ansible_collections.sms.remediation.plugins.module_utils.facts import (
+    ActivePackages,
+    LogHistory,
+    PackageFile,
+    SiteFacts,
 )
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import (
     PackageIdError,
     package_id_from_file_name,
 )
 from ansible_collections.sms.remediation.plugins.module_utils.versions import (
-    Q244405State,
     SmsVersion,
     VersionError,
     parse_version,
@@ -51,15 +53,9 @@ from ansible_collections.sms.remediation.plugins.module_utils.versions import (
 )
 
 __all__ = [
-    "ActivePackages",
-    "PackageFile",
     "ProbeError",
     "SCHEMA",
-    "SiteFacts",
-    "history_claim",
-    "log_entry_to_dict",
     "parse_probe",
-    "parse_utc",
 ]
 
 SCHEMA = 1
@@ -77,173 +73,6 @@ class ProbeError(ValueError):
 
     def __str__(self) -> str:
         return f"{self.host}: {self.message}"
-
-
-@dataclass(frozen=True)
-class PackageFile:
-    """One file found in a package folder (``<drive>:\\SMSPKG``)."""
-
-    name: str
-    path: str
-    folder: str
-    size: int | None
-    last_write_utc: str | None
-    reparse_point: bool
-    package_id: str | None
-    name_error: str | None
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "path": self.path,
-            "folder": self.folder,
-            "size": self.size,
-            "last_write_utc": self.last_write_utc,
-            "reparse_point": self.reparse_point,
-            "package_id": self.package_id,
-            "name_error": self.name_error,
-        }
-
-
-@dataclass(frozen=True)
-class ActivePackages:
-    """The packages the site's SMS Provider lists (``SMS_Package``).
-
-    ``ids``: every listed PackageID (upper case), deleting ones included.
-    ``deleting``: the subset with ActionInProgress = DELETE (left to Distribution Manager).
-    ``available`` False means the list could not be read: nothing may be called stale then.
-    """
-
-    available: bool
-    ids: frozenset
-    deleting: frozenset
-    error: str | None
-
-    def to_dict(self) -> dict:
-        return {
-            "available": self.available,
-            "ids": sorted(self.ids),
-            "deleting": sorted(self.deleting),
-            "error": self.error,
-        }
-
-
-@dataclass
-class SiteFacts:
-    """Everything the controller knows about one site server after one probe."""
-
-    host: str
-    site_code: str
-    parent_site_code: str | None
-    site_type: str | None
-    install_dir: str | None
-    version: str | None
-    build: int | None
-    service_pack: str | None
-    platform: str
-    platforms: dict
-    services: dict
-    console_open: bool | None
-    hotfix_log_present: bool
-    logging: dict
-    package_files: list
-    active: ActivePackages
-    log_histories: dict
-    q244405: Q244405State
-    warnings: list = field(default_factory=list)
-
-    def to_facts(self) -> dict:
-        """A JSON-safe dict with stable keys (lists sorted), for ``ansible_facts``.
-
-        ``leftovers.origin_view_from_facts`` reads this shape back from another host's facts.
-        """
-        histories = {}
-        for package_id in sorted(self.log_histories):
-            history = self.log_histories[package_id]
-            histories[package_id] = {
-                "last_kind": history.last_kind,
-                "events": getattr(history, "events", None),
-                "claim": log_entry_to_dict(history_claim(history)),
-            }
-        return {
-            "host": self.host,
-            "site_code": self.site_code,
-            "parent_site_code": self.parent_site_code,
-            "site_type": self.site_type,
-            "install_dir": self.install_dir,
-            "version": self.version,
-            "build": self.build,
-            "service_pack": self.service_pack,
-            "platform": self.platform,
-            "platforms": {k: dict(v) for k, v in sorted(self.platforms.items())},
-            "services": dict(sorted(self.services.items())),
-            "console_open": self.console_open,
-            "hotfix_log_present": self.hotfix_log_present,
-            "logging": {
-                "enabled": self.logging.get("enabled"),
-                "max_file_size": self.logging.get("max_file_size"),
-                "files": [dict(f) for f in self.logging.get("files", [])],
-                "evidence_available": self.logging.get("evidence_available", False),
-                "note": self.logging.get("note", ""),
-                "registry_key": self.logging.get("registry_key"),
-                "value_name": self.logging.get("value_name"),
-                "service": self.logging.get("service"),
-            },
-            "package_files": [f.to_dict() for f in self.package_files],
-            "active": self.active.to_dict(),
-            "log_histories": histories,
-            "q244405": {
-                "affected": self.q244405.affected,
-                "fixed_by": self.q244405.fixed_by,
-                "service_pack": self.q244405.service_pack,
-                "reason": self.q244405.reason,
-            },
-            "warnings": list(self.warnings),
-        }
-
-
-def history_claim(history):
-    """The standing "Successfully deleted" claim of a distmgr_log PackageHistory (or None).
-
-    None when the package was added again after its last deletion.
-    """
-    if history is None:
-        return None
-    return getattr(history, "deleted_claim", None)
-
-
-def log_entry_to_dict(entry) -> dict | None:
-    """JSON-safe view of a distmgr_log LogEntry (None stays None)."""
-    if entry is None:
-        return None
-    timestamp = getattr(entry, "timestamp", None)
-    return {
-        "text": entry.text,
-        "time": timestamp.isoformat() if timestamp is not None else None,
-        "tz_name": getattr(entry, "tz_name", None),
-        "thread": getattr(entry, "thread_id", None),
-        "source": getattr(entry, "source", None),
-        "line": getattr(entry, "line_no", None),
-    }
-
-
-def parse_utc(text: str | None) -> datetime | None:
-    """Parse the probe's ``last_write_utc`` (ISO 8601, ``Z`` or offset) to an aware datetime.
-
-    Returns None for None or an unparseable value (the caller treats the time as unknown).
-    """
-    if not isinstance(text, str) or not text.strip():
-        return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +148,7 @@ def _psdrive_path(table: dict, key: str, value: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
-def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
+def parse_probe(host: str, result: dict, table: dict, transport: str | None = None) -> SiteFacts:
     """Validate one host's probe answer (schema 1) and build its SiteFacts.
 
     Raises ProbeError("<host>: <message>") for a malformed answer (wrong schema, missing key,
@@ -339,6 +168,8 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
 
     c.get(result, "computer_name", "", (str,))
     arch = c.get(result, "processor_architecture", "", (str,))
+    # First: on a host SMS 2.0 cannot run on, nothing else of the answer means anything.
+    platform = _platform(c, arch, table["platforms"])
     registry = c.get(result, "registry", "", (dict,), nullable=False)
     setup = c.get(registry, "setup", "registry", (dict,))
     ident = c.get(registry, "identification", "registry", (dict,))
@@ -441,22 +272,6 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
     version, build, service_pack = _site_version(
         c, setup, keys, rv, wmi_ok, wmi_version, wmi_build, table, warnings)
 
-    # --- platform -----------------------------------------------------------------------------
-    platform_map = table["platforms"]
-    if arch is None or not arch.strip():
-        raise c.fail(
-            f"processor_architecture is missing (known: {', '.join(platform_map)})"
-        )
-    platform = platform_map.get(arch.strip())
-    if platform is None:
-        # PROCESSOR_ARCHITECTURE values are upper case on NT ("x86" is the exception).
-        by_upper = {k.upper(): v for k, v in platform_map.items()}
-        platform = by_upper.get(arch.strip().upper())
-    if platform is None:
-        raise c.fail(
-            f"unknown processor architecture {arch!r} (known: {', '.join(platform_map)})"
-        )
-
     platforms: dict[str, dict] = {}
     for name, info in platforms_raw.items():
         path = f"platforms.{name}"
@@ -534,10 +349,33 @@ def parse_probe(host: str, result: dict, table: dict) -> SiteFacts:
         logging=logging,
         package_files=package_files,
         active=active,
-        log_histories=dict(histories),
+        log_histories={pid: LogHistory.from_history(history) for pid, history in histories.items()},
         q244405=state,
         warnings=warnings,
+        package_folders=[folder["path"] for folder in folders_raw if folder.get("exists")],
+        transport=transport,
     )
+
+
+# PROCESSOR_ARCHITECTURE of the 64-bit Windows builds: SMS 2.0 (1999) has no build for any of them.
+_SIXTY_FOUR_BIT = ("AMD64", "IA64", "ARM64", "EM64T")
+
+
+def _platform(c: _Checker, arch: str | None, platform_map: dict) -> str:
+    """The platform folder (i386, alpha) of the host's processor architecture, or a ProbeError."""
+    if arch is None or not arch.strip():
+        raise c.fail(f"processor_architecture is missing (known: {', '.join(platform_map)})")
+    platform = platform_map.get(arch.strip())
+    if platform is None:
+        # PROCESSOR_ARCHITECTURE values are upper case on NT ("x86" is the exception).
+        by_upper = {k.upper(): v for k, v in platform_map.items()}
+        platform = by_upper.get(arch.strip().upper())
+    if platform is not None:
+        return platform
+    if arch.strip().upper() in _SIXTY_FOUR_BIT:
+        raise c.fail(f"processor architecture {arch.strip()} is not an SMS 2.0 platform: SMS 2.0 has no 64-bit "
+                     f"build (it runs on {', '.join(platform_map)}), so this host cannot be an SMS 2.0 site server")
+    raise c.fail(f"unknown processor architecture {arch!r}: not an SMS 2.0 platform (known: {', '.join(platform_map)})")
 
 
 def _site_version(c, setup, keys, rv, wmi_ok, wmi_version, wmi_build, table, warnings):

@@ -118,7 +118,9 @@ def q244405_state(
     hotfix_log_present: bool,
     table: dict,
 ) -> Q244405State:
-    """Decide the Q244405 state from the site version, Distmgr.dll version and hotfix log."""
+    """Decide the Q244405 state from the site version, Distmgr.dll version and hotfix log.
+
+    A known Distmgr.dll version decides; the hotfix log counts only when that version cannot be read."""
     threshold = parse_version(table["hotfix_min_distmgr_version"])
     first_fixed = table["first_fixed_service_pack"]
 
@@ -159,15 +161,17 @@ def q244405_state(
                 False, "hotfix", sp_name,
                 f"{label} with Distmgr.dll {dm_v} >= {threshold}: fixed by the hotfix",
             )
+        if dm_v is not None:
+            # A known version decides: the log only says a hotfix ran once (the transaction writes it
+            # too, and a rolled-back or replaced DLL leaves it behind).
+            ignored = f" ({hotfix_log_name} present, but the file version decides)" if hotfix_log_present else ""
+            return Q244405State(
+                True, None, sp_name, f"{label} with Distmgr.dll {dm_v} < {threshold}{ignored}: affected"
+            )
         if hotfix_log_present:
-            dm_text = str(dm_v) if dm_v is not None else dm_problem
             return Q244405State(
                 False, "hotfix", sp_name,
-                f"{label} with {hotfix_log_name} present (Distmgr.dll: {dm_text}): fixed by the hotfix",
-            )
-        if dm_v is not None:
-            return Q244405State(
-                True, None, sp_name, f"{label} with Distmgr.dll {dm_v} < {threshold}: affected"
+                f"{label} with {hotfix_log_name} present (Distmgr.dll: {dm_problem}): fixed by the hotfix",
             )
         return Q244405State(
             True, None, sp_name,
@@ -189,9 +193,10 @@ def q244405_state(
             False, "hotfix", None,
             f"{site_problem}; Distmgr.dll {dm_v} >= {threshold}: fixed by the hotfix",
         )
-    if hotfix_log_present:
+    if hotfix_log_present and dm_v is None:
         return Q244405State(
-            False, "hotfix", None, f"{site_problem}; {hotfix_log_name} present: fixed by the hotfix"
+            False, "hotfix", None,
+            f"{site_problem}; {dm_problem}; {hotfix_log_name} present: fixed by the hotfix"
         )
     dm_text = f"Distmgr.dll {dm_v} < {threshold}" if dm_v is not None else dm_problem
     return Q244405State(None, None, None, f"{site_problem}; {dm_text}: unknown")

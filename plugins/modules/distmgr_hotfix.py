@@ -47,6 +47,14 @@ options:
       - The KB asks to close it first.
     type: bool
     default: false
+  allow_cross_build:
+    description:
+      - Apply the hotfix although its C(Distmgr.dll) belongs to another SMS build than the site's (the KB's
+        hotfix DLL, 2.00.1380.1083, is the SP1 bundle's; on an RTM site, build 1239, it mixes component
+        builds, which KB Q244405 does not describe; its resolution there is the service pack).
+      - Without it the task fails on such a site, saying so.
+    type: bool
+    default: false
   wait_seconds:
     description: Bounded wait for each service to stop or start.
     type: int

@@ -86,6 +86,14 @@ options:
     description: Apply the hotfix although the SMS Administrator console is open (the KB asks to close it).
     type: bool
     default: false
+  allow_cross_build:
+    description:
+      - Apply the hotfix although its C(Distmgr.dll) belongs to another SMS build than the site's (the KB's
+        hotfix DLL, 2.00.1380.1083, is the SP1 bundle's; on an RTM site, build 1239, it mixes component
+        builds, which KB Q244405 does not describe; its resolution there is the service pack).
+      - Without it such a site is not given the hotfix and the plan says why. Set it for one run, knowingly.
+    type: bool
+    default: false
   wait_seconds:
     description: Bounded wait for each service to stop or start during the hotfix.
     type: int

@@ -9,7 +9,10 @@ short_description: Decide what to do about KB Q244405 on a site server, from its
 version_added: 0.1.0
 description:
   - Decides from the facts of M(sms.remediation.site_facts) and M(sms.remediation.package_facts) whether to
-    apply the hotfix and which leftovers to remove, and why each other one is refused. Changes nothing.
+    apply the hotfix and which leftovers to remove, and why each other one is kept or refused, with the steps
+    M(sms.remediation.remediate) would run. Changes nothing.
+  - The same decision as M(sms.remediation.remediate) with the same options; the hotfix files are looked at on
+    the controller (sha256, file version), so the plan refuses what the run would refuse.
   - C(report) decides nothing; C(workaround) removes confirmed leftovers; C(hotfix) applies the hotfix where the
     site is affected; C(auto) does both, since the hotfix stops new leftovers but does not remove existing ones.
   - Runs on the controller from cached facts; it does not contact the host.
@@ -27,10 +30,33 @@ options:
     type: str
     choices: [installer, manual]
     default: manual
-  hotfix_source_available:
-    description: Whether a hotfix source (installer path or Distmgr.dll for this platform) was given.
+  hotfix_files:
+    description: Controller path of the fixed C(Distmgr.dll) per platform folder, as for M(sms.remediation.remediate).
+    type: dict
+    default: {}
+  hotfix_sha256:
+    description: Expected sha256 per platform of the O(hotfix_files).
+    type: dict
+    default: {}
+  installer_path:
+    description: Host or UNC path of C(Q244405.exe), for O(hotfix_method=installer).
+    type: str
+  allow_console_open:
+    description: Plan the hotfix although the SMS Administrator console is open.
     type: bool
-    default: true
+    default: false
+  allow_cross_build:
+    description: Plan the hotfix although its C(Distmgr.dll) belongs to another build than the site's (see M(sms.remediation.remediate)).
+    type: bool
+    default: false
+  workaround_state:
+    description: C(absent) or C(quarantined), as for M(sms.remediation.remediate).
+    type: str
+    choices: [absent, quarantined]
+    default: absent
+  quarantine_dir:
+    description: Host folder for O(workaround_state=quarantined).
+    type: str
   force:
     description: Package IDs to remove although their evidence is weaker than the chosen level.
     type: list

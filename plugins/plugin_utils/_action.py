@@ -1,18 +1,20 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared plumbing for the collection's action plugins: argument validation from the module's own
-DOCUMENTATION, the SMS 2.0 table, running a collection script through win_powershell, and the
-one read-only probe whose answer every module decides from."""
+"""Shared plumbing for the collection's action plugins (private to this collection): argument validation
+from the module's own DOCUMENTATION, the SMS 2.0 table, the host transport (``_transport``), the one
+read-only probe whose answer every module decides from, the controller's copy of the hotfix files, and
+the origin sites of the run."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from datetime import timedelta
 
 import yaml
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
@@ -20,16 +22,18 @@ from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
+from ansible_collections.sms.remediation.plugins.module_utils.decision import HotfixFile
+from ansible_collections.sms.remediation.plugins.module_utils.dll_version import fixed_file_version
+from ansible_collections.sms.remediation.plugins.module_utils.facts import PROBE_FACT
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import classify, origin_view_from_facts
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
 from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import origin_index
-from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_text
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport import (
+    TransportError, transport_for, transport_name)
 
 _COLLECTION = "ansible_collections.sms.remediation.plugins.modules"
-# Facts the probe leaves behind, so later tasks in the same play do not probe again.
-PROBE_FACT = "sms_probe"
-SITE_FACT = "sms_site"
-PACKAGES_FACT = "sms_packages"
+# A hotfix Distmgr.dll is a few hundred KB; a path to something far bigger is not one.
+_MAX_HOTFIX_FILE = 64 * 1024 * 1024
 
 
 def argument_spec_from_doc(options: dict) -> dict:
@@ -59,16 +63,6 @@ def load_documentation(module_name: str) -> dict:
 ORIGIN_SITES_VAR = "q244405_origin_sites"
 
 
-def error_text(error) -> str:
-    """One win_powershell error record as text (its exception is a dict with a message)."""
-    exception = error.get("exception") if isinstance(error, dict) else None
-    if isinstance(exception, dict):
-        return str(exception.get("message") or exception)
-    return str(exception or error)
-
-
-
-
 class SmsActionBase(ActionBase):
     """Base for the collection's action plugins. Subclasses set ``MODULE_NAME`` and implement ``act``."""
 
@@ -77,6 +71,7 @@ class SmsActionBase(ActionBase):
     ARGUMENT_VALIDATOR: ArgumentSpecValidator | None = None
     TRANSFERS_FILES = False
     _requires_connection = True
+    _host_transport = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -97,10 +92,14 @@ class SmsActionBase(ActionBase):
             self.table = sms20.merge_overrides(args.get("sms20"))
         except sms20.Sms20TableError as exc:
             raise AnsibleActionFail(f"{self.host_name(task_vars)}: invalid sms20 override: {exc}") from exc
+        self._host_transport = None
         try:
             result.update(self.act(args, task_vars))
-        except ProbeError as exc:
+        except (ProbeError, TransportError) as exc:
             result.update(failed=True, msg=str(exc))
+        finally:
+            if self._host_transport is not None:
+                self._host_transport.close()
         return result
 
     # ---- helpers for subclasses ----------------------------------------------------------
@@ -143,18 +142,11 @@ class SmsActionBase(ActionBase):
         return classify(site, origins, min_evidence=min_evidence,
                         claim_tolerance=timedelta(hours=self.table["claim_tolerance_hours"]))
 
-    def run_script(self, name: str, parameters: dict, task_vars: dict) -> dict:
-        """Run a collection script with win_powershell; return the module result, failing on errors."""
-        reply = self._execute_module(
-            module_name="ansible.windows.win_powershell",
-            # depth: win_powershell serialises $Ansible.Result only 2 levels deep by default.
-            module_args={"script": script_text(name), "parameters": parameters, "depth": 8},
-            task_vars=task_vars,
-        )
-        if reply.get("failed") or reply.get("unreachable"):
-            detail = reply.get("msg") or "; ".join(error_text(e) for e in reply.get("error", []))
-            raise AnsibleActionFail(f"{self.host_name(task_vars)}: {name} script failed: {detail}", result=reply)
-        return reply
+    def transport(self, task_vars: dict):
+        """The transport to this task's host (``q244405_transport``), made on first use, closed by run()."""
+        if self._host_transport is None:
+            self._host_transport = transport_for(self, task_vars)
+        return self._host_transport
 
     @staticmethod
     def cached_probe(task_vars: dict) -> dict | None:
@@ -169,11 +161,39 @@ class SmsActionBase(ActionBase):
         parameters = sms20.probe_parameters(self.table)
         if package_folders:
             parameters["PackageFolders"] = list(package_folders)
-        reply = self.run_script("sms_probe", parameters, task_vars)
-        answer = reply.get("result")
-        if not isinstance(answer, dict):
-            raise ProbeError(self.host_name(task_vars), f"the probe returned no result (got {type(answer).__name__})")
-        return answer
+        return self.transport(task_vars).probe(parameters)
 
     def site(self, task_vars: dict, probe_answer: dict):
-        return parse_probe(self.host_name(task_vars), probe_answer, self.table)
+        return parse_probe(self.host_name(task_vars), probe_answer, self.table,
+                           transport=transport_name(self, task_vars))
+
+    def measure(self, task_vars: dict, package_folders=None):
+        """``measure()`` -> (probe answer, SiteFacts): the host probed again, for the verification."""
+        def measure():
+            answer = self.probe(task_vars, package_folders=package_folders, refresh=True)
+            return answer, self.site(task_vars, answer)
+        return measure
+
+    def stage(self, source: str, dest_dir: str, task_vars: dict) -> dict:
+        """Run the ``ansible.windows.win_copy`` action for this task (the winrm transport's file copy): an
+        action plugin runs another with the loaders, connection and templar of its own task."""
+        task = self._task.copy()
+        task.args.clear()
+        task.args.update({"src": source, "dest": dest_dir.rstrip("\\") + "\\"})
+        copy_action = self._shared_loader_obj.action_loader.get(
+            "ansible.windows.win_copy", task=task, connection=self._connection, play_context=self._play_context,
+            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        return copy_action.run(task_vars=task_vars)
+
+    def hotfix_file(self, src: str) -> HotfixFile:
+        """The controller's copy of a hotfix Distmgr.dll (looked up as a task's ``files/``), with its sha256
+        and file version; a file that cannot be found or read says why (the plan refuses it if needed)."""
+        try:
+            path = self._find_needle("files", src)
+            with open(path, "rb") as handle:
+                data = handle.read(_MAX_HOTFIX_FILE + 1)
+        except (AnsibleError, OSError) as exc:
+            return HotfixFile(src, error=f"cannot read the hotfix file on the controller: {exc}")
+        if len(data) > _MAX_HOTFIX_FILE:
+            return HotfixFile(src, error=f"{path} is over {_MAX_HOTFIX_FILE // (1024 * 1024)} MB: not a Distmgr.dll")
+        return HotfixFile(src, path=path, sha256=hashlib.sha256(data).hexdigest(), version=fixed_file_version(data))

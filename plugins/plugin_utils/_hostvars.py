@@ -1,12 +1,13 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading other hosts' variables from ``hostvars`` without templating them again."""
+"""Reading other hosts' variables from ``hostvars`` without templating them again (private to this
+collection)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import origin_summary
+from ansible_collections.sms.remediation.plugins.module_utils.facts import SITE_FACT, SiteFacts
 
 
 def host_vars(hostvars, host) -> Mapping:
@@ -29,11 +30,17 @@ def host_facts(hostvars, host) -> Mapping:
     return facts if isinstance(facts, Mapping) else {}
 
 
+def site_facts(hostvars, host) -> SiteFacts | None:
+    """One host's ``sms_site`` fact as SiteFacts, or None when it has none."""
+    facts = host_facts(hostvars, host).get(SITE_FACT)
+    return SiteFacts.from_facts(dict(facts), str(host)) if isinstance(facts, Mapping) and facts else None
+
+
 def origin_index(hostvars, hosts) -> dict:
     """site code -> the origin facts of that site, for each of ``hosts`` that has ``sms_site`` facts."""
     index = {}
     for host in hosts or []:
-        facts = host_facts(hostvars, host).get("sms_site") or {}
-        if facts.get("site_code"):
-            index[facts["site_code"]] = origin_summary(facts)
+        site = site_facts(hostvars, host)
+        if site is not None and site.site_code:
+            index[site.site_code] = site.origin_summary()
     return index

@@ -44,6 +44,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import
     iter_package_events_from_stream,
     package_histories,
 )
+from ansible_collections.sms.remediation.plugins.module_utils.facts import LogHistory  # noqa: E402
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import (  # noqa: E402
     classify,
     origin_view_from_facts,
@@ -53,7 +54,8 @@ from ansible_collections.sms.remediation.plugins.module_utils.probe_result impor
     parse_probe,
 )
 
-import probe_builders as pb  # noqa: E402
+import probe_builders as pb
+from probe_builders import request  # noqa: E402
 from recorded_replies import powershell_reply  # noqa: E402
 
 TABLE = sms20.merge_overrides(None)
@@ -122,7 +124,7 @@ def decide(answer, parent=True, min_evidence="origin", force=()):
     site = parse_probe(HOST, answer, TABLE)
     origins = {"600": origin_view_from_facts(PARENT_FACTS)} if parent else {}
     items = classify(site, origins, min_evidence)
-    return site, items, plan(site, items, "auto", None, True, force, TABLE)
+    return site, items, plan(site, items, request("auto", None, True, force), TABLE)
 
 
 # ---- 1. malformed probe answers / registry / platform: ProbeError naming the host -----------------
@@ -148,7 +150,7 @@ PROBE_ERRORS = [
      ["registry.tracing.Enabled", "str"]),
     ("registry-not-an-object", dict(registry="HKLM"), ["field 'registry'", "expected an object"]),
     ("unknown-platform-mips", dict(processor_architecture="MIPS"), ["unknown processor architecture", "MIPS"]),
-    ("unknown-platform-amd64", dict(processor_architecture="AMD64"), ["unknown processor architecture", "AMD64"]),
+    ("unknown-platform-amd64", dict(processor_architecture="AMD64"), ["AMD64 is not an SMS 2.0 platform"]),
     ("platform-missing", dict(processor_architecture=None), ["processor_architecture is missing"]),
     ("schema-unsupported", dict(schema=2), ["schema 2 is not supported"]),
     ("active-list-available-but-null", dict(active_packages={"available": True, "error": None,
@@ -215,7 +217,7 @@ def _odd_name_case(name, cause):
     assert len(odd) == 1 and odd[0].status == "unknown" and not odd[0].actionable, odd
     assert cause.lower() in " ".join(odd[0].reasons).lower(), odd[0].reasons
     assert [i.package_id for i in decided.remove] == [GOOD]
-    assert any(r["name"] == name and r["reason"].startswith("unknown") for r in decided.refused), decided.refused
+    assert any(r["name"] == name and r["reason"].startswith("unknown") for r in decided.kept), decided.kept
     return _plugin_never_sends(answer, name)
 
 
@@ -346,7 +348,7 @@ def _no_claim_from(log_files, min_evidence="log"):
     good = [i for i in items if i.package_id == GOOD][0]
     assert good.evidence["log"] is None and good.status == "stale_unconfirmed", good
     assert good.package_id not in {i.package_id for i in decided.remove}
-    assert any(r["id"] == GOOD and "weaker than the required log" in r["reason"] for r in decided.refused)
+    assert any(r["id"] == GOOD and "weaker than the required log" in r["reason"] for r in decided.kept)
     # and the control: with the proper claim the same site would be removed with min_evidence=log
     _site, _items, control = decide(child(), parent=False, min_evidence="log")
     assert [i.package_id for i in control.remove] == [GOOD]
@@ -378,11 +380,11 @@ def _stream_histories(stream):
 
 def _with_histories(histories, min_evidence="log", parent=False):
     site = parse_probe(HOST, child(log=()), TABLE)
-    site.log_histories = dict(histories)
+    site.log_histories = {pid: LogHistory.from_history(history) for pid, history in histories.items()}
     site.logging["evidence_available"] = True
     origins = {"600": origin_view_from_facts(PARENT_FACTS)} if parent else {}
     items = classify(site, origins, min_evidence)
-    return items, plan(site, items, "auto", None, True, (), TABLE)
+    return items, plan(site, items, request("auto", None, True, ()), TABLE)
 
 
 def _log_binary_stream_case():
@@ -407,9 +409,9 @@ def _log_utf16_case(bom):
     histories, _stats = _stream_histories(io.BytesIO(_utf16_log("\r\n".join(lines) + "\r\n", bom)))
     assert histories[GOOD].deleted_claim is not None and histories[ACTIVE_AT_ORIGIN].deleted_claim is not None
     site = parse_probe(HOST, child(files=[pb.pck(ACTIVE_AT_ORIGIN)], log=()), TABLE)
-    site.log_histories = dict(histories)
+    site.log_histories = {pid: LogHistory.from_history(history) for pid, history in histories.items()}
     items = classify(site, {"600": origin_view_from_facts(PARENT_FACTS)}, "log")
-    decided = plan(site, items, "auto", None, True, (ACTIVE_AT_ORIGIN,), TABLE)
+    decided = plan(site, items, request("auto", None, True, (ACTIVE_AT_ORIGIN,)), TABLE)
     assert [i.package_id for i in decided.remove] == [GOOD]
     assert any(r["id"] == ACTIVE_AT_ORIGIN and "still present at its origin" in r["reason"] for r in decided.refused)
 

@@ -186,3 +186,16 @@ def site_probe(site_code: str, parent: str | None = None, *, files=(), active_id
                                available=active_available),
         distmgr_log=log_files(*log) if log else no_log(),
     )
+
+
+def request(policy="auto", method=None, source=True, force=(), **options):
+    """A decision.Request: ``source`` True gives a hotfix for every platform (a Distmgr.dll per platform on
+    the controller and an installer path), False none."""
+    from ansible_collections.sms.remediation.plugins.module_utils.decision import HotfixFile, Request
+    files = {}
+    if source:
+        files = {platform: HotfixFile(f"{platform}/Distmgr.dll", path=f"/controller/{platform}/Distmgr.dll",
+                                      sha256="cd" * 32) for platform in ("i386", "alpha")}
+    force = (force,) if isinstance(force, str) else tuple(force or ())
+    return Request(policy=policy, hotfix_method=method, force_ids=force, hotfix_files=files,
+                   installer_path="\\\\fileserver\\hotfix\\Q244405.exe" if source else None, **options)

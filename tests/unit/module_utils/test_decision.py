@@ -17,6 +17,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.leftovers import (
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import parse_probe
 
 from probe_builders import (
+    request,
     adding,
     deleted,
     deleting,
@@ -58,12 +59,12 @@ def test_policies_constant():
 
 def test_invalid_policy():
     with pytest.raises(ValueError, match="policy 'fix': expected one of auto, report, workaround, hotfix"):
-        plan(facts_for("affected"), [], "fix", table=TABLE)
+        plan(facts_for("affected"), [], request("fix"), TABLE)
 
 
 def test_invalid_method():
     with pytest.raises(ValueError, match="hotfix_method 'msi'"):
-        plan(facts_for("affected"), [], "hotfix", "msi", True, table=TABLE)
+        plan(facts_for("affected"), [], request("hotfix", "msi", True), TABLE)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -72,7 +73,7 @@ def test_invalid_method():
 @pytest.mark.parametrize("method", [None, "installer", "manual"])
 def test_hotfix_matrix(policy, state, arch, method):
     site = facts_for(state, arch)
-    result = plan(site, [], policy, method, True, table=TABLE)
+    result = plan(site, [], request(policy, method, True), TABLE)
     if policy in ("report", "workaround"):
         assert result.hotfix is False
         assert f"policy {policy} does not apply the hotfix" == result.hotfix_reason
@@ -85,7 +86,9 @@ def test_hotfix_matrix(policy, state, arch, method):
         assert result.hotfix_reason.startswith("cannot tell whether the site is affected")
     elif method == "installer" and arch == "ALPHA":
         assert result.hotfix is False
-        assert result.hotfix_reason == "Q244405.exe runs on I386 only; use method=manual on alpha"
+        assert result.hotfix_refused is True
+        assert result.hotfix_reason == ("Q244405.exe runs on I386 only and this site server is alpha; "
+                                        "use method=manual with the alpha Distmgr.dll")
     else:
         assert result.hotfix is True
         expected = method or ("installer" if arch == "x86" else "manual")
@@ -93,16 +96,27 @@ def test_hotfix_matrix(policy, state, arch, method):
         assert result.hotfix_reason.startswith("affected: ")
 
 
-def test_hotfix_refused_without_source():
-    result = plan(facts_for("affected"), [], "auto", "installer", False, table=TABLE)
-    assert result.hotfix is False
-    assert result.hotfix_reason.startswith("no hotfix source given")
+def test_installer_without_path_is_refused_loudly():
+    result = plan(facts_for("affected"), [], request("auto", "installer", False), TABLE)
+    assert result.hotfix is False and result.hotfix_refused is True
+    assert result.hotfix_reason.startswith("method=installer needs installer_path")
+    assert result.steps[-1].to_dict() == {"kind": "refuse", "args": {"step": "hotfix", "reason": result.hotfix_reason}}
 
 
-def test_console_open_note():
-    result = plan(facts_for("affected", console_open=True), [], "hotfix", None, True, table=TABLE)
-    assert result.hotfix
-    assert any("console is open" in n for n in result.notes)
+def test_manual_without_a_file_for_the_platform_is_skipped():
+    result = plan(facts_for("affected"), [], request("auto", "manual", False), TABLE)
+    assert result.hotfix is False and result.hotfix_refused is False and result.steps == []
+    assert result.hotfix_reason == ("no hotfix source given (method=manual needs src, in remediate hotfix_files.i386: "
+                                    "the fixed Distmgr.dll for i386)")
+
+
+def test_console_open_refuses_the_hotfix_unless_allowed():
+    result = plan(facts_for("affected", console_open=True), [], request("hotfix", None, True), TABLE)
+    assert result.hotfix is False and result.hotfix_refused is True
+    assert "console is open" in result.hotfix_reason and "allow_console_open" in result.hotfix_reason
+    allowed = plan(facts_for("affected", console_open=True), [], request("hotfix", None, True, allow_console_open=True),
+                   TABLE)
+    assert allowed.hotfix is True and allowed.steps[-1].kind == "hotfix_installer"
 
 
 # --- leftovers and force ------------------------------------------------------------------------
@@ -134,14 +148,14 @@ def by_id(items):
 
 def test_report_policy_changes_nothing():
     site, items = mixed_site()
-    result = plan(site, items, "report", None, True, ["62000001"], TABLE)
+    result = plan(site, items, request("report", None, True, ["62000001"]), TABLE)
     assert result.remove == [] and result.refused == [] and result.hotfix is False
     assert any("force IDs ignored" in n for n in result.notes)
 
 
 def test_hotfix_policy_does_not_touch_leftovers():
     site, items = mixed_site()
-    result = plan(site, items, "hotfix", None, True, table=TABLE)
+    result = plan(site, items, request("hotfix", None, True), TABLE)
     assert result.remove == []
     assert result.hotfix is True
 
@@ -149,9 +163,11 @@ def test_hotfix_policy_does_not_touch_leftovers():
 @pytest.mark.parametrize("policy", ["workaround", "auto"])
 def test_removes_only_actionable(policy):
     site, items = mixed_site()
-    result = plan(site, items, policy, None, True, table=TABLE)
+    result = plan(site, items, request(policy, None, True), TABLE)
     assert sorted(i.package_id for i in result.remove) == ["60000012", "60000013"]
-    refused = {r["id"] or r["name"]: r["reason"] for r in result.refused}
+    # Nobody asked for these: they are kept with their reason, not refused.
+    assert result.refused == []
+    refused = {r["id"] or r["name"]: r["reason"] for r in result.kept}
     assert set(refused) == {"62000001", "60000014", "61000005", "61000006", "notes.txt", "60000015"}
     assert refused["60000014"].startswith("active: ")
     assert "origin site 600" in refused["60000014"]
@@ -167,14 +183,14 @@ def test_removes_only_actionable(policy):
 
 def test_force_stale_unconfirmed():
     site, items = mixed_site()
-    result = plan(site, items, "workaround", None, True, ["62000001"], TABLE)
+    result = plan(site, items, request("workaround", None, True, ["62000001"]), TABLE)
     assert "62000001" in [i.package_id for i in result.remove]
     assert any("forced by the user" in n for n in result.notes)
 
 
 def test_force_active_is_refused():
     site, items = mixed_site()
-    result = plan(site, items, "workaround", None, True, ["60000014", "61000005", "61000006"], TABLE)
+    result = plan(site, items, request("workaround", None, True, ["60000014", "61000005", "61000006"]), TABLE)
     removed = {i.package_id for i in result.remove}
     assert not removed & {"60000014", "61000005", "61000006"}
     refused = {r["id"]: r["reason"] for r in result.refused}
@@ -184,7 +200,7 @@ def test_force_active_is_refused():
 
 def test_force_unknown_reparse_is_refused():
     site, items = mixed_site()
-    result = plan(site, items, "workaround", None, True, ["60000015"], TABLE)
+    result = plan(site, items, request("workaround", None, True, ["60000015"]), TABLE)
     assert "60000015" not in {i.package_id for i in result.remove}
     refused = {r["id"]: r["reason"] for r in result.refused}
     assert refused["60000015"].startswith("cannot force: unknown: the file is a reparse point")
@@ -192,17 +208,17 @@ def test_force_unknown_reparse_is_refused():
 
 def test_force_unknown_when_active_list_unavailable():
     site, items = mixed_site(active_available=False)
-    result = plan(site, items, "workaround", None, True, ["62000001", "60000014"], TABLE)
+    result = plan(site, items, request("workaround", None, True, ["62000001", "60000014"]), TABLE)
     removed = {i.package_id for i in result.remove}
     assert removed == {"62000001"}  # 60000014 is present at its origin: active, never forced
-    refused = {r["id"] or r["name"]: r["reason"] for r in result.refused}
+    refused = {r["id"] or r["name"]: r["reason"] for r in result.refused + result.kept}
     assert refused["60000014"].startswith("cannot force: active")
     assert refused["60000012"].startswith("unknown: active list unavailable")
 
 
 def test_force_id_matching_nothing_and_invalid():
     site, items = mixed_site()
-    result = plan(site, items, "workaround", None, True, ["6000AAAA", "bad id", "60000012"], TABLE)
+    result = plan(site, items, request("workaround", None, True, ["6000AAAA", "bad id", "60000012"]), TABLE)
     assert any("force ID 6000AAAA matches no compressed package" in n for n in result.notes)
     assert any("force ID ignored: package ID 'bad id'" in n for n in result.notes)
     assert any("force ID 60000012: already confirmed" in n for n in result.notes)
@@ -210,8 +226,9 @@ def test_force_id_matching_nothing_and_invalid():
 
 def test_to_dict():
     site, items = mixed_site()
-    data = plan(site, items, "auto", None, True, table=TABLE).to_dict()
-    assert set(data) == {"policy", "hotfix", "hotfix_method", "hotfix_reason", "remove", "refused", "notes"}
+    data = plan(site, items, request("auto", None, True), TABLE).to_dict()
+    assert set(data) == {"policy", "hotfix", "hotfix_method", "hotfix_reason", "hotfix_refused", "remove", "kept",
+                         "refused", "notes", "steps"}
     assert all(isinstance(r, dict) for r in data["remove"])
 
 
@@ -266,7 +283,7 @@ def test_never_removes_active_deleting_origin_present_or_unknown(s):
     site = parse_probe("prop", s["probe"], TABLE)
     items = classify(site, s["origins"], s["min_evidence"])
     for force in ((), s["force"]):
-        result = plan(site, items, s["policy"], None, True, force, TABLE)
+        result = plan(site, items, request(s["policy"], None, True, force), TABLE)
         if s["policy"] in ("report", "hotfix"):
             assert result.remove == []
         for item in result.remove:
@@ -293,4 +310,4 @@ def test_never_removes_active_deleting_origin_present_or_unknown(s):
                 assert pid in force
         # every leftover is either removed or refused under a removing policy
         if s["policy"] in ("workaround", "auto"):
-            assert len(result.remove) + len(result.refused) == len(items)
+            assert len(result.remove) + len(result.kept) + len(result.refused) == len(items)

@@ -6,10 +6,11 @@ import json
 import pytest
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
+from ansible_collections.sms.remediation.plugins.module_utils.facts import parse_utc
 from ansible_collections.sms.remediation.plugins.module_utils.probe_result import (
     ProbeError,
     parse_probe,
-    parse_utc,
+
 )
 
 from probe_builders import (
@@ -123,7 +124,17 @@ def test_bool_is_not_an_int():
 def test_unknown_architecture():
     with pytest.raises(ProbeError) as exc:
         parse(processor_architecture="MIPS")
-    assert str(exc.value) == "sms01: unknown processor architecture 'MIPS' (known: x86, ALPHA)"
+    assert str(exc.value) == "sms01: unknown processor architecture 'MIPS': not an SMS 2.0 platform (known: x86, ALPHA)"
+
+
+@pytest.mark.parametrize("arch", ["AMD64", "amd64", "IA64", "ARM64"])
+def test_64_bit_host_is_not_an_sms20_platform(arch):
+    # Issue 11 defect 9: SMS 2.0 has no x64 build; the error names the host and says so, before any
+    # other field of the answer is looked at (here the registry is not even an object).
+    with pytest.raises(ProbeError) as exc:
+        parse(processor_architecture=arch, registry="not an object")
+    assert str(exc.value).startswith(f"sms01: processor architecture {arch} is not an SMS 2.0 platform")
+    assert "no 64-bit build" in str(exc.value)
 
 
 def test_missing_architecture():
@@ -212,9 +223,19 @@ def test_registry_version_wins_over_wmi():
     assert facts.service_pack == "SP3"
 
 
-def test_hotfix_log_present_marks_fixed():
+def test_hotfix_log_does_not_outweigh_a_known_old_distmgr():
+    # Issue 11 defect 4: the transaction writes Q244405.log itself, so the log alone proves nothing
+    # when Distmgr.dll's version is known (and below the fixed one).
     facts = parse(hotfix_log={"path": "C:\\SMS\\Logs\\Q244405.log", "exists": True})
     assert facts.hotfix_log_present is True
+    assert facts.distmgr_version == "2.00.1380.1000"
+    assert facts.q244405.affected is True and facts.q244405.fixed_by is None
+    assert "the file version decides" in facts.q244405.reason
+
+
+def test_hotfix_log_counts_when_distmgr_version_is_unreadable():
+    facts = parse(hotfix_log={"path": "C:\\SMS\\Logs\\Q244405.log", "exists": True},
+                  platforms=platforms(i386=None))
     assert facts.q244405.fixed_by == "hotfix"
 
 
@@ -231,7 +252,7 @@ def test_logging_off_with_old_log_still_gives_evidence():
     facts = parse(registry=registry(tracing_enabled=0),
                   distmgr_log=log_files(deleted("60000012"), enabled=False))
     assert facts.logging["evidence_available"] is True
-    assert facts.log_histories["60000012"].deleted_claim is not None
+    assert facts.log_histories["60000012"].claim is not None
     assert any("only the existing log file(s)" in w for w in facts.warnings)
 
 
@@ -273,16 +294,16 @@ def test_log_histories_oldest_first_and_readd():
     # the .lo_ (older) deleted 61000012; the .log re-adds it -> no claim
     facts = parse(distmgr_log=log_files(adding("61000012"), deleted("61000099"),
                                         old=(deleting("61000012"), deleted("61000012"))))
-    assert facts.log_histories["61000012"].deleted_claim is None
+    assert facts.log_histories["61000012"].claim is None
     assert facts.log_histories["61000012"].last_kind == "adding"
-    assert facts.log_histories["61000099"].deleted_claim is not None
+    assert facts.log_histories["61000099"].claim is not None
 
 
 def test_log_file_order_is_normalised():
     raw = log_files(adding("61000012"), old=(deleted("61000012"),))
     raw["files"].reverse()  # probe listed Distmgr.log first
     facts = parse(distmgr_log=raw)
-    assert facts.log_histories["61000012"].deleted_claim is None
+    assert facts.log_histories["61000012"].claim is None
 
 
 def test_services_missing_warns():

@@ -19,7 +19,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.report import (
     render_markdown,
 )
 
-from probe_builders import deleted, deleting, pck, site_probe
+from probe_builders import deleted, deleting, pck, site_probe, request
 
 TABLE = sms20.merge_overrides(None)
 
@@ -30,7 +30,7 @@ def host_result(check_mode=False):
         pck("60000012", size=1000), pck("62000001", size=5), pck("<script>alert(1)</script>.PCK"),
     ], log=(deleting("60000012"), deleted("60000012"))), TABLE)
     items = classify(site, {"600": OriginView("600", True, frozenset(), None)})
-    p = plan(site, items, "auto", None, True, (), TABLE)
+    p = plan(site, items, request("auto", None, True, ()), TABLE)
     return {
         "host": "child01",
         "status": "ok",
@@ -88,7 +88,7 @@ def test_build_report_totals_and_order():
     assert t["hotfix_applied"] == 1
     assert t["leftovers_removed"] == 1
     assert t["bytes_reclaimed"] == 1000
-    assert t["leftovers_refused"] == 2
+    assert t["leftovers_refused"] == 0  # the two others were kept: nobody asked for them
     child = report["hosts"][1]
     assert "removed 1" in child["summary"]
     assert child["hotfix"]["state"] == "applied (installer)"
@@ -136,7 +136,8 @@ def test_csv_parses_back():
     assert by_pkg["60000012"]["action"] == "removed"
     assert by_pkg["60000012"]["evidence_level"] == "log_and_origin"
     assert by_pkg["60000012"]["size"] == "1000"
-    assert by_pkg["62000001"]["action"] == "refused"
+    assert by_pkg["62000001"]["action"] == "kept"
+    assert "weaker than the required origin" in by_pkg["62000001"]["reason"]
     assert by_pkg["<script>alert(1)</script>.PCK"]["leftover_status"] == "unknown"
     failed = next(r for r in host_rows if r["host"] == "alpha9")
     assert "unknown processor architecture 'MIPS'" in failed["reason"]

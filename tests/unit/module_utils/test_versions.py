@@ -105,9 +105,18 @@ def test_service_pack_for_not_sms20(version):
         ("2.0.1380.1000", "2.0.1380.1083", False, Q244405State(
             False, "hotfix", "SP1",
             "SMS 2.0 SP1 (2.00.1380.1000) with Distmgr.dll 2.00.1380.1083 >= 2.00.1380.1083: fixed by the hotfix")),
+        # Issue 11 defect 4: a known Distmgr.dll version decides; the log does not outweigh it.
         ("2.00.1380.1000", "2.00.1380.1000", True, Q244405State(
+            True, None, "SP1",
+            "SMS 2.0 SP1 (2.00.1380.1000) with Distmgr.dll 2.00.1380.1000 < 2.00.1380.1083 "
+            "(Q244405.log present, but the file version decides): affected")),
+        # ... and counts only when the version cannot be read.
+        ("2.00.1380.1000", None, True, Q244405State(
             False, "hotfix", "SP1",
-            "SMS 2.0 SP1 (2.00.1380.1000) with Q244405.log present (Distmgr.dll: 2.00.1380.1000): fixed by the hotfix")),
+            "SMS 2.0 SP1 (2.00.1380.1000) with Q244405.log present (Distmgr.dll: Distmgr.dll version unknown): "
+            "fixed by the hotfix")),
+        (None, "2.00.1380.1000", True, Q244405State(
+            None, None, None, "site version missing; Distmgr.dll 2.00.1380.1000 < 2.00.1380.1083: unknown")),
         ("2.00.1380.1000", None, False, Q244405State(
             True, None, "SP1",
             "SMS 2.0 SP1 (2.00.1380.1000), Distmgr.dll version unknown, no Q244405.log: affected")),
@@ -123,7 +132,8 @@ def test_service_pack_for_not_sms20(version):
             False, "hotfix", None,
             "site version missing; Distmgr.dll 2.00.1380.1083 >= 2.00.1380.1083: fixed by the hotfix")),
         ("", None, True, Q244405State(
-            False, "hotfix", None, "site version missing; Q244405.log present: fixed by the hotfix")),
+            False, "hotfix", None,
+            "site version missing; Distmgr.dll version unknown; Q244405.log present: fixed by the hotfix")),
         ("000", "2.00.1493.3240", False, Q244405State(
             False, "sp2", None,
             "site version unusable (version '000': 4 fields expected (major.minor.build.revision), got 1); "

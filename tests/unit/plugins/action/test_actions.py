@@ -231,10 +231,82 @@ def test_remediation_plan_needs_facts(make_action):
         action.run(task_vars={"inventory_hostname": "sms610"})
 
 
-def test_remediation_plan_auto_on_an_affected_child(make_action):
+def test_remediation_plan_auto_on_an_affected_child(make_action, tmp_path):
     task_vars = dict(hostvars_with_parent(PARENT_FACTS),
                      ansible_facts={"sms_probe": CHILD, "sms_packages": {"min_evidence": "origin"}})
-    action = make_action("remediation_plan", {"policy": "auto"}, {})
+    dll = tmp_path / "Distmgr.dll"
+    dll.write_bytes(b"MZ new dll")
+    action = make_action("remediation_plan", {"policy": "auto", "hotfix_files": {"i386": str(dll)}}, {})
+    action._find_needle = lambda kind, path: path
     plan = action.run(task_vars=task_vars)["ansible_facts"]["sms_plan"]
     assert plan["hotfix"] is True
+    assert [step["kind"] for step in plan["steps"]] == ["workaround", "hotfix_transaction"]
     assert [item["package_id"] for item in plan["remove"]] == ["60000012"]
+
+
+def _failed_after_swap(restore_ok):
+    """The transaction's answer when verify failed after the swap and the rollback ran."""
+    steps = [{"step": "swap", "ok": True, "detail": "copied"}, {"step": "verify", "ok": False, "detail": "bad sha256"},
+             {"step": "rollback:restore", "ok": restore_ok,
+              "detail": "original put back" if restore_ok else "The process cannot access the file"}]
+    return powershell_reply({"outcome": "failed", "failed_step": "verify", "error": "bad sha256",
+                             "restored": restore_ok, "services_before": {"SMS_EXECUTIVE": "running"},
+                             "services_after": {"SMS_EXECUTIVE": "running"}, "steps": steps})
+
+
+@pytest.mark.parametrize("restore_ok", [True, False])
+def test_hotfix_failure_message_follows_the_steps_taken(make_action, tmp_path, restore_ok):
+    # Issue 11 defect 5: "Distmgr.dll was not changed" only when no swap happened; a swap whose rollback
+    # failed says so, with where the original is.
+    dll = tmp_path / "Distmgr.dll"
+    dll.write_bytes(b"MZ new dll")
+    action = make_action("distmgr_hotfix", {"method": "manual", "src": str(dll)}, {PWSH: [_failed_after_swap(restore_ok)]})
+    action._find_needle = lambda kind, path: path
+    action.stage = lambda source, staging_dir, task_vars: None
+    with pytest.raises(AnsibleActionFail) as exc:
+        action.run(task_vars={"inventory_hostname": "sms610", "ansible_facts": {"sms_probe": CHILD}})
+    message = str(exc.value.message)
+    assert "was not changed" not in message
+    if restore_ok:
+        assert "the original Distmgr.dll was restored" in message
+    else:
+        assert "putting the original Distmgr.dll back FAILED (The process cannot access the file)" in message
+        assert "Distmgr.dll.pre-Q244405" in message
+
+
+RTM_CHILD = pb.probe(registry=pb.registry(full_version="2.00.1239.0000"), platforms=pb.platforms(i386="2.00.1239.0000"))
+
+
+def test_hotfix_of_another_build_is_refused_unless_allowed(make_action, tmp_path):
+    # Issue 11 defect 8: the KB's DLL (SP1 bundle, build 1380) is not put on an RTM site (build 1239).
+    dll = tmp_path / "Distmgr.dll"
+    dll.write_bytes(b"MZ new dll")  # no version resource: taken as the KB's 2.00.1380.1083
+    action = make_action("distmgr_hotfix", {"method": "manual", "src": str(dll)}, {})
+    action._find_needle = lambda kind, path: path
+    with pytest.raises(AnsibleActionFail, match="belongs to build 1380, and this site is SMS 2.0 RTM build 1239.*"
+                                                "allow_cross_build"):
+        action.run(task_vars={"inventory_hostname": "sms620", "ansible_facts": {"sms_probe": RTM_CHILD}})
+    assert action._execute_module.calls == []
+    allowed = make_action("distmgr_hotfix", {"method": "manual", "src": str(dll), "allow_cross_build": True}, {},
+                          check_mode=True)
+    allowed._find_needle = lambda kind, path: path
+    result = allowed.run(task_vars={"inventory_hostname": "sms620", "ansible_facts": {"sms_probe": RTM_CHILD}})
+    assert result["outcome"] == "would_replace", result
+
+
+def _version_resource(version: str) -> bytes:
+    """A DLL body with a VS_FIXEDFILEINFO block (as the resource compiler writes it) for ``version``."""
+    import struct
+    major, minor, build, revision = (int(x) for x in version.split("."))
+    fixed = struct.pack("<IIII", 0xFEEF04BD, 0x00010000, (major << 16) | minor, (build << 16) | revision)
+    return b"MZ" + b"\0" * 62 + fixed + b"\0" * 40
+
+
+def test_a_hotfix_file_of_the_sites_own_build_is_not_cross_build(make_action, tmp_path):
+    # The file's own version decides when it has one: a (hypothetical) RTM-build Distmgr.dll on an RTM site.
+    dll = tmp_path / "Distmgr.dll"
+    dll.write_bytes(_version_resource("2.00.1239.1083"))
+    action = make_action("distmgr_hotfix", {"method": "manual", "src": str(dll)}, {}, check_mode=True)
+    action._find_needle = lambda kind, path: path
+    result = action.run(task_vars={"inventory_hostname": "sms620", "ansible_facts": {"sms_probe": RTM_CHILD}})
+    assert result["outcome"] == "would_replace", result

@@ -413,7 +413,7 @@ def test_failing_regedit_stops_before_the_workaround(make_action):
                                    replies, task_vars=task_vars_for(child_probe(tracing_enabled=0)))
     assert [name for name, _unused in action._execute_module.calls] == [REGEDIT]
     assert result["failed"] is True
-    assert result["msg"] == f"{HOST}: {REGEDIT} failed: Access is denied"
+    assert result["msg"] == f"{HOST}: set_registry_value: {REGEDIT} failed: Access is denied"
     assert result["q244405_outcome"]["failed_step"] == "logging"
     assert "workaround" not in result["q244405_outcome"]
 

@@ -1,45 +1,43 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Acting on compressed package copies (remove, quarantine, restore), shared by the compressed_package
-and remediate action plugins. A mixin for SmsActionBase."""
+"""Step ``workaround`` and the compressed_package operation (private to this collection): one host
+script call acts on all the chosen .PCK files at once (remove, quarantine, restore)."""
 
 from __future__ import annotations
 
+from ansible_collections.sms.remediation.plugins.module_utils.facts import PROBE_FACT
 from ansible_collections.sms.remediation.plugins.module_utils.host_regex import to_dotnet
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import PROBE_FACT
 
 _DONE = {"removed": "absent", "quarantined": "quarantined", "restored": "restored"}
 
 
-def package_folders(answer: dict) -> list:
-    """Existing package folders from the probe's folder list (a folder emptied by quarantine still counts)."""
-    return [folder["path"] for folder in answer.get("package_folders") or [] if folder.get("exists")]
+def workaround(transport, args: dict) -> dict:
+    """Remove or quarantine the plan's leftovers. Check mode: the host script's answer predicted from the
+    facts of this run, without a round trip."""
+    if transport.check_mode:
+        return merge_outcomes(empty_result(), would_outcomes(args["items"], args["state"]), True)
+    return act_on_packages(transport, args["state"], [{"id": i["id"], "path": i["path"]} for i in args["items"]],
+                           args)
 
 
-class CompressedPackageSteps:
-    """One host script acts on all the chosen .PCK files at once."""
-
-    def act_on_packages(self, site, answer, items, refused, state, quarantine_dir, task_vars) -> dict:
-        """Hand ``items`` ({id, path}) to the host script in ``state`` mode; the module result."""
-        result = empty_result()
-        result["refused"] = list(refused)
-        if not items:
-            return result
-        reply = self.run_script("sms_compressed_package", {
-            "Mode": state,
-            "PackageFolders": package_folders(answer),
-            "Items": items,
-            "QuarantineDir": quarantine_dir,
-            "ActiveNamespace": self.active_namespace(site),
-            "IdPattern": to_dotnet(self.table["package_file_pattern"], "package_file_pattern"),
-        }, task_vars)
-        return merge_outcomes(result, reply.get("result") or {}, self._task.check_mode)
-
-    def active_namespace(self, site):
-        """The WMI namespace the host script re-reads the active packages from just before acting."""
-        if not site.active.available:
-            return None
-        return self.table["wmi_namespace_template"].format(site_code=site.site_code)
+def act_on_packages(transport, state: str, items: list, args: dict, refused=()) -> dict:
+    """Hand ``items`` ({id, path}) to the host script in ``state`` mode (absent, quarantined, restored);
+    ``args``: package_folders, quarantine_dir, active_namespace, id_pattern. The module result, with
+    ``refused`` (decided on the controller) in front of the host's refusals."""
+    result = empty_result()
+    result["refused"] = list(refused)
+    if not items:
+        return result
+    answer = transport.act_on_packages({
+        "Mode": state,
+        "PackageFolders": list(args["package_folders"]),
+        "Items": items,
+        "QuarantineDir": args["quarantine_dir"],
+        "ActiveNamespace": args["active_namespace"],
+        # Every regex that reaches a host is .NET (issue 11 defect 1).
+        "IdPattern": to_dotnet(args["id_pattern"], "package_file_pattern"),
+    })
+    return merge_outcomes(result, answer or {}, transport.check_mode)
 
 
 def empty_result() -> dict:
@@ -47,11 +45,11 @@ def empty_result() -> dict:
             "missing": [], "bytes_reclaimed": 0, "outcomes": []}
 
 
-def would_outcomes(leftovers, state: str) -> dict:
-    """The host script's check-mode answer, from facts gathered in this run (no round trip)."""
+def would_outcomes(items, state: str) -> dict:
+    """The host script's check-mode answer for ``items`` ({id, path, size})."""
     verb = {"absent": "would_remove", "quarantined": "would_quarantine"}[state]
-    return {"items": [{"id": item.package_id, "path": item.path, "size": item.size, "outcome": verb}
-                      for item in leftovers]}
+    return {"items": [{"id": item["id"], "path": item["path"], "size": item["size"], "outcome": verb}
+                      for item in items]}
 
 
 def merge_outcomes(result: dict, answer: dict, check_mode: bool) -> dict:
