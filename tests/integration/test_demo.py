@@ -15,7 +15,10 @@ SCENARIO_LEFTOVERS = {"sms610": ["60000012", "60000014"], "sms620": ["60000012",
                       "sms630": ["60000016"]}
 ACTIVE = {"sms600": ["60000001", "60000002", "60000003", "60000013"], "sms610": ["60000013", "61000001"],
           "sms620": ["60000013"], "sms630": []}
-FIXED_BY_RUN = {"sms610": "2.00.1380.1000", "sms620": "2.00.1239.0000"}     # host -> Distmgr.dll before
+FIXED_BY_RUN = {"sms610": "2.00.1380.1000"}     # host -> Distmgr.dll before
+# RTM (build 1239): the KB's hotfix DLL is the SP1 bundle's (build 1380), so it is refused without
+# allow_cross_build (issue 11 defect 8); the site keeps its Distmgr.dll and stays affected.
+CROSS_BUILD = {"sms620": "2.00.1239.0000"}
 SENDER_FILE = "C:\\SMS\\inboxes\\despoolr.box\\receive\\2_4O7PRI.PCK"
 
 
@@ -101,10 +104,10 @@ def test_distmgr_replaced_with_backup(demo_runs):
         assert lab.file_version(host, dll) == HOTFIX_VERSION, host
         assert lab.exists(host, dll + ".pre-Q244405"), f"{host}: no backup beside {dll}"
         assert lab.file_version(host, dll + ".pre-Q244405") == before, host
-    assert lab.host_json("sms620")["lab"]["platform"] == "alpha"
-    assert "\\alpha\\" in lab.distmgr_path("sms620")
-    # 600 (SP2) and 630 (already hotfixed) are left alone, without a backup
-    for host in ("sms600", "sms630"):
+    # 600 (SP2), 630 (already hotfixed) and 620 (RTM: another build than the hotfix's) are left alone
+    for host, before in CROSS_BUILD.items():
+        assert lab.file_version(host, lab.distmgr_path(host)) == before, host
+    for host in ("sms600", "sms630", *CROSS_BUILD):
         dll = lab.distmgr_path(host)
         assert not lab.exists(host, dll + ".pre-Q244405"), host
 
@@ -138,4 +141,7 @@ def test_run_report_totals(demo_runs):
     assert totals["bytes_reclaimed"] == sum(h.get("bytes_reclaimed") or 0 for h in by_host.values())
     for host, ids in CONFIRMED.items():
         assert by_host[host]["bytes_reclaimed"] == sum(sizes[(host, p)] for p in ids), host
-    assert totals["affected"] == 0
+    assert totals["affected"] == len(CROSS_BUILD)
+    for host in CROSS_BUILD:
+        reason = by_host[host]["hotfix"]["reason"] or ""
+        assert "allow_cross_build" in reason and "build 1239" in reason, by_host[host]["hotfix"]
