@@ -64,7 +64,7 @@ Per site (only ``name`` and ``site_code`` are required):
 ``hotfix_log``          true: C:\SMS\Logs\Q244405.log exists (the hotfix installer ran)
 ``faults``              {slow_seconds: float, drop_connection_after: [names], copy_fails: bool,
                         service_wont_stop: [names], service_wont_start: [names], fail_step: str,
-                        wmi_unavailable: bool, corrupt_log: bool, unreachable: bool,
+                        wmi_unavailable: bool, wmi_down: bool, corrupt_log: bool, unreachable: bool,
                         cut_after_step: str (the hotfix script is killed after that step; fires once),
                         service_stop_seconds / service_start_seconds / process_exit_seconds:
                         {service: seconds} (StopPending, StartPending, a stopped service's process)}

@@ -46,6 +46,8 @@ COMPONENT = "SMS_DISTRIBUTION_MANAGER"
 KNOWN_FAULTS = {
     "slow_seconds", "drop_connection_after", "copy_fails", "service_wont_stop",
     "service_wont_start", "fail_step", "wmi_unavailable", "corrupt_log", "unreachable",
+    # the whole WMI service fails (services, processes, drives too), not only the SMS namespaces
+    "wmi_down",
     # the hotfix transaction (lab/smslab/handlers/sms_scripts/service_control.py, hotfix.py)
     "cut_after_step", "service_stop_seconds", "service_start_seconds", "process_exit_seconds",
     # the DCOM/WMI responder (lab/smslab/dcom/provider.py, responder.py)
