@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from lab_harness import COLLECTION_ROOT, SCENARIOS, ansible_env
-from smslab.dcom import WmiResponder, lab_credentials, loopback_addresses
+from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
@@ -37,7 +37,7 @@ def wmi(tmp_path_factory):
 def lab(tmp_path):
     state_dir = tmp_path / "state"
     names = build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
-    addresses = loopback_addresses(names, first=60)
+    addresses = free_loopback_addresses(names)
     user, password = lab_credentials(state_dir)
     running = []
 

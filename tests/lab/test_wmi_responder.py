@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from impacket.dcerpc.v5.dcom import wmi
@@ -18,13 +19,18 @@ from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import (RPC_C_AUTHN_LEVEL_CONNECT, RPC_C_AUTHN_LEVEL_PKT_INTEGRITY,
                                       DCERPCException)
 
-from conftest import ROOT
-from smslab.dcom import WmiResponder, lab_credentials, loopback_addresses, wmio
+from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials, wmio
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DCOM starts at port 135: binding it needs root")
 
+def ns(path: str) -> str:
+    """A namespace as a local WMI path (``\\\\.\\root\\cimv2``), what NTLMLogin takes."""
+    return "\\\\.\\" + path
+
+
+ROOT = Path(__file__).resolve().parents[2]
 HIERARCHY = ROOT / "lab" / "scenarios" / "hierarchy.yml"
 INSTALLER = "C:\\SMSHOTFIX\\Q244405\\Q244405.exe"
 
@@ -33,7 +39,7 @@ INSTALLER = "C:\\SMSHOTFIX\\Q244405\\Q244405.exe"
 def hierarchy(tmp_path):
     state_dir = tmp_path / "state"
     names = build_state_dir(HIERARCHY, state_dir)
-    return state_dir, names, loopback_addresses(names, first=40)
+    return state_dir, names, free_loopback_addresses(names)
 
 
 def set_host(state_dir, name, **changes):
@@ -118,11 +124,11 @@ def test_queries_answer_the_scenario_state(responder, client, hierarchy):
     state = HostState.load(state_dir / "hosts" / "sms712")
     conn = client("sms712")
     login = conn.login()
-    provider = login.NTLMLogin("//./root/SMS", NULL, NULL)
+    provider = login.NTLMLogin(ns("root\\SMS"), NULL, NULL)
     [location] = conn.rows(provider, "select SiteCode, NamespacePath from SMS_ProviderLocation "
                                      "where ProviderForLocalSite = true")
     assert conn.values(location) == {"SiteCode": "712", "NamespacePath": "\\\\SMS712\\root\\SMS\\site_712"}
-    site = login.NTLMLogin("//./root/SMS/site_712", NULL, NULL)
+    site = login.NTLMLogin(ns("root\\SMS\\site_712"), NULL, NULL)
     packages = [conn.values(o) for o in conn.rows(site, "select PackageID, ActionInProgress from SMS_Package")]
     expected = [{"PackageID": p["PackageID"], "ActionInProgress": p["ActionInProgress"]}
                 for p in state.wmi["packages"]]
@@ -138,7 +144,7 @@ def test_integrity_and_connect_levels_are_served(responder, client):
     responder()
     for level in (RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_CONNECT):
         conn = client("sms711", level=level)
-        site = conn.login().NTLMLogin("//./root/SMS/site_711", NULL, NULL)
+        site = conn.login().NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)
         ids = {conn.values(o)["PackageID"] for o in conn.rows(site, "select PackageID from SMS_Package")}
         assert ids == {"70000001"}
         conn.close()
@@ -152,7 +158,7 @@ def test_integrity_and_connect_levels_are_served(responder, client):
 def test_other_queries_are_refused_with_the_wmi_error(responder, client, query, code):
     responder()
     conn = client("sms711")
-    site = conn.login().NTLMLogin("//./root/SMS/site_711", NULL, NULL)
+    site = conn.login().NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)
     with pytest.raises(wmi.DCERPCSessionError) as raised:
         site.ExecQuery(query)
     assert raised.value.get_error_code() == code
@@ -161,7 +167,7 @@ def test_other_queries_are_refused_with_the_wmi_error(responder, client, query, 
 def test_a_namespace_of_another_site_does_not_exist(responder, client):
     responder()
     with pytest.raises(wmi.DCERPCSessionError) as raised:
-        client("sms711").login().NTLMLogin("//./root/SMS/site_712", NULL, NULL)
+        client("sms711").login().NTLMLogin(ns("root\\SMS\\site_712"), NULL, NULL)
     assert raised.value.get_error_code() == 0x8004100E                 # WBEM_E_INVALID_NAMESPACE
 
 
@@ -169,18 +175,18 @@ def test_nt4_win32_process_has_no_command_line_unless_the_host_says_so(responder
     state_dir, _, _ = hierarchy
 
     def console(folder):
-        set_host(folder, "sms711", processes=[{"name": "mmc.exe", "command_line":
-                                                'C:\\WINNT\\System32\\mmc.exe "C:\\SMS\\bin\\i386\\sms.msc"'}])
+        console_line = 'C:\\WINNT\\System32\\mmc.exe "C:\\SMS\\bin\\i386\\sms.msc"'
+        set_host(folder, "sms711", processes=[{"name": "mmc.exe", "command_line": console_line}])
         set_host(folder, "sms712", processes=[{"name": "mmc.exe", "command_line": "mmc.exe sms.msc"}],
                  wmi={**HostState.load(folder / "hosts" / "sms712").wmi, "process_command_line": True})
     responder(console)
     nt4 = client("sms711")
-    [row] = nt4.rows(nt4.login().NTLMLogin("//./root/cimv2", NULL, NULL),
+    [row] = nt4.rows(nt4.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL),
                      "select * from Win32_Process where Name = 'mmc.exe'")
     assert "CommandLine" not in nt4.values(row)
     assert nt4.values(row)["ExecutablePath"] == "C:\\WINNT\\System32\\mmc.exe"
     newer = client("sms712")
-    [row] = newer.rows(newer.login().NTLMLogin("//./root/cimv2", NULL, NULL), "select * from Win32_Process")
+    [row] = newer.rows(newer.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL), "select * from Win32_Process")
     assert newer.values(row)["CommandLine"] == "mmc.exe sms.msc"
 
 
@@ -188,7 +194,7 @@ def test_create_runs_the_installer_twin_and_the_process_ends(responder, client, 
     state_dir, _, _ = hierarchy
     lab = responder()
     conn = client("sms711")
-    cimv2 = conn.login().NTLMLogin("//./root/cimv2", NULL, NULL)
+    cimv2 = conn.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL)
     process_class, _ = cimv2.GetObject("Win32_Process")
     out = conn.values(process_class.Create(f"{INSTALLER} /s", "C:\\SMSHOTFIX\\Q244405", None))
     assert out["ReturnValue"] == 0
@@ -209,7 +215,7 @@ def test_create_runs_the_installer_twin_and_the_process_ends(responder, client, 
 def test_create_of_a_missing_program_returns_path_not_found(responder, client):
     responder()
     conn = client("sms711")
-    process_class, _ = conn.login().NTLMLogin("//./root/cimv2", NULL, NULL).GetObject("Win32_Process")
+    process_class, _ = conn.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL).GetObject("Win32_Process")
     assert conn.values(process_class.Create("C:\\nowhere\\Q244405.exe /s", "C:\\", None))["ReturnValue"] == 9
 
 
@@ -246,11 +252,11 @@ def test_wrong_password_is_refused(responder, client):
 def test_fault_wmi_unavailable_means_no_sms_namespace(responder, client):
     responder(lambda folder: set_host(folder, "sms711", wmi_unavailable=True))
     login = client("sms711").login()
-    for namespace in ("//./root/SMS", "//./root/SMS/site_711"):
+    for namespace in (ns("root\\SMS"), ns("root\\SMS\\site_711")):
         with pytest.raises(wmi.DCERPCSessionError) as raised:
             login.NTLMLogin(namespace, NULL, NULL)
         assert raised.value.get_error_code() == 0x8004100E
-    login.NTLMLogin("//./root/cimv2", NULL, NULL)                     # WMI itself still answers
+    login.NTLMLogin(ns("root\\cimv2"), NULL, NULL)                     # WMI itself still answers
 
 
 def test_fault_access_denied_refuses_the_activation(responder, client):
@@ -271,7 +277,7 @@ def test_fault_rpc_unavailable_closes_port_135(responder, hierarchy):
 def test_fault_query_never_answers(responder, client):
     responder(lambda folder: set_host(folder, "sms711", wmi_query_hangs=True))
     conn = client("sms711")
-    site = conn.login().NTLMLogin("//./root/SMS/site_711", NULL, NULL)
+    site = conn.login().NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)
     for entry in INTERFACE.CONNECTIONS[conn.address][threading.current_thread().name].values():
         entry["dce"].get_rpc_transport().get_socket().settimeout(1.5)
     started = time.monotonic()
@@ -285,7 +291,7 @@ def test_nothing_is_left_after_stop(hierarchy, client):
     before = {t.ident for t in threading.enumerate()}
     lab = WmiResponder(state_dir, names, addresses.__getitem__).start()
     conn = client("sms711")
-    conn.login().NTLMLogin("//./root/SMS/site_711", NULL, NULL)       # a connection open during stop
+    conn.login().NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)       # a connection open during stop
     lab.stop()
     leftover = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert leftover == []

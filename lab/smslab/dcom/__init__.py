@@ -6,8 +6,8 @@ with impacket's own client (``tests/lab/test_wmi_responder.py``).
 
 Start and stop::
 
-    from smslab.dcom import WmiResponder, loopback_addresses
-    addresses = loopback_addresses(names)                 # {"site610": "127.0.0.2", ...}
+    from smslab.dcom import WmiResponder, free_loopback_addresses
+    addresses = free_loopback_addresses(names)            # {"site610": "127.0.0.57", ...}: port 135 free
     responder = WmiResponder(state_dir, names, addresses.__getitem__).start()
     ...                                                   # DCOMConnection("127.0.0.2", user, password)
     responder.stop()                                      # closes every socket, joins every thread
@@ -36,6 +36,6 @@ Faults (``host.json`` ``faults``): ``wmi_unavailable`` (SMS namespaces missing),
 read when the responder starts).
 """
 
-from smslab.dcom.responder import WmiResponder, lab_credentials, loopback_addresses
+from smslab.dcom.responder import WmiResponder, free_loopback_addresses, lab_credentials, loopback_addresses
 
-__all__ = ["WmiResponder", "lab_credentials", "loopback_addresses"]
+__all__ = ["WmiResponder", "free_loopback_addresses", "lab_credentials", "loopback_addresses"]

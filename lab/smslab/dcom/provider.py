@@ -179,8 +179,8 @@ class Services:
             return response.getData()
         objects = [wmio.objref(wmio.instance_object(cls, row, self.host.server_name, self.namespace))
                    for row in rows]
-        _set_pointer(response["ppEnum"], self.host.exporter.export(wmi.IID_IEnumWbemClassObject,
-                                                                     Enumerator(objects)))
+        enumerator = self.host.exporter.export(wmi.IID_IEnumWbemClassObject, Enumerator(objects))
+        _set_pointer(response["ppEnum"], enumerator)
         response["ErrorCode"] = 0
         return response.getData()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from pathlib import Path
@@ -160,6 +161,24 @@ class WmiResponder:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def free_loopback_addresses(host_names, port: int = DCOM_PORT) -> dict[str, str]:
+    """A 127.0.0.x per host whose ``port`` is free now (other labs or test runs may hold some)."""
+    names, found = list(host_names), {}
+    start = 2 + os.getpid() % 200                   # parallel test runs start at different addresses
+    for offset in range(253):
+        if len(found) == len(names):
+            break
+        address = f"127.0.0.{2 + (start - 2 + offset) % 253}"
+        try:
+            socket.create_server((address, port)).close()
+        except OSError:
+            continue
+        found[names[len(found)]] = address
+    if len(found) < len(names):
+        raise OSError(f"only {len(found)} of 127.0.0.2-254 have port {port} free; {len(names)} hosts need one each")
+    return found
 
 
 def loopback_addresses(host_names, first: int = 2) -> dict[str, str]:

@@ -232,8 +232,8 @@ class RpcConnection:
         room = (self.max_xmit - 24 - (8 + 16 if protected else 0)) & ~3
         chunks = [answer[i:i + room] for i in range(0, len(answer), room)] or [b""]
         for index, chunk in enumerate(chunks):
-            flags = (rpcrt.PFC_FIRST_FRAG if index == 0 else 0) | (rpcrt.PFC_LAST_FRAG if index == len(chunks) - 1
-                                                                     else 0)
+            last = index == len(chunks) - 1
+            flags = (rpcrt.PFC_FIRST_FRAG if index == 0 else 0) | (rpcrt.PFC_LAST_FRAG if last else 0)
             body = struct.pack("<LHBB", len(answer) - index * room, ctx_id, 0, 0)
             if not protected:
                 frag = _HEADER.pack(5, 0, rpcrt.MSRPC_RESPONSE, flags, 0x10, 24 + len(chunk), 0, call_id)

@@ -60,7 +60,7 @@ _QUERY = re.compile(r"^\s*select\s+(?P<props>\*|[A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_
 
 
 def normalise_namespace(path: str) -> str:
-    """``//./root/SMS/site_610`` or ``\\\\HOST\\root\\cimv2`` -> ``root\\SMS\\site_610`` / ``root\\cimv2``."""
+    """``\\\\.\\root\\SMS\\site_610`` (slashes too) or ``\\\\HOST\\root\\cimv2`` -> ``root\\SMS\\site_610``."""
     text = (path or "").replace("/", "\\")
     match = re.match(r"^\\\\[^\\]+\\(.*)$", text)
     return (match.group(1) if match else text).strip("\\")
