@@ -25,6 +25,7 @@ from smslab.state import HostState
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DCOM starts at port 135: binding it needs root")
 
+
 def ns(path: str) -> str:
     """A namespace as a local WMI path (``\\\\.\\root\\cimv2``), what NTLMLogin takes."""
     return "\\\\.\\" + path
