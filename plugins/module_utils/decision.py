@@ -321,6 +321,11 @@ class _Hotfix:
         if self.method == "manual" and source is None:
             return self._skip(f"no hotfix source given (method=manual needs src, in remediate hotfix_files.{site.platform}: "
                               f"the fixed Distmgr.dll for {site.platform})")
+        if self.method == "installer":
+            # A method that cannot run here is the user's configuration to fix: said loudly, first.
+            unusable = self._installer_unusable(installer_platforms)
+            if unusable:
+                return self._refuse(unusable)
         cross_build = self._cross_build(source)
         if cross_build:
             return self._skip(cross_build)
@@ -333,7 +338,7 @@ class _Hotfix:
                 f"the SMS Administrator console is open ({table['console']['process']} with "
                 f"{table['console']['snapin']}); close it as KB Q244405 asks, or set allow_console_open")
         if self.method == "installer":
-            return self._installer(installer_platforms)
+            return self._installer()
         return self._manual(source)
 
     def _cross_build(self, source) -> str | None:
@@ -355,15 +360,19 @@ class _Hotfix:
                 f"{site.build}: mixing component builds is not what KB Q244405 describes (its resolution for "
                 "this site is the service pack); set allow_cross_build to apply it anyway").replace("  ", " ")
 
-    def _installer(self, installer_platforms) -> str:
+    def _installer_unusable(self, installer_platforms) -> str | None:
         site, request, table = self.site, self.request, self.table
         name = table["hotfix_installer_name"]
         if (site.platform or "").lower() not in installer_platforms:
             allowed = "/".join(p.upper() for p in installer_platforms)
-            return self._refuse(f"{name} runs on {allowed} only and this site server is {site.platform}; "
-                                f"use method=manual with the {site.platform} Distmgr.dll")
+            return (f"{name} runs on {allowed} only and this site server is {site.platform}; "
+                    f"use method=manual with the {site.platform} Distmgr.dll")
         if not request.installer_path:
-            return self._refuse(f"method=installer needs installer_path (the path of {name} on the host)")
+            return f"method=installer needs installer_path (the path of {name} on the host)"
+        return None
+
+    def _installer(self) -> str:
+        site, request, table = self.site, self.request, self.table
         self.wanted = True
         self.step = Step("hotfix_installer", {
             "path": request.installer_path, "arguments": table["hotfix_installer_args"],
