@@ -145,16 +145,15 @@ class MsrpcSession:
         try:
             conn = SMBConnection(s.address, s.address, sess_port=s.port, timeout=s.timeout,
                                  preferredDialect=DIALECT_CODES[s.dialect])
-        except (SessionError, smb.SessionError, smb3.SessionError) as exc:
+        except (ConnectionRefusedError, TimeoutError, socket.timeout, socket.gaierror, NetBIOSTimeout) as exc:
+            raise self.failure("connect", exc, f"cannot reach {where}") from None
+        except Exception as exc:  # impacket fails in several ways on a negotiation the server cuts short
             if s.dialect == "smb1":
                 raise self.error("connect", f"{where} refused SMB1 (NT LM 0.12): {describe(exc)}; the server "
                                  "must allow SMB1, or set q244405_msrpc_dialect to auto") from None
+            if isinstance(exc, OSError):
+                raise self.failure("connect", exc, f"cannot reach {where}") from None
             raise self.failure("connect", exc, f"SMB negotiation with {where} failed") from None
-        except (OSError, NetBIOSError, NetBIOSTimeout) as exc:
-            if s.dialect == "smb1" and isinstance(exc, NetBIOSError):
-                raise self.error("connect", f"{where} refused SMB1 (NT LM 0.12): {describe(exc)}; the server "
-                                 "must allow SMB1, or set q244405_msrpc_dialect to auto") from None
-            raise self.failure("connect", exc, f"cannot reach {where}") from None
         self._count(conn)
         self.dialect_name = DIALECT_NAMES.get(conn.getDialect(), str(conn.getDialect()))
         self._login(conn)

@@ -18,7 +18,7 @@ from impacket.smbconnection import FILE_OVERWRITE_IF, FILE_SHARE_DELETE, FILE_SH
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
-    NOT_FOUND, MsrpcSession, status_code)
+    NOT_FOUND, MsrpcSession, describe, status_code)
 
 FILE_ATTRIBUTE_DIRECTORY = 0x10
 FILE_ATTRIBUTE_REPARSE_POINT = 0x400
@@ -67,8 +67,14 @@ def split_path(path: str) -> tuple[str, str]:
     return f"{match.group('drive').upper()}$", "\\".join(parts)
 
 
+FILETIME_EPOCH = 116444736000000000    # 1970-01-01 in 100 ns units since 1601-01-01
+
+
 def _info(entry) -> FileInfo:
-    return FileInfo(entry.get_longname(), entry.get_filesize(), entry.get_wtime_epoch(), entry.get_attributes())
+    # impacket's get_wtime_epoch() drops the FILETIME's low 20 bits (up to 0.1 s): a time just past a
+    # second would print as the second before. Whole 100 ns units, converted exactly.
+    seconds, rest = divmod(entry.get_wtime() - FILETIME_EPOCH, 10_000_000)
+    return FileInfo(entry.get_longname(), entry.get_filesize(), seconds + rest / 10_000_000, entry.get_attributes())
 
 
 class SmbFiles:
@@ -284,20 +290,23 @@ class RemoteFile:
 def drive_shares(session: MsrpcSession) -> tuple[list[str], str]:
     """The fixed drives as their ``<d>$`` shares (letters, sorted) and how they were found.
 
-    Windows creates ``<d>$`` only for local fixed drives. First ``NetrShareEnum`` (srvsvc, one call);
-    when the server refuses it, each of ``C$`` .. ``Z$`` is tried with a tree connect."""
+    Windows creates ``<d>$`` only for local fixed drives and ``NetrShareEnum`` (srvsvc, one call) lists
+    them to an administrator. When the server refuses the call, or lists none (Samba hides shares that are
+    not browseable), each of ``C$`` .. ``Z$`` is tried with a tree connect."""
     try:
-        shares = session.smb.listShares()
         letters = set()
-        for share in shares:
+        for share in session.smb.listShares():
             name = str(share["shi1_netname"]).rstrip("\x00")
             kind = int(share["shi1_type"]) & 0x0FFFFFFF      # strip STYPE_SPECIAL / STYPE_TEMPORARY
             if kind == 0 and re.fullmatch(r"[A-Za-z]\$", name):
                 letters.add(name[0].upper())
-        return sorted(letters), "NetrShareEnum"
-    except Exception:  # srvsvc refused or missing: fall back to probing each drive letter
-        letters = [chr(code) for code in range(ord("C"), ord("Z") + 1) if session.has_share(f"{chr(code)}$")]
-        return letters, "tree connect C$..Z$"
+        if letters:
+            return sorted(letters), "NetrShareEnum"
+        why = "NetrShareEnum listed no <d>$ share"
+    except Exception as exc:  # srvsvc refused or missing: fall back to probing each drive letter
+        why = f"NetrShareEnum failed: {describe(exc)}"
+    letters = [chr(code) for code in range(ord("C"), ord("Z") + 1) if session.has_share(f"{chr(code)}$")]
+    return letters, f"tree connect C$..Z$ ({why})"
 
 
 __all__ = ["FileInfo", "RemoteFile", "SmbFiles", "drive_shares", "split_path"]

@@ -1,0 +1,88 @@
+"""Helpers of the msrpc integration tests: a Samba lab of a scenario (C1's ``smslab.samba``), the lab's
+WMI responder beside it (root: DCOM listens on port 135), and the msrpc transport to one of its hosts."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lab_harness import COLLECTION_ROOT, SCENARIOS, ansible_env
+from smslab.samba import HostOptions, SambaLab
+from smslab.samba.testing import require_samba
+from smslab.scenario import build_state_dir
+from smslab.state import HostState
+
+
+def collection(tmp_path: Path):
+    """Make ``ansible_collections.sms.remediation`` importable (the collection root of the tests)."""
+    ansible_env(tmp_path)
+    if str(COLLECTION_ROOT) not in sys.path:
+        sys.path.insert(0, str(COLLECTION_ROOT))
+
+
+collection(Path(tempfile.gettempdir()))
+
+
+@contextmanager
+def samba_site(tmp_path: Path, scenario="demo.yml", hosts=None, options=None, wmi=False, faults=None):
+    """(state_dir, SambaLab, wmi address per host or {}) for ``scenario``; every process stopped after."""
+    require_samba()
+    collection(tmp_path / "env")
+    state_dir = tmp_path / "state"
+    names = build_state_dir(SCENARIOS / scenario if isinstance(scenario, str) else scenario, state_dir)
+    for name, host_faults in (faults or {}).items():
+        state = HostState.load(state_dir / "hosts" / name)
+        state.faults.update(host_faults)
+        state.save()
+    lab = SambaLab(state_dir, hosts, options={k: HostOptions(**v) for k, v in (options or {}).items()})
+    responder, addresses = None, {}
+    try:
+        lab.start()
+        if wmi:
+            if os.geteuid() != 0:
+                pytest.skip("the WMI responder listens on port 135: binding it needs root")
+            from smslab.dcom import WmiResponder, loopback_addresses
+            addresses = loopback_addresses(lab.names, first=140)
+            responder = WmiResponder(state_dir, lab.names, addresses.__getitem__).start()
+        yield state_dir, lab, addresses
+    finally:
+        if responder is not None:
+            responder.stop()
+        lab.stop()
+    assert not lab.pids(), f"Samba processes left after stop: {lab.pids()}"
+
+
+def transport(lab, name: str, tmp_path: Path, check_mode=False, wmi_addresses=None, **overrides):
+    """The msrpc transport to ``name``, built from the lab's inventory variables as ``transport_for`` would."""
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import settings_from_vars
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.transport import MsrpcTransport
+
+    variables = dict(lab.inventory_vars(name), q244405_msrpc_cache_dir=str(tmp_path / "msrpc-cache"),
+                     q244405_msrpc_timeout=15)
+    if wmi_addresses:
+        variables["q244405_msrpc_wmi_address"] = wmi_addresses[name]
+    variables.update({f"q244405_msrpc_{k}": v for k, v in overrides.items()})
+    warnings = []
+    result = MsrpcTransport(settings_from_vars(name, variables), check_mode, warnings.append)
+    result.warnings = warnings
+    return result
+
+
+def probe_parameters() -> dict:
+    from ansible_collections.sms.remediation.plugins.module_utils import sms20
+    return sms20.probe_parameters(sms20.merge_overrides(None))
+
+
+def folder_digest(root: Path) -> dict:
+    """Every file under ``root`` (a host's state folder) -> sha256; the lab's own lock file left out."""
+    digest = {}
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file() and not path.name.endswith(".lock"):
+            digest[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
