@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
+  - sms.remediation.msrpc
 options:
   state:
     description:

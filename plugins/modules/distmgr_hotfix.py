@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
+  - sms.remediation.msrpc
 options:
   method:
     description: C(installer) runs C(Q244405.exe /s); C(manual) replaces C(Distmgr.dll).

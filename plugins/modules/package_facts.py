@@ -23,6 +23,7 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
+  - sms.remediation.msrpc
 options:
   min_evidence:
     description:

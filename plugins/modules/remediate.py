@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
+  - sms.remediation.msrpc
 options:
   policy:
     description:

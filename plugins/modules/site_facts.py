@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
+  - sms.remediation.msrpc
 options:
   package_folders:
     description:

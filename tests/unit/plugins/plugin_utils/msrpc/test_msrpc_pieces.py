@@ -93,3 +93,49 @@ def test_no_resource_a_damaged_one_or_no_pe_image_give_no_version():
     assert file_version_of_bytes(b"MZ" + b"FileVersion=2.00.1380.1000".ljust(4094, b"\0")) is None
     with pytest.raises(NotPeImage):
         file_version(CountingReader(b"MZ" + b"\0" * 4094))
+
+
+def test_the_doc_fragment_documents_every_variable_the_transport_reads():
+    import inspect
+    import re as regex
+
+    from ansible_collections.sms.remediation.plugins.doc_fragments.msrpc import ModuleDocFragment
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import settings
+
+    read = set(regex.findall(r'var\("(\w+)"', inspect.getsource(settings.settings_from_vars)))
+    documented = set(regex.findall(r"C\(q244405_msrpc_(\w+)\)", ModuleDocFragment.DOCUMENTATION))
+    assert read == documented
+
+
+def test_ntlmv1_is_used_only_when_allowed_and_then_with_a_warning_naming_the_host():
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import MsrpcSession
+
+    class Server:
+        def __init__(self, v2):
+            self.v2 = v2
+
+        def doesSupportNTLMv2(self):            # noqa: N802 - impacket's name
+            return self.v2
+
+    class Conn:
+        def __init__(self, v2):
+            self.server, self.fallback = Server(v2), None
+
+        def getDialect(self):                   # noqa: N802
+            from impacket.smb import SMB_DIALECT
+            return SMB_DIALECT
+
+        def login(self, user, password, domain, ntlmFallback):   # noqa: N803
+            self.fallback = ntlmFallback
+
+        def getSMBServer(self):                 # noqa: N802
+            return self.server
+
+    for allow, v2, warned in ((False, True, False), (True, True, False), (True, False, True)):
+        warnings = []
+        session = MsrpcSession(settings_from_vars("sms610", {**GOOD, "q244405_msrpc_allow_ntlmv1": allow}),
+                               warnings.append)
+        conn = Conn(v2)
+        session._login(conn)
+        assert conn.fallback is allow
+        assert bool(warnings) is warned and (not warned or warnings[0].startswith("sms610: logged on with NTLMv1"))

@@ -1,0 +1,41 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The host variables of the msrpc transport (``q244405_transport: msrpc``), for every module that
+    reaches a site server. They are host variables, not module options: set them in the inventory."""
+
+    DOCUMENTATION = r"""
+options: {}
+notes:
+  - >-
+    B(Reaching NT 4.0 / Windows 2000 site servers.) With the host variable C(q244405_transport=msrpc) the
+    module does not use the host's WinRM connection: it runs on the controller and speaks SMB (the
+    administrative shares C(C$), C(D$) ...), the remote registry (C(\pipe\winreg)) and the service control
+    manager (C(\pipe\svcctl)) to the site server with impacket, and WMI over DCOM for the SMS Provider.
+    Set C(ansible_connection=local) for such hosts. One authenticated session per task carries every
+    operation of that task.
+  - >-
+    Host variables of the msrpc transport (a bad value fails the task naming the variable and the host):
+    C(ansible_host) (the address, else the inventory name);
+    C(q244405_msrpc_user) (required; a local administrator of the site server);
+    C(q244405_msrpc_password) (required, may be empty; keep it in a vault, it is never logged);
+    C(q244405_msrpc_domain) (default empty: a local account of the server; NT 4.0 has no Kerberos, NTLM only);
+    C(q244405_msrpc_port) (default C(445));
+    C(q244405_msrpc_dialect) (C(auto) default: SMB2/3 when the server offers it, else NT LM 0.12; C(smb1),
+    C(smb2), C(smb3) insist on one; NT 4.0 and Windows 2000 speak only C(smb1));
+    C(q244405_msrpc_allow_ntlmv1) (default C(false): NTLMv2 only; C(true) accepts NTLMv1 from a server
+    that offers nothing better, NT 4.0 before SP4, with a warning naming the host);
+    C(q244405_msrpc_timeout) (default C(30) seconds, per SMB/RPC call and WMI query);
+    C(q244405_msrpc_cache_dir) (default C(~/.cache/sms.remediation/msrpc): the controller's per-host cache
+    of Distmgr.log scans, so a rerun reads only what was appended);
+    C(q244405_msrpc_wmi_address) (default C(ansible_host): where the server's DCOM port 135 answers).
+  - >-
+    Over msrpc, what the WinRM path does with a script on the host is done step by step from the
+    controller; the manual hotfix keeps a journal on the host (C(<sms_root>\Logs\Q244405.journal.json))
+    so that a run cut at any point is completed or rolled back by the next run. Quarantine moves are SMB
+    renames: the quarantine folder must be on the same drive as the package folder.
+"""
