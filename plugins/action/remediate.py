@@ -111,12 +111,12 @@ def failed(host, step, exc, outcome) -> dict:
     elif not message.startswith(f"{host}:"):
         message = f"{host}: {step}: {message}"
     outcome.update(error=message, failed_step=step)
-    if step == "hotfix":
+    if step in ("hotfix", "recovery"):      # recovery: finishing a cut transaction's journal
         details = {key: value for key, value in (getattr(exc, "result", None) or {}).items()
-                   if key in ("services", "steps")}
+                   if key in ("services", "steps", "dll_state", "transaction_id")}
         # A refused hotfix changed nothing; any other failure may have (a link cut mid-transaction).
         changed = exc.changed if isinstance(exc, StepError) else True
-        outcome["hotfix"] = dict(details, failed=True, changed=changed, outcome="failed", msg=message)
+        outcome[step] = dict(details, failed=True, changed=changed, outcome="failed", msg=message)
     return {"failed": True, "changed": any_change(outcome), "msg": message, OUTCOME_FACT: outcome}
 
 

@@ -40,6 +40,12 @@ another build (RTM, 1239) it mixes component builds, which the KB does not descr
 for such a site is the service pack), so it is refused unless ``allow_cross_build``. The file's
 version is read on the controller (``HotfixFile.version``); when it cannot be read the file is taken
 to be the KB's (the table's ``hotfix_min_distmgr_version``), as is the installer's.
+
+A journal on the host (``site.transaction_journal``: a hotfix transaction was cut, docs/internals.md
+section 5) is recovered first, under every policy but ``report`` (which only notes it): step
+``recover_hotfix`` with ``hotfix_journal.decide``'s ``rollback`` or ``complete`` and its reasons. A
+journal that cannot be read or validated fails the host at that step, naming the file and the field:
+nothing is guessed about a half-done Distmgr.dll swap.
 """
 from __future__ import annotations
 
@@ -54,6 +60,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.choices import (
     REMOVING_POLICIES,
     WORKAROUND_STATES,
 )
+from ansible_collections.sms.remediation.plugins.module_utils import hotfix_journal
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import REASON_ACTIVE_UNAVAILABLE
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import (
     PackageIdError,
@@ -170,6 +177,9 @@ def plan(site, leftovers: list, request: Request, table: dict) -> Plan:
     remove, kept, refused = _leftovers(leftovers, request, notes)
     hotfix = _Hotfix(site, request, table)
     steps = []
+    recovery = _recovery_step(site, request, table, notes)
+    if recovery is not None:
+        steps.append(recovery)
     if request.enable_logging:
         steps.append(_logging_step(site, request))
     if remove:
@@ -246,6 +256,42 @@ def _forceable(item) -> tuple[bool, str]:
             return True, ""
         return False, f"unknown: {reason}"
     return False, f"{item.status}: {reason}"
+
+
+# ---- a cut hotfix transaction -----------------------------------------------------------------------
+
+def _recovery_step(site, request, table, notes) -> Step | None:
+    """``recover_hotfix`` for the journal the probe found, a ``refuse`` step when it cannot be trusted."""
+    try:
+        journal = hotfix_journal.from_probe(getattr(site, "transaction_journal", None))
+        if journal is None:
+            return None
+        dll = site.platforms.get(site.platform) or {}
+        decision = hotfix_journal.decide(journal, {"dll_path": dll.get("path"), "dll_sha256": dll.get("sha256"),
+                                                   "dll_version": dll.get("file_version"), "services": site.services})
+    except hotfix_journal.JournalError as exc:
+        reason = (f"a hotfix transaction was cut and its journal cannot be used ({exc}): check Distmgr.dll and the "
+                  "SMS services by hand, then delete the journal")
+        if request.policy == "report":
+            notes.append(reason)
+            return None
+        return Step("refuse", {"step": "recovery", "reason": reason})
+    if request.policy == "report":
+        notes.append(f"policy report: the cut hotfix transaction {journal.transaction_id} is not recovered "
+                     f"({decision.action} needed: {'; '.join(decision.reasons)})")
+        return None
+    return Step("recover_hotfix", {
+        "action": decision.action, "transaction_id": journal.transaction_id, "reasons": list(decision.reasons),
+        "journal_path": site.transaction_journal["path"],
+        "parameters": {
+            "InstallDir": journal.install_dir,
+            "Platform": journal.platform,
+            "StopOrder": journal.service_order,
+            "WaitSeconds": request.wait_seconds,
+            "BackupSuffix": table["backup_suffix"],
+            "HotfixLogName": table["hotfix_log_name"],
+            "JournalName": table["hotfix_journal_name"],
+        }})
 
 
 # ---- logging and workaround ------------------------------------------------------------------------
@@ -404,5 +450,9 @@ class _Hotfix:
                 "WaitSeconds": request.wait_seconds,
                 "BackupSuffix": table["backup_suffix"],
                 "HotfixLogName": table["hotfix_log_name"],
+                "JournalName": table["hotfix_journal_name"],
+                # The host refuses another build too (defect 8): the rule above already let this one through.
+                "SiteVersion": site.version or "",
+                "AllowCrossBuild": bool(request.allow_cross_build),
             }})
         return f"affected: {site.q244405.reason}; hotfix by method manual"

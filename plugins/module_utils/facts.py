@@ -194,6 +194,9 @@ class SiteFacts:
     package_folders: list = field(default_factory=list)
     # Which transport reached the host (plugin_utils/_transport: winrm, msrpc), None when not known.
     transport: str | None = None
+    # The journal a cut hotfix transaction left, as the probe read it ({path, text, error}; None: none).
+    # hotfix_journal.from_probe validates it; decision.plan recovers it before anything else.
+    transaction_journal: dict | None = None
 
     @property
     def distmgr_version(self) -> str | None:
@@ -238,6 +241,7 @@ class SiteFacts:
             "warnings": list(self.warnings),
             "package_folders": list(self.package_folders),
             "transport": self.transport,
+            "transaction_journal": dict(self.transaction_journal) if self.transaction_journal else None,
         }
 
     @classmethod
@@ -272,6 +276,8 @@ class SiteFacts:
             warnings=[str(w) for w in _list(facts.get("warnings"))],
             package_folders=[str(f) for f in _list(facts.get("package_folders"))],
             transport=facts.get("transport"),
+            transaction_journal=dict(facts["transaction_journal"]) if isinstance(facts.get("transaction_journal"), dict)
+            else None,
         )
 
     def origin_summary(self) -> dict:

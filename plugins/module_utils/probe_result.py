@@ -184,6 +184,12 @@ def parse_probe(host: str, result: dict, table: dict, transport: str | None = No
     active_raw = c.get(result, "active_packages", "", (dict,), nullable=False)
     log_raw = c.get(result, "distmgr_log", "", (dict,), nullable=False)
     errors = c.get(result, "errors", "", (list,), nullable=False)
+    # Probes before the journal existed do not send the key: the same as no journal.
+    journal = c.get(result, "transaction_journal", "", (dict,)) if "transaction_journal" in result else None
+    if journal is not None:
+        c.get(journal, "path", "transaction_journal", (str,), nullable=False)
+        c.get(journal, "text", "transaction_journal", (str,))
+        c.get(journal, "error", "transaction_journal", (str,))
 
     for i, err in enumerate(errors):
         c.obj(err, f"errors[{i}]")
@@ -354,6 +360,7 @@ def parse_probe(host: str, result: dict, table: dict, transport: str | None = No
         warnings=warnings,
         package_folders=[folder["path"] for folder in folders_raw if folder.get("exists")],
         transport=transport,
+        transaction_journal=journal,
     )
 
 

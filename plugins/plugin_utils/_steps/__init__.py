@@ -13,18 +13,19 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._steps.errors impo
 from ansible_collections.sms.remediation.plugins.plugin_utils._steps.hotfix import hotfix_installer, hotfix_transaction
 from ansible_collections.sms.remediation.plugins.plugin_utils._steps.tracing import enable_logging
 from ansible_collections.sms.remediation.plugins.plugin_utils._steps.packages import workaround
+from ansible_collections.sms.remediation.plugins.plugin_utils._steps.recover import recover_hotfix
 
 __all__ = ["OUTCOME_KEYS", "Progress", "StepError", "run_plan"]
 
-# step kind -> (outcome key, function). ``recover_hotfix`` (a journal left by a cut connection) is
-# planned by decision.STEP_KINDS and gets its function here when the journal reader lands.
+# step kind -> (outcome key, function). ``recover_hotfix`` finishes a journal left by a cut connection.
 _RUNNERS = {
+    "recover_hotfix": ("recovery", recover_hotfix),
     "enable_logging": ("logging", lambda transport, args, measure: enable_logging(transport, args)),
     "workaround": ("workaround", lambda transport, args, measure: workaround(transport, args)),
     "hotfix_installer": ("hotfix", hotfix_installer),
     "hotfix_transaction": ("hotfix", hotfix_transaction),
 }
-OUTCOME_KEYS = ("logging", "workaround", "hotfix")
+OUTCOME_KEYS = ("recovery", "logging", "workaround", "hotfix")
 
 
 class Progress:
