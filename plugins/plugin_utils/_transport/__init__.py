@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import importlib
 
+from ansible_collections.sms.remediation.plugins.module_utils.choices import TRANSPORTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import HostTransport, TransportError
 
 __all__ = ["HostTransport", "TRANSPORT_VAR", "TRANSPORTS", "TransportError", "transport_for"]
 
 TRANSPORT_VAR = "q244405_transport"
 DEFAULT_TRANSPORT = "winrm"
-# name -> module of this package that defines ``transport(action, task_vars) -> HostTransport``
-TRANSPORTS = {"winrm": "winrm", "msrpc": "msrpc"}
+# Each name of choices.TRANSPORTS is a module (or package) of this package that defines
+# ``transport(action, task_vars) -> HostTransport``.
 
 
 def host_name(task_vars: dict) -> str:
@@ -37,7 +38,7 @@ def transport_name(action, task_vars: dict) -> str:
 def transport_for(action, task_vars: dict) -> HostTransport:
     """The transport that reaches this task's host, built from the action plugin that runs the task."""
     name = transport_name(action, task_vars)
-    module_name = f"{__name__}.{TRANSPORTS[name]}"
+    module_name = f"{__name__}.{name}"
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
