@@ -11,7 +11,13 @@ import json
 
 import pytest
 
+from probe_filter import ROOT
 from recorded_replies import RECORDING_FILE, calls, powershell_reply, recorded_reply, recordings
+from smslab.scenario import build_state_dir
+
+SCENARIOS = ROOT / "lab" / "scenarios"
+STALE = ("the controller no longer makes the recorded call: if that is intended, record again with "
+         "`.venv/bin/python tests/unit/plugins/action/record_replies.py`")
 
 PWSH = "ansible.windows.win_powershell"
 # demo.yml: site -> (service pack, platform, affected by Q244405)
@@ -56,22 +62,54 @@ def origin_sites(make_action, recording):
     return {"600": facts["ansible_facts"]["sms_site"]}
 
 
-@pytest.mark.parametrize("host", ["sms610", "sms620", "sms630"])
-def test_remediate_replayed_makes_the_recorded_calls(make_action, host):
-    recording = recordings()["quarantine_run"]
-    extra = recording["extra_vars"]
-    recorded = [call for call in calls("quarantine_run", host) if call["plugin"] == "remediate"]
-    args = {"policy": extra["q244405_policy"], "workaround_state": extra["q244405_workaround_state"],
-            "quarantine_dir": extra["q244405_quarantine_dir"],
-            "origin_sites": origin_sites(make_action, "quarantine_run")}
-    action = make_action("remediate", args, {PWSH: [call["reply"] for call in recorded]})
-    probe = recorded_reply("quarantine_run", host, "probe")["result"]
+def sent(module_args: dict) -> dict:
+    """What a call sent, as the recording keeps it: the module arguments without the script text."""
+    return {key: value for key, value in module_args.items() if key != "script" and not key.startswith("_ansible_")}
+
+
+def replay(make_action, recording, host, args, prepare=None):
+    """Run remediate on ``host`` with its recorded probe as the cached fact and its recorded answers in order;
+    the calls it made must be the recorded ones: same modules, scripts and arguments, in the same order."""
+    recorded = [call for call in calls(recording, host) if call["plugin"] == "remediate"]
+    action = make_action("remediate", dict(args, origin_sites=origin_sites(make_action, recording)),
+                         {PWSH: [call["reply"] for call in recorded]})
+    if prepare:
+        prepare(action)
+    probe = recorded_reply(recording, host, "probe")["result"]
     result = action.run(task_vars={"inventory_hostname": host, "ansible_facts": {"sms_probe": probe}})
     made = action._execute_module.calls
     assert [(name, module_args.get("script", "").splitlines()[0]) for name, module_args in made] == [
-        (call["module"], call["script"]) for call in recorded]
+        (call["module"], call["script"]) for call in recorded], STALE
     for (_name, module_args), call in zip(made, recorded):
-        if "compressed_package" in call["script"]:
-            assert module_args["parameters"]["Items"] == call["module_args"]["parameters"]["Items"]
-            assert module_args["parameters"]["Mode"] == "quarantined"
-    assert bool(result.get("failed")) == (recording["recap"][host]["failed"] > 0), result.get("msg")
+        assert sent(module_args) == call["module_args"], f"{call['script']}: {STALE}"
+    assert bool(result.get("failed")) == (recordings()[recording]["recap"][host]["failed"] > 0), result.get("msg")
+    return result
+
+
+@pytest.mark.parametrize("host", ["sms610", "sms620", "sms630"])
+def test_remediate_replayed_quarantines_as_recorded(make_action, host):
+    extra = recordings()["quarantine_run"]["extra_vars"]
+    result = replay(make_action, "quarantine_run", host, {
+        "policy": extra["q244405_policy"], "workaround_state": extra["q244405_workaround_state"],
+        "quarantine_dir": extra["q244405_quarantine_dir"]})
+    assert result["ansible_facts"]["q244405_outcome"]["workaround"]["quarantined"]
+
+
+def test_remediate_replayed_removes_and_hotfixes_as_recorded(make_action, tmp_path):
+    """sms610 in the real run: removal, hotfix transaction (the lab's "replaced"), its verification probe. The
+    hotfix file is the demo scenario's, built again (the build is deterministic: same sha256 as recorded)."""
+    build_state_dir(SCENARIOS / "demo.yml", tmp_path / "state")
+    dll = tmp_path / "state" / "hotfix" / "i386" / "Distmgr.dll"
+    staged = []
+
+    def prepare(action):
+        action._find_needle = lambda kind, path: path
+        action.stage = lambda source, dest_dir, task_vars: staged.append((source, dest_dir)) or {"changed": True}
+
+    result = replay(make_action, "demo_run", "sms610", {"policy": "auto", "hotfix_files": {"i386": str(dll)}},
+                    prepare)
+    assert staged == [(str(dll), "C:\\SMS\\hotfix\\Q244405\\i386")]
+    outcome = result["ansible_facts"]["q244405_outcome"]
+    assert outcome["workaround"]["removed"]
+    assert (outcome["hotfix"]["outcome"], outcome["hotfix"]["fixed_by"]) == ("replaced", "hotfix")
+    assert result["ansible_facts"]["sms_site"]["q244405"]["affected"] is False
