@@ -50,10 +50,10 @@ def lab(tmp_path):
         running.append(WmiResponder(state_dir, names, addresses.__getitem__).start())
         return running[-1]
 
-    def session(name, password_override=None, timeout=10):
+    def session(name, password_override=None, timeout=10, allow_ntlmv1=False):
         return SimpleNamespace(settings=SimpleNamespace(
             host=name, address=addresses[name], user=user, password=password_override or password, domain="",
-            timeout=timeout, allow_ntlmv1=False))
+            timeout=timeout, allow_ntlmv1=allow_ntlmv1))
 
     yield SimpleNamespace(start=start, session=session, state_dir=state_dir, addresses=addresses,
                           state=lambda name: HostState.load(state_dir / "hosts" / name))
@@ -93,6 +93,16 @@ def test_wrong_password_is_a_clear_logon_error(wmi, lab):
     answer = wmi.active_packages(lab.session("sms711", password_override="wrong"), "711", 10)
     assert answer["packages"] is None
     assert "rpc_s_access_denied (0x00000005): logon refused: wrong user, domain or password" in answer["error"]
+
+
+def test_ntlmv1_is_used_only_when_allowed_and_ntlmv2_is_refused(wmi, lab):
+    lab.start(sms711={"data": {"ntlmv1": True, "ntlmv2": False}})     # NT 4.0 before SP4
+    refused = wmi.active_packages(lab.session("sms711"), "711", 10)
+    assert refused["packages"] is None and "rpc_s_access_denied" in refused["error"]
+    allowed = wmi.active_packages(lab.session("sms711", allow_ntlmv1=True), "711", 10)
+    assert allowed["available"] is True and [p["PackageID"] for p in allowed["packages"]] == ["70000001"]
+    from impacket import ntlm
+    assert ntlm.USE_NTLMv2 is True                      # impacket's process-wide switch is put back
 
 
 def test_a_query_that_never_answers_ends_at_the_timeout(wmi, lab):

@@ -305,3 +305,21 @@ def test_only_loopback_addresses_are_served(hierarchy):
     state_dir, names, _ = hierarchy
     with pytest.raises(ValueError, match="loopback only"):
         WmiResponder(state_dir, names, lambda name: "0.0.0.0").start()
+
+
+def test_ntlmv1_only_where_the_host_accepts_it(responder, client, hierarchy):
+    from impacket import ntlm
+    responder(lambda folder: set_host(folder, "sms712", ntlmv1=True))
+    ntlm.USE_NTLMv2 = False                                  # impacket's client switch for every bind
+    try:
+        with pytest.raises(DCERPCException, match="rpc_s_access_denied"):
+            client("sms711").login()                          # NTLMv1 refused by default
+        client("sms712").login().NTLMLogin(ns("root\\SMS\\site_712"), NULL, NULL)
+    finally:
+        ntlm.USE_NTLMv2 = True
+
+
+def test_an_nt4_before_sp4_refuses_ntlmv2(responder, client):
+    responder(lambda folder: set_host(folder, "sms711", ntlmv1=True, ntlmv2=False))
+    with pytest.raises(DCERPCException, match="rpc_s_access_denied"):
+        client("sms711").login()

@@ -2,8 +2,8 @@
 
 One ``NtlmServerContext`` per RPC security context (``auth_ctx_id``): the bind (or alter-context) carries
 the client's NEGOTIATE, the bind-ack our CHALLENGE, AUTH3 the AUTHENTICATE. Verification recomputes the
-client's response from the scenario's password with impacket's own NTLM functions: NTLMv2 always, NTLMv1
-(with NTLM2 session security, what NT 4.0 before SP4 speaks) only when the host allows it.
+client's response from the scenario's password with impacket's own NTLM functions: NTLMv2 unless the host
+predates it, NTLMv1 (with NTLM2 session security, what NT 4.0 before SP4 speaks) only when the host allows it.
 
 After authentication, ``unseal``/``verify`` check a request's verifier (the client's signing key and
 sequence number) and ``seal``/``sign`` protect a response with the server keys, in the order MS-NLMP
@@ -34,11 +34,12 @@ _CHALLENGE_FLAGS = (ntlm.NTLMSSP_NEGOTIATE_UNICODE | ntlm.NTLMSSP_REQUEST_TARGET
 
 
 class NtlmServerContext:
-    def __init__(self, computer_name: str, password_for, allow_ntlmv1: bool = False):
+    def __init__(self, computer_name: str, password_for, allow_ntlmv1: bool = False, allow_ntlmv2: bool = True):
         """``password_for(user) -> str | None``: the account's password, None when there is no such user."""
         self.computer_name = computer_name.upper()
         self.password_for = password_for
         self.allow_ntlmv1 = allow_ntlmv1
+        self.allow_ntlmv2 = allow_ntlmv2
         self.server_challenge = os.urandom(8)
         self.flags = 0
         self.user = None
@@ -78,6 +79,8 @@ class NtlmServerContext:
         if password is None:
             raise NtlmAuthError(f"unknown user {user!r}")
         nt_response = message["ntlm"]
+        if len(nt_response) > 24 and not self.allow_ntlmv2:
+            raise NtlmAuthError("NTLMv2 refused (the host predates NT 4.0 SP4)")
         if len(nt_response) > 24:
             key_exchange_key = self._verify_v2(user, domain, password, nt_response)
         elif len(nt_response) == 24 and self.allow_ntlmv1:

@@ -50,7 +50,8 @@ class _HostListener:
         self.address = address
         self.stop = stop
         self.computer_name = state.environment.get("COMPUTERNAME") or state.name.upper()
-        self.allow_ntlmv1 = bool(state.data.get("ntlmv1"))
+        # host.json ntlmv1: true accepts NTLMv1 too; ntlmv2: false refuses NTLMv2 (NT 4.0 before SP4)
+        self.ntlm_versions = (bool(state.data.get("ntlmv1")), state.data.get("ntlmv2", True) is not False)
         self.exporter = Exporter(address, self.computer_name, activate=None)
         self.wmi = HostWmi(root, self.exporter, stop)
         self.exporter.activate = self.wmi.activate
@@ -84,12 +85,15 @@ class _HostListener:
                 return
             client.settimeout(None)
             connection = RpcConnection(client, self.dispatch, INTERFACES, self.computer_name, self.password_for,
-                                       self.allow_ntlmv1, self.stop)
+                                       self.ntlm_versions, self.stop)
             thread = threading.Thread(target=connection.serve, name=f"wmi-{self.name}-conn", daemon=True)
-            with self.lock:
-                self.clients.append(client)
+            with self.lock:                          # close() sees every started thread, and only those
+                if self.stop.is_set():
+                    client.close()
+                    return
+                self.clients = [c for c in self.clients if c.fileno() != -1] + [client]
                 self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-            thread.start()
+                thread.start()
 
     def close(self) -> None:
         self.sock.close()

@@ -44,13 +44,13 @@ class RpcConnection:
     """Serves one accepted socket until the client closes it or ``stop`` is set."""
 
     def __init__(self, sock: socket.socket, dispatch, interfaces: set, computer_name: str, password_for,
-                 allow_ntlmv1: bool, stop):
+                 ntlm_versions: tuple[bool, bool], stop):
         self.sock = sock
         self.dispatch = dispatch
         self.interfaces = interfaces
         self.computer_name = computer_name
         self.password_for = password_for
-        self.allow_ntlmv1 = allow_ntlmv1
+        self.ntlm_versions = ntlm_versions          # (NTLMv1 accepted, NTLMv2 accepted)
         self.stop = stop
         self.contexts: dict[int, bytes] = {}                        # p_cont_id -> abstract syntax
         self.security: dict[int, tuple[NtlmServerContext, int]] = {}  # auth_ctx_id -> (ntlm, level)
@@ -137,7 +137,7 @@ class RpcConnection:
             if trailer["auth_type"] != rpcrt.RPC_C_AUTHN_WINNT:
                 self._send_fault(call_id, 0, RPC_S_ACCESS_DENIED)
                 return
-            ntlm = NtlmServerContext(self.computer_name, self.password_for, self.allow_ntlmv1)
+            ntlm = NtlmServerContext(self.computer_name, self.password_for, *self.ntlm_versions)
             self.security[trailer["auth_ctx_id"]] = (ntlm, trailer["auth_level"])
             answer = SEC_TRAILER()
             answer["auth_type"] = rpcrt.RPC_C_AUTHN_WINNT
