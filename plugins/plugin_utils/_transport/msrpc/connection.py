@@ -18,7 +18,7 @@ from impacket import nt_errors, smb, system_errors
 from impacket import smb3
 from impacket.dcerpc.v5 import transport as rpc_transport
 from impacket.dcerpc.v5.rpcrt import DCERPCException, rpc_status_codes
-from impacket.nmb import NetBIOSError, NetBIOSTimeout
+from impacket.nmb import NETBIOS_SESSION_PORT, NetBIOSError, NetBIOSTimeout
 from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_30
 from impacket.smbconnection import SessionError, SMBConnection
 
@@ -143,7 +143,10 @@ class MsrpcSession:
         s = self.settings
         where = f"{s.address}:{s.port}"
         try:
-            conn = SMBConnection(s.address, s.address, sess_port=s.port, timeout=s.timeout,
+            # NT 4.0 has no SMB on 445 ("direct hosting" came with Windows 2000): on 139 the NetBIOS session
+            # request must call a name the server answers to; *SMBSERVER is the one every Windows accepts.
+            called = "*SMBSERVER" if s.port == NETBIOS_SESSION_PORT else s.address
+            conn = SMBConnection(called, s.address, sess_port=s.port, timeout=s.timeout,
                                  preferredDialect=DIALECT_CODES[s.dialect])
         except (ConnectionRefusedError, TimeoutError, socket.timeout, socket.gaierror, NetBIOSTimeout) as exc:
             raise self.failure("connect", exc, f"cannot reach {where}") from None
