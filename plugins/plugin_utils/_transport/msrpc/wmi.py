@@ -30,6 +30,12 @@ Entry points (``wmi_hook`` calls the first three):
   ``Win32_ProcessStopTrace``), so the result is read from the installer's log (``read_log()`` returns
   ``<sms_root>\\Logs\\Q244405.log``, e.g. over SMB): rc 0 when the installer wrote to it, 1 when it did not.
   The caller re-reads Distmgr.dll's version afterwards, which is the real proof. I386 only, as the KB says.
+
+Limits: impacket keeps its DCOM connections in class-level tables keyed by address and thread name, so one
+process talks to one host from one thread at a time (Ansible runs each host's task in its own worker process).
+NTLM sealing (PKT_PRIVACY) is part of NT 4.0's NTLM security provider and NTLM2 session security came with
+SP4, so SP4 or later should accept impacket's default; this was verified only against the lab's responder
+(``lab/smslab/dcom``), never against a real NT 4.0 or Windows 2000 server.
 """
 
 from __future__ import annotations
