@@ -174,3 +174,26 @@ def test_the_contract_check_catches_what_windows_refuses():
     assert "does not belong to the set" in " ".join(windows_refusals(script_text("sms_hotfix_transaction"), {
         "InstallDir": "C:\\SMS", "Platform": "amd64", "StagedPath": "C:\\x.dll", "ExpectedSha256": "00"}))
     assert set(script_names()) == {"sms_compressed_package", "sms_hotfix_transaction", "sms_probe"}
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_restore_calls_are_accepted_by_windows(make_action, monkeypatch, tmp_path, table, check_mode):
+    # Quarantine through remediate, then restore by ID with the compressed_package module (items with an
+    # empty path: the manifest says where each file goes back); in check mode the script runs with -WhatIf.
+    _result, quarantine = run_remediate(make_action, monkeypatch, tmp_path, TABLES[table], "quarantined",
+                                        "D:\\SMSPKG-Q244405")
+    args = {"state": "restored", "packages": ["60000009", "6000000A"], "quarantine_dir": "D:\\SMSPKG-Q244405"}
+    if TABLES[table]:
+        args["sms20"] = TABLES[table]
+    action = make_action("compressed_package", args, {}, check_mode=check_mode)
+    lab = LabCalls(quarantine.state, check_mode=check_mode)
+    action._execute_module = lab
+    result = action.run(task_vars={"inventory_hostname": CHILD})
+    calls = lab.scripts()
+    assert [problem for script, parameters, _reply in calls for problem in windows_refusals(script, parameters)] == []
+    assert [reply.get("msg") for _script, _parameters, reply in calls if reply.get("failed")] == []
+    assert "# sms.remediation:compressed_package v1" in [script.splitlines()[0] for script, _p, _r in calls]
+    assert not result.get("failed"), result.get("msg")
+    done = [item["outcome"] for item in result["outcomes"]]
+    assert done == ["would_restore" if check_mode else "restored"] * 2, result["outcomes"]
