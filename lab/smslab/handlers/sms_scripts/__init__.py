@@ -9,7 +9,13 @@ One module per job: ``probe``, ``compressed_package``, ``hotfix`` (the transacti
 ``installer`` (Q244405.exe); ``common`` holds what they share. Importing this package registers
 every twin with the handler registries.
 
-Faults read from ``state.faults``: ``wmi_unavailable`` (probe, compressed_package),
+Parameters arrive bound to the script's param() block (``handlers/ps_binding.py``): every declared
+parameter is present with PowerShell's value (defaults filled in, ``$null`` strings as ``""``).
+Regexes are compiled as .NET compiles them (``handlers/dotnet_regex.py``), .NET file calls go
+through ``dotnet_io``, logs are decoded as the probe decodes them (``encodings``).
+
+Faults read from ``state.faults``: ``wmi_unavailable`` (the SMS namespaces: probe, compressed_package),
+``wmi_down`` (the whole WMI service: services, console and drive discovery too),
 ``service_wont_stop`` / ``service_wont_start`` (lists of service names) and ``fail_step`` (a
 hotfix step name: ``stop:<svc>``, ``backup``, ``swap``, ``verify``, ``start:<svc>``,
 ``verify_running``, ``log``) for hotfix_transaction and q244405.exe.
