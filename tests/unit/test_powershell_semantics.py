@@ -152,3 +152,18 @@ function Invoke-Item { param($Item) }
     assert "Search-LogFile: $path is a [string] parameter, never $null" in found[0]
     assert "File]::Replace" in found[1] and "[NullString]::Value" in found[1]
     assert "function Invoke-Item hides the built-in cmdlet" in found[2]
+
+
+def _function_names(text: str) -> list[str]:
+    source = text.encode("utf-8")
+    return [_text(source, next(c for c in node.children if c.type == "function_name")).lower()
+            for node in _walk(PARSER.parse(source).root_node) if node.type == "function_statement"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS.script_names())
+def test_each_helper_is_defined_once_in_the_text_as_sent(name):
+    # The shared helpers live in _prelude.ps1 only (issue 12 item 5): a copy in a script would be
+    # defined twice in what is sent, and the two could drift apart.
+    names = _function_names(SCRIPTS.script_text(name))
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+    assert {"get-innermostexception", "get-sha256", "get-dllfileversion", "format-wmierror"} <= set(names)
