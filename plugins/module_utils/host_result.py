@@ -73,6 +73,12 @@ def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
     }
 
 
+def _recovery_summary(recovery: dict | None) -> dict | None:
+    if not recovery:
+        return None
+    return {key: recovery.get(key) for key in ("action", "outcome", "transaction_id", "dll_state", "msg")}
+
+
 def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
     """The report record of one host (status ok, failed, skipped or unreachable)."""
     if not outcome and not site_after:
@@ -111,6 +117,8 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
             "refused": refused,
             "hotfix": _hotfix_summary(plan, outcome.get("hotfix"), check_mode),
             "logging": _logging_summary(outcome.get("logging"), check_mode),
+            # a hotfix transaction a cut connection had left half done, finished first (decision.plan)
+            "recovery": _recovery_summary(outcome.get("recovery")),
         },
         "bytes_reclaimed": int(workaround.get("bytes_reclaimed") or 0),
         "warnings": list(before.warnings) if before else [],

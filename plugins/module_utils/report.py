@@ -139,6 +139,11 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
     if status != "ok":
         parts.append(f"{status}: {error}")
     else:
+        recovery = _dict(actions.get("recovery"))
+        if recovery.get("outcome"):
+            done = {"completed": "completed", "rolled_back": "rolled back", "would_complete": "would complete",
+                    "would_rollback": "would roll back"}.get(recovery["outcome"], recovery["outcome"])
+            parts.append(f"hotfix transaction {recovery.get('transaction_id')} cut by a lost connection: {done}")
         parts.append(f"{len(leftovers)} compressed package(s) found")
         if removed:
             parts.append(f"{verb_remove} {len(removed)}")
