@@ -15,7 +15,7 @@ export SMS_PROPERTY_EXAMPLES="${SMS_PROPERTY_EXAMPLES:-10000}"
 start=$(date +%s)
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider \
-    tests/unit/module_utils/test_safety_properties.py \
+    tests/unit/plugins/module_utils/test_safety_properties.py \
     tests/unit/test_bad_input_catalogue.py \
     tests/integration/test_hotfix_fault_matrix.py >"$LOG" 2>&1 || status=$?
 tail -n 3 "$LOG"

@@ -29,7 +29,7 @@ from unittest.mock import MagicMock
 import pytest
 
 HERE = Path(__file__).resolve().parent
-for extra in (HERE / "module_utils", HERE / "plugins" / "action"):
+for extra in (HERE / "plugins" / "module_utils", HERE / "plugins" / "action"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import probe_builders as pb  # noqa: E402
 

@@ -10,7 +10,7 @@ from unittest.mock import MagicMock
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "module_utils"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ansible.playbook.task import Task  # noqa: E402

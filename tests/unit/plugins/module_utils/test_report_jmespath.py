@@ -11,7 +11,7 @@ import jmespath
 from ansible_collections.sms.remediation.plugins.module_utils.batches import batch_plan, failed_children
 from ansible_collections.sms.remediation.plugins.module_utils.report import build_report, render_json
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[4] / "README.md"
 STILL_AFFECTED = "hosts[?q244405.affected].{host: host, site: site.site_code, hotfix: hotfix.state}"
 REFUSED = "hosts[?refused].{host: host, refused: refused[].{id: id, reason: reason}}"
 

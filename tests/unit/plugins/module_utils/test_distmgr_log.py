@@ -22,7 +22,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import
 
 # The KB as the project's shared seeds hold it, next to the repository (../shared/seeds/). The excerpt below
 # is carried here, so every other test runs from any clone; this one checks the copy against the KB.
-KB_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "seeds" / "Q244405.txt"
+KB_FILE = Path(__file__).resolve().parents[4].parent / "shared" / "seeds" / "Q244405.txt"
 
 # The KB's excerpt, exactly as wrapped in the KB (the KB indents it with one tab).
 KB_EXCERPT = [

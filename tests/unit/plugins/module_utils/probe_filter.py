@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 PROBE_SCRIPT = ROOT / "plugins" / "plugin_utils" / "powershell" / "sms_probe.ps1"
 if str(ROOT / "lab") not in sys.path:
     sys.path.insert(0, str(ROOT / "lab"))

@@ -125,7 +125,7 @@ def test_the_documented_example_is_a_valid_journal():
     """docs/internals.md section 5 shows the format both transports write: it must parse."""
     from pathlib import Path
     import re
-    text = (Path(__file__).resolve().parents[3] / "docs" / "internals.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[4] / "docs" / "internals.md").read_text(encoding="utf-8")
     section = text[text.index("## 5. The transaction journal"):]
     example = re.search(r"```json\n(.*?)```", section, re.S).group(1)
     parsed = hj.parse(example, "docs/internals.md")
