@@ -1,4 +1,4 @@
-"""Shared by the script twins: .NET-like regex, parameters, host-state lookups, versions."""
+"""Shared by the script twins: parameters, host-state lookups, versions (.NET regexes: handlers/dotnet_regex.py)."""
 
 from __future__ import annotations
 
@@ -33,17 +33,6 @@ class Params:
         if isinstance(value, (list, tuple)):
             return [str(v) for v in value]
         return [str(value)]
-
-
-def dotnet_regex(pattern: str) -> re.Pattern:
-    """Compile a .NET regex the way PowerShell's -match does (case-insensitive).
-
-    .NET names groups ``(?<name>...)`` (and ``(?'name'...)``); Python wants ``(?P<name>...)``.
-    Look-behinds ``(?<=`` / ``(?<!`` are left alone.
-    """
-    translated = re.sub(r"\(\?<(?![=!])(\w+)>", r"(?P<\1>", pattern)
-    translated = re.sub(r"\(\?'(\w+)'", r"(?P<\1>", translated)
-    return re.compile(translated, re.IGNORECASE)
 
 
 def join_path(parent: str | None, child: str) -> str | None:
