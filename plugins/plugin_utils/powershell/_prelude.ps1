@@ -7,8 +7,8 @@ $ErrorActionPreference = 'Stop'
 # WMI types (ManagementException, ManagementObjectSearcher) for the probe, the package re-check
 # and Format-WmiError; already loaded in most sessions, so this costs nothing there.
 Add-Type -AssemblyName System.Management
-# Run by hand (not through win_powershell): provide the same $Ansible surface; the script prints
-# its result as JSON at the end.
+# Run by hand (not through win_powershell; write the script out with tools/host_script.py): provide
+# the same $Ansible surface; the script prints its result as JSON at the end.
 $standalone = $null -eq $Ansible
 if ($standalone) { $Ansible = [pscustomobject]@{ Result = $null; Changed = $false; CheckMode = [bool]$WhatIfPreference; Diff = @{} } }
 $Ansible.Changed = $false
