@@ -80,3 +80,16 @@ def test_the_journal_survives_the_site_fact_round_trip():
     again = SiteFacts.from_facts(facts.to_facts())
     assert again.transaction_journal == facts.transaction_journal
     assert plan(again, [], request(), TABLE).steps[0].kind == "recover_hotfix"
+
+
+def test_the_report_says_the_cut_transaction_was_recovered():
+    from ansible_collections.sms.remediation.plugins.module_utils.host_result import host_result
+    from ansible_collections.sms.remediation.plugins.module_utils.report import build_report
+    facts = site({"path": PATH, "text": journal_text(), "error": None}).to_facts()
+    outcome = {"site_before": facts, "plan": {"hotfix": False, "hotfix_reason": "policy"},
+               "recovery": {"changed": True, "action": "rollback", "outcome": "rolled_back", "transaction_id": "tx-7",
+                            "dll_state": "original", "msg": "rolled back"}}
+    record = host_result("sms01", outcome, facts, check_mode=False)
+    assert record["actions"]["recovery"]["outcome"] == "rolled_back"
+    entry = build_report({"sms01": record}, {"mode": "run"})["hosts"][0]
+    assert "hotfix transaction tx-7 cut by a lost connection: rolled back" in entry["summary"]
