@@ -164,6 +164,7 @@ def test_full_wmi_outage_fails_services_console_and_drive_discovery_too(tmp_path
     assert all(not s["exists"] and s["state"] is None for s in result["services"].values())
     assert result["console_open"] is None and result["package_folders"] == []
     assert not result["active_packages"]["available"]
+    assert all("(0x80080005)" in e["message"] for e in result["errors"]), result["errors"]
     # the registry still answers: the install folder and the DLL are still known
     assert result["install_dir"] == "C:\\SMS" and result["platforms"]["i386"]["exists"]
     package, _unused = run_script(state, "compressed_package", {

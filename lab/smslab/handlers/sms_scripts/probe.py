@@ -21,7 +21,7 @@ from smslab.handlers.sms_scripts.common import (
     utc_text,
     version_of,
     wmi_error,
-    wmi_namespace_ok,
+    wmi_namespace_error,
     wmi_down,
     wmi_site_code,
 )
@@ -64,8 +64,9 @@ class _Probe:
         ident = registry["identification"]
         if ident is not None and ident.get("Site Code"):
             return str(ident["Site Code"])
-        if not wmi_namespace_ok(self.state, "root\\SMS"):
-            self.error("wmi", wmi_error("root\\SMS"))
+        problem = wmi_namespace_error(self.state, "root\\SMS")
+        if problem:
+            self.error("wmi", problem)
             return None
         return wmi_site_code(self.state)
 
@@ -81,8 +82,8 @@ class _Probe:
             return site, packages
         namespace = f"root\\SMS\\site_{site_code}"
         packages["namespace"] = namespace
-        if not wmi_namespace_ok(self.state, namespace):
-            message = wmi_error(namespace)
+        message = wmi_namespace_error(self.state, namespace)
+        if message:
             site["error"] = packages["error"] = message
             self.error("wmi", message)
             return site, packages
