@@ -92,7 +92,7 @@ def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgrou
     for share, path in share_folders(host_root).items():
         if share in {s.upper() for s in options.missing_shares}:
             continue
-        lines += [f"[{share}]", f"  path = {path}", "  read only = no", "  browseable = no",
+        lines += [f"[{share}]", f"  path = {path}", "  read only = no",
                   user_rule, "  create mask = 0644", "  directory mask = 0755", ""]
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,6 +90,8 @@ class SambaHost:
         self.domain = self.netbios_name          # a local account of the site server, as on NT 4.0
         self._procs: list[subprocess.Popen] = []
         self.groups: list[int] = []          # process groups ever started (kept after stop)
+        self._alias_dir: Path | None = None
+        self._alias = self.instance
         self._svcctl: SvcctlResponder | None = None
         self.start_seconds: float | None = None
 
@@ -107,7 +110,7 @@ class SambaHost:
         if not self.port:
             self.port = free_port(self.address)
         self.conf.write_text(config.render_smb_conf(
-            self.instance, self.host_root, self.netbios_name, "SMSLAB", self.port, self.address, self.options),
+            self._alias, self.host_root, self.netbios_name, "SMSLAB", self.port, self.address, self.options),
             encoding="utf-8")
         (self.instance / "usermap").write_text(f"root = {self.user}\n", encoding="utf-8")
         self._set_password(binaries["smbpasswd"])
@@ -119,7 +122,7 @@ class SambaHost:
                          "-s", str(self.conf)] + [os.path.join(binaries["libexec"], h) for h in RPCD_HELPERS],
                         "samba-dcerpcd")
             self._link_pipes()
-            self._svcctl = SvcctlResponder(self.instance / "pipes" / "np" / "svcctl", self.host_root,
+            self._svcctl = SvcctlResponder(self._alias / "pipes" / "np" / "svcctl", self.host_root,
                                            admin=self.options.admin)
             self._svcctl.start()
         except BaseException:
@@ -135,6 +138,11 @@ class SambaHost:
         for folder in [*config.INSTANCE_DIRS.values(), "log", "pipes/np"]:
             (self.instance / folder).mkdir(parents=True, exist_ok=True)
         os.chmod(self.instance / "pipes" / "np", 0o700)
+        # Unix socket paths are limited to 107 bytes and Samba puts sockets several folders deep
+        # (ncalrpc/np/initshutdown): smb.conf names the instance through a short link in /tmp.
+        self._alias_dir = Path(tempfile.mkdtemp(prefix="smslab-"))
+        self._alias = self._alias_dir / "i"
+        os.symlink(self.instance, self._alias)
         (self.host_root / "fs" / "C" / config.SMB_SITE_DRIVE_FOLDERS[0]).mkdir(parents=True, exist_ok=True)
         materialise_generated_files(self.host_root)
 
@@ -192,7 +200,7 @@ class SambaHost:
             time.sleep(0.02)
         for entry in os.listdir(served):
             if entry != "svcctl":
-                os.symlink(served / entry, self.instance / "pipes" / "np" / entry)
+                os.symlink(self._alias / "ncalrpc" / "np" / entry, self.instance / "pipes" / "np" / entry)
 
     # ---- stop --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -218,6 +226,9 @@ class SambaHost:
             if proc.stdin:
                 proc.stdin.close()
         self._procs = []
+        if self._alias_dir is not None:
+            shutil.rmtree(self._alias_dir, ignore_errors=True)
+            self._alias_dir = None
         # children killed with their group take a moment to exit; wait so callers see none
         deadline = time.monotonic() + 5
         while self.pids() and time.monotonic() < deadline:

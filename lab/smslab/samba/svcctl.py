@@ -41,6 +41,7 @@ LOG = logging.getLogger("smslab.samba.svcctl")
 # 0x05ff, 4 pad bytes, allocation_size 4096, status 0.
 NPA_REPLY = struct.pack(">I", 32) + b"NPAM" + struct.pack("<IIHH4xQI", 7, 7, 2, 0x05FF, 4096, 0)
 
+NULL_HANDLE = b"\0" * 20
 GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE, GENERIC_ALL = 0x80000000, 0x40000000, 0x20000000, 0x10000000
 MAXIMUM_ALLOWED = 0x02000000
 READ_CONTROL = 0x00020000
@@ -139,6 +140,7 @@ class SvcctlConnection(DCERPCServer):
     def open_scm(self, data: bytes) -> bytes:
         request = scmr.ROpenSCManagerW(data)
         response = scmr.ROpenSCManagerWResponse()
+        response["lpScHandle"] = NULL_HANDLE
         access = _map(request["dwDesiredAccess"], SCM_GENERIC, SCM_ALLOWED[self.admin])
         if access & ~SCM_ALLOWED[self.admin]:
             response["ErrorCode"] = services.ERROR_ACCESS_DENIED
@@ -149,6 +151,7 @@ class SvcctlConnection(DCERPCServer):
     def open_service(self, data: bytes) -> bytes:
         request = scmr.ROpenServiceW(data)
         response = scmr.ROpenServiceWResponse()
+        response["lpServiceHandle"] = NULL_HANDLE
         name = request["lpServiceName"].rstrip("\0")
         access = _map(request["dwDesiredAccess"], SVC_GENERIC, SVC_ALLOWED[self.admin])
         if self.handles.get(request["hSCManager"], "scm") is None:
@@ -166,6 +169,7 @@ class SvcctlConnection(DCERPCServer):
     def close_handle(self, data: bytes) -> bytes:
         request = scmr.RCloseServiceHandle(data)
         response = scmr.RCloseServiceHandleResponse()
+        response["hSCObject"] = NULL_HANDLE
         if self.handles.table.pop(bytes(request["hSCObject"]), None) is None:
             response["ErrorCode"] = services.ERROR_INVALID_HANDLE
         return response.getData()
