@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleError
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_text
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import HostTransport, TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import HostTransport
 
 POWERSHELL = "ansible.windows.win_powershell"
 
