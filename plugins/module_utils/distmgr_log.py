@@ -19,6 +19,9 @@ Two ways in:
 * ``iter_package_events_from_stream``: the fast path. It scans large byte chunks
   for the candidate phrases and decodes and parses only those lines (plus the
   continuation lines of a wrapped candidate).
+
+One file of ~600 lines on purpose: both ways in share the entry assembler and its bounds, and the fast path
+is only correct while it agrees with the full parser line for line (the tests compare them on the same bytes).
 """
 from __future__ import annotations
 

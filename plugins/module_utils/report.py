@@ -1,7 +1,8 @@
 """Fleet report of one run: built from the per-host results, rendered as JSON, CSV, Markdown, HTML.
 
 Pure functions: nothing here reads or writes files, so the controller renders once at the end
-of the run and the tests call the functions directly.
+of the run and the tests call the functions directly. One file of ~500 lines on purpose: the four
+renderers read the one report structure built here, and the schema below is their shared contract.
 
 Per-host result (the value of ``hosts[<inventory name>]``, produced by the q244405 role)::
 
