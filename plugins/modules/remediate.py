@@ -125,6 +125,9 @@ options:
     default: ""
 notes:
   - The outcome record is the fact C(q244405_outcome), which M(sms.remediation.fleet_report) reads.
+  - A hotfix transaction cut in the middle (the connection lost while it ran) leaves a journal on the host; the
+    next run finishes it first, rolling back or completing it, so the services end in their original states and
+    C(Distmgr.dll) is the original or the verified new one. Under C(policy=report) it is only noted.
 seealso:
   - module: sms.remediation.site_facts
   - module: sms.remediation.compressed_package
@@ -163,6 +166,9 @@ q244405_outcome:
       and M(sms.remediation.distmgr_hotfix)), C(error) and C(failed_step) say where it failed, C(skipped) why
       it was not remediated. C(site_before) is there when the host changed (or failed in a task that
       probed it itself); otherwise the C(sms_site) fact is the state before (and after).
+    - C(recovery) is there when the probe found the journal of a hotfix transaction a cut connection had left
+      (C(<sms_root>\Logs\Q244405.journal.json)); it ran before every other step and says C(action)
+      (C(rollback) or C(complete)), C(outcome), C(transaction_id), C(reasons) and the transaction's C(steps).
   returned: failure
   type: dict
   sample: {error: null, plan: {policy: auto, hotfix: true}, workaround: {removed: [60000012]}, hotfix: {outcome: replaced}}
