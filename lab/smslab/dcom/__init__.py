@@ -14,7 +14,7 @@ Start and stop::
 
 ``address_for(name)`` gives each host its own loopback address; the responder listens on port 135 there
 (DCOM has no port option; binding it needs root). Credentials are the scenario's ``credentials``
-(``scenario.json``), else the lab's default account; NTLMv2 (refused for a host whose ``host.json`` has
+(``scenario.json``), else the Samba lab's default account (``smslab.samba``: the same simulated server); NTLMv2 (refused for a host whose ``host.json`` has
 ``ntlmv2: false``, as NT 4.0 before SP4), NTLMv1 only for a host with ``ntlmv1: true``. The RPC
 authentication level is the client's choice (CONNECT, PKT_INTEGRITY or PKT_PRIVACY, impacket's default);
 signatures are checked and answers sealed at that level.

@@ -8,7 +8,6 @@ host serves the resolver, the activator and the object exporter; one thread per 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -33,14 +32,10 @@ INTERFACES = frozenset(_SERVICES + _OBJECTS)
 
 
 def lab_credentials(state_dir: Path) -> tuple[str, str]:
-    """The scenario's ``credentials`` (scenario.json), else the lab's default account."""
-    from smslab.server import DEFAULT_PASSWORD, DEFAULT_USER      # pylint: disable=import-outside-toplevel
-    scenario = Path(state_dir) / "scenario.json"
-    if scenario.is_file():
-        credentials = json.loads(scenario.read_text(encoding="utf-8")).get("credentials") or {}
-        if credentials.get("user"):
-            return credentials["user"], credentials.get("password", "")
-    return DEFAULT_USER, DEFAULT_PASSWORD
+    """The account of the lab's msrpc hosts: the scenario's ``credentials``, else the Samba lab's default (one
+    simulated server has one account, whichever protocol reaches it)."""
+    from smslab.samba.lab import scenario_credentials      # pylint: disable=import-outside-toplevel
+    return scenario_credentials(Path(state_dir))
 
 
 class _HostListener:
@@ -112,8 +107,10 @@ class _HostListener:
 class WmiResponder:
     """Serve DCOM/WMI for ``host_names`` of ``state_dir``; host ``name`` listens on ``address_for(name)``:135."""
 
-    def __init__(self, state_dir, host_names, address_for, port: int = DCOM_PORT):
+    def __init__(self, state_dir, host_names, address_for, port: int = DCOM_PORT,
+                 credentials: tuple[str, str] | None = None):
         self.state_dir = Path(state_dir)
+        self.credentials = credentials            # (user, password); default: lab_credentials(state_dir)
         self.host_names = list(host_names)
         self.address_for = address_for
         self.port = port
@@ -124,7 +121,7 @@ class WmiResponder:
     def start(self) -> "WmiResponder":
         from smslab.server import load_handler_modules      # pylint: disable=import-outside-toplevel
         load_handler_modules()                               # the Q244405.exe twin answers Create
-        user, password = lab_credentials(self.state_dir)
+        user, password = self.credentials or lab_credentials(self.state_dir)
         try:
             for name in self.host_names:
                 root = self.state_dir / "hosts" / name
