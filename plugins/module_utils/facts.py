@@ -245,9 +245,11 @@ class SiteFacts:
         }
 
     @classmethod
-    def from_facts(cls, facts, host: str | None = None) -> SiteFacts:
+    def from_facts(cls, facts, host: str | None = None, with_files: bool = True) -> SiteFacts:
         """Read an ``sms_site`` fact (``to_facts()``) back; missing keys read as unknown (module docstring).
-        ``host`` names the host when the dict does not."""
+        ``host`` names the host when the dict does not. ``with_files=False`` leaves ``package_files`` and
+        ``log_histories`` empty: readers of every host of a fleet (origin index, batches, report) need
+        neither, and they are most of the cost (a fleet-wide read runs once per host)."""
         if not isinstance(facts, dict):
             raise ValueError(f"site facts of {host or '?'}: expected a dict, got {type(facts).__name__}")
         state = facts.get("q244405")
@@ -268,10 +270,10 @@ class SiteFacts:
             console_open=facts.get("console_open"),
             hotfix_log_present=bool(facts.get("hotfix_log_present")),
             logging=dict(_dict(facts.get("logging"))),
-            package_files=[PackageFile.from_dict(f) for f in _list(facts.get("package_files"))],
+            package_files=[PackageFile.from_dict(f) for f in _list(facts.get("package_files"))] if with_files else [],
             active=ActivePackages.from_dict(facts.get("active")),
             log_histories={str(pid): LogHistory.from_dict(h)
-                           for pid, h in _dict(facts.get("log_histories")).items()},
+                           for pid, h in _dict(facts.get("log_histories")).items()} if with_files else {},
             q244405=q244405,
             warnings=[str(w) for w in _list(facts.get("warnings"))],
             package_folders=[str(f) for f in _list(facts.get("package_folders"))],

@@ -87,8 +87,10 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
                 "actions": {"removed": [], "quarantined": [], "refused": [], "hotfix": {}}}
     outcome = outcome or {}
     # Every sms_site fact is read through SiteFacts.from_facts (facts.py): the shape is written once.
-    after = SiteFacts.from_facts(site_after, host) if site_after else None
-    before = SiteFacts.from_facts(outcome["site_before"], host) if outcome.get("site_before") else after
+    after = SiteFacts.from_facts(site_after, host, with_files=False) if site_after else None
+    before = after
+    if outcome.get("site_before"):
+        before = SiteFacts.from_facts(outcome["site_before"], host, with_files=False)
     site = after or before or SiteFacts.from_facts({}, host)
     plan = outcome.get("plan") or {}
     workaround = outcome.get("workaround") or {}

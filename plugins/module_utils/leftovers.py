@@ -102,14 +102,14 @@ class OriginView:
 
 def origin_summary(facts: dict) -> dict:
     """The part of a site's ``sms_site`` fact that origin evidence reads (``SiteFacts.origin_summary``)."""
-    return SiteFacts.from_facts(facts).origin_summary()
+    return SiteFacts.from_facts(facts, with_files=False).origin_summary()
 
 
 def origin_view_from_facts(facts: dict) -> OriginView:
     """Build an OriginView from another host's ``sms_site`` fact (or its origin summary)."""
     if not isinstance(facts, dict):
         raise ValueError(f"origin facts: expected a dict, got {type(facts).__name__}")
-    site = SiteFacts.from_facts(facts)
+    site = SiteFacts.from_facts(facts, with_files=False)
     if not isinstance(site.site_code, str) or not site.site_code:
         raise ValueError(f"origin facts of {site.host}: 'site_code' missing")
     code = site.site_code.upper()

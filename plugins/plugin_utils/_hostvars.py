@@ -31,9 +31,11 @@ def host_facts(hostvars, host) -> Mapping:
 
 
 def site_facts(hostvars, host) -> SiteFacts | None:
-    """One host's ``sms_site`` fact as SiteFacts, or None when it has none."""
+    """One host's ``sms_site`` fact as SiteFacts (without its files: a fleet-wide read), or None."""
     facts = host_facts(hostvars, host).get(SITE_FACT)
-    return SiteFacts.from_facts(dict(facts), str(host)) if isinstance(facts, Mapping) and facts else None
+    if not isinstance(facts, Mapping) or not facts:
+        return None
+    return SiteFacts.from_facts(dict(facts), str(host), with_files=False)
 
 
 def origin_index(hostvars, hosts) -> dict:
