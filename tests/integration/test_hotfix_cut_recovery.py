@@ -4,7 +4,7 @@ One affected SP1 i386 child per cut point (all three services running), with the
 process outliving its service by a few seconds (defect 5). Run 1 of remediate.yml: on each child the
 script is killed after its step (the lab twin stops there: no catch, no finally, the connection
 drops), leaving the host and its journal as Windows would. Nothing is edited between the runs (a cut
-is one event). Run 2 must recover every child from its journal (complete when the new Distmgr.dll
+is one event). A --check run then predicts the recovery and sends nothing that changes a host. Run 2 must recover every child from its journal (complete when the new Distmgr.dll
 was already verified in place, else roll back and apply the hotfix again) and end with the verified
 new DLL, the original in the backup, services in their original states, no journal and exactly one
 hotfix log line. Run 3 changes nothing.
@@ -18,6 +18,7 @@ import json
 import pytest
 
 from lab_harness import HOTFIX_VERSION
+from request_log import check_mode_violation, commands_by_host
 
 SERVICES = ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP"]
 CUTS = (["journal"] + [f"stop:{s}" for s in SERVICES] + ["backup", "swap", "verify"]
@@ -55,6 +56,13 @@ def runs(module_lab_factory):
     r.first = lab.playbook()
     r.after_cut = {h: {"journal": lab.exists(h, JOURNAL), "dll": sha256(lab.local(h, lab.distmgr_path(h))),
                        "faults": lab.host_json(h).get("faults", {})} for h in HOSTS}
+    sent_before = {h: len(entries) for h, entries in commands_by_host(lab.state_dir, HOSTS).items()}
+    r.hash_before_check = lab.state_hash()
+    r.check = lab.playbook("--check")
+    r.hash_after_check = lab.state_hash()
+    r.check_sent = {h: entries[sent_before[h]:] for h, entries in commands_by_host(lab.state_dir, HOSTS).items()}
+    report = json.loads(lab.latest_report("check", "json").read_text(encoding="utf-8"))
+    r.check_summary = {entry["host"]: entry["summary"] for entry in report["hosts"]}
     r.second = lab.playbook()
     report = json.loads(lab.latest_report("run", "json").read_text(encoding="utf-8"))
     r.second_summary = {entry["host"]: entry["summary"] for entry in report["hosts"]}
@@ -70,6 +78,21 @@ def test_the_cut_run_left_a_journal_and_did_not_finish(runs, host):
     assert "cut_after_step" not in runs.after_cut[host]["faults"], host     # the cut happened, once
 
 
+def swapped(host) -> bool:
+    """The new Distmgr.dll was in place when the cut came (after the swap): the file decides."""
+    return CUTS.index(HOSTS[host]) >= CUTS.index("swap")
+
+
+def test_check_mode_predicts_the_recovery_and_changes_nothing(runs):
+    assert runs.hash_after_check == runs.hash_before_check
+    for host in HOSTS:
+        assert runs.check_sent[host], host                 # the probe at least
+        sent = [e for e in runs.check_sent[host] if check_mode_violation(e)]
+        assert sent == [], (host, sent)
+        done = "would complete" if swapped(host) else "would roll back"
+        assert f"cut by a lost connection: {done}" in runs.check_summary[host], runs.check_summary[host]
+
+
 @pytest.mark.parametrize("host", sorted(HOSTS))
 def test_the_next_run_recovers_and_completes_the_fix(runs, host):
     lab = runs.lab
@@ -81,9 +104,7 @@ def test_the_next_run_recovers_and_completes_the_fix(runs, host):
     assert sha256(lab.local(host, lab.distmgr_path(host) + ".pre-Q244405")) == runs.original_sha[host], host
     assert lab.host_json(host)["services"] == runs.before[host], host
     assert "exiting_processes" not in lab.host_json(host), host
-    # complete when the new DLL was in place (the cut came after the swap: the file decides), else roll back
-    swapped = CUTS.index(HOSTS[host]) >= CUTS.index("swap")
-    done = "completed" if swapped else "rolled back"
+    done = "completed" if swapped(host) else "rolled back"
     assert f"cut by a lost connection: {done}" in runs.second_summary[host], runs.second_summary[host]
     log = lab.local(host, HOTFIX_LOG).read_text(encoding="utf-8")
     assert log.count("\n") == 1, (host, log)          # one transaction's line: recovered, not repeated
