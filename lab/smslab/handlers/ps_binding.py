@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from smslab.handlers import ScriptError
 __all__ = ["BindingError", "ParamSpec", "bind", "param_block", "repo_script_text"]
 
 _PARSER = Parser(Language(tree_sitter_powershell.language()))
+_PARSER_LOCK = threading.Lock()        # the lab serves hosts from many threads; a Parser is not shared-safe
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT_DIR = REPO / "plugins" / "plugin_utils" / "powershell"
 NO_DEFAULT = object()
@@ -78,7 +80,8 @@ class ParamBlock:
 def param_block(script_text: str) -> ParamBlock:
     """The script's ``param()`` block (cached per text: the same script is sent again and again)."""
     source = script_text.encode("utf-8")
-    tree = _PARSER.parse(source)
+    with _PARSER_LOCK:
+        tree = _PARSER.parse(source)
     block = next((child for child in tree.root_node.children if child.type == "param_block"), None)
     if block is None:
         raise ValueError("lab: the script has no top-level param() block")
