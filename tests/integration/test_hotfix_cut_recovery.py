@@ -4,10 +4,11 @@ One affected SP1 i386 child per cut point (all three services running), with the
 process outliving its service by a few seconds (defect 5). Run 1 of remediate.yml: on each child the
 script is killed after its step (the lab twin stops there: no catch, no finally, the connection
 drops), leaving the host and its journal as Windows would. Nothing is edited between the runs (a cut
-is one event). A --check run then predicts the recovery and sends nothing that changes a host. Run 2 must recover every child from its journal (complete when the new Distmgr.dll
-was already verified in place, else roll back and apply the hotfix again) and end with the verified
-new DLL, the original in the backup, services in their original states, no journal and exactly one
-hotfix log line. Run 3 changes nothing.
+is one event). A --check run then predicts the recovery and sends nothing that changes a host.
+Run 2 must recover every child from its journal (complete when the new Distmgr.dll was already in
+place, else roll back and apply the hotfix again) and end with the verified new DLL, the original in
+the backup, services in their original states, no journal and exactly one hotfix log line. Run 3
+changes nothing.
 """
 
 from __future__ import annotations
