@@ -1,0 +1,92 @@
+"""One inventory, two transports (issue 13 item 4): the demo hierarchy with its central site 600 and the
+hotfixed 630 over WinRM (the lab's WinRM server) and the children 610 / 620 over msrpc (Samba, and the lab's
+WMI responder). remediate.yml removes the children's leftovers on the origin evidence of 600 across
+transports, check mode changes nothing, a second run changes nothing, the report names each host's transport."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from lab_harness import make_lab
+from msrpc_harness import require_samba
+from smslab.samba import SambaLab
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the WMI responder listens on port 135: needs root")
+
+MSRPC = ["sms610", "sms620"]
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    require_samba()
+    from smslab.dcom import WmiResponder, loopback_addresses
+
+    lab = make_lab(__import__("lab_harness").SCENARIOS / "demo.yml", tmp_path / "mixed")
+    samba = SambaLab(lab.state_dir, MSRPC)
+    responder = None
+    try:
+        samba.start()
+        addresses = loopback_addresses(MSRPC, first=170)
+        responder = WmiResponder(lab.state_dir, MSRPC, addresses.__getitem__).start()
+        inventory = yaml.safe_load(lab.inventory.read_text(encoding="utf-8"))
+        hosts = _hosts(inventory)
+        for name in MSRPC:
+            variables = hosts[name]
+            for key in [k for k in variables if k.startswith("ansible_winrm") or k in ("ansible_port", "ansible_user",
+                                                                                      "ansible_password")]:
+                del variables[key]
+            variables.update(samba.inventory_vars(name), q244405_msrpc_wmi_address=addresses[name],
+                             q244405_msrpc_cache_dir=str(tmp_path / "msrpc-cache"))
+        lab.inventory.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+        yield lab
+    finally:
+        if responder is not None:
+            responder.stop()
+        samba.stop()
+        lab.stop()
+    assert not samba.pids()
+
+
+def _hosts(inventory: dict) -> dict:
+    found = {}
+
+    def walk(group):
+        for name, variables in (group.get("hosts") or {}).items():
+            if variables is None:
+                variables = group["hosts"][name] = {}
+            found[name] = variables
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+    walk(inventory["all"])
+    return found
+
+
+def pck(lab, host, package_id):
+    return [p for p in (lab.hosts_dir / host / "fs").rglob("*.PCK") if p.name.upper().startswith(package_id)]
+
+
+def test_one_run_over_both_transports(mixed):
+    lab = mixed
+    before = lab.state_hash()
+    check = lab.playbook("--check", "--diff", extra_vars={"q244405_policy": "workaround"})
+    assert check.rc == 0 and not check.failed_hosts(), check.stdout[-3000:]
+    assert lab.state_hash() == before, "check mode changed a host"
+
+    run = lab.playbook(extra_vars={"q244405_policy": "workaround"})
+    assert run.rc == 0 and not run.failed_hosts(), run.stdout[-4000:]
+    for host, gone in (("sms610", ["60000012", "60000014"]), ("sms620", ["60000012", "60000015"])):
+        for package_id in gone:
+            assert not pck(lab, host, package_id), f"{host}: {package_id}.PCK is still there"
+    assert pck(lab, "sms610", "60000013") and pck(lab, "sms610", "6100001G"), "active and odd files are kept"
+    assert not pck(lab, "sms630", "60000016"), "the winrm child's leftover goes on the same evidence"
+
+    report = json.loads(lab.latest_report("run").read_text(encoding="utf-8"))
+    assert {record["host"]: record["status"] for record in report["hosts"]} == {
+        "sms600": "ok", "sms610": "ok", "sms620": "ok", "sms630": "ok"}
+
+    again = lab.playbook(extra_vars={"q244405_policy": "workaround"})
+    assert again.rc == 0 and all(counts["changed"] == 0 for counts in again.recap.values()), again.stdout[-3000:]
