@@ -1,4 +1,5 @@
-"""``python -m smslab serve|stop``: run the lab in the foreground, or stop a running one."""
+"""``python -m smslab serve|serve-msrpc|stop``: run the lab in the foreground (over WinRM, or each host
+over SMB/MS-RPC by its own Samba server), or stop a running one."""
 
 from __future__ import annotations
 
@@ -31,9 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--password", default=DEFAULT_PASSWORD)
     serve.set_defaults(func=serve_command)
 
+    msrpc = commands.add_parser("serve-msrpc", help="serve hosts of a state folder over SMB/MS-RPC, one Samba each")
+    msrpc.add_argument("--state-dir", required=True, type=Path)
+    msrpc.add_argument("--scenario", type=Path, help="build the state folder from this scenario if it has no hosts/")
+    msrpc.add_argument("--hosts", help="comma-separated host names (default: all)")
+    msrpc.add_argument("--ntlmv1", default="", help="comma-separated hosts that also accept NTLMv1")
+    msrpc.add_argument("--no-smb1", default="", help="comma-separated hosts that refuse SMB1")
+    msrpc.set_defaults(func=serve_msrpc_command)
+
     stop = commands.add_parser("stop", help="stop the lab serving a state folder")
     stop.add_argument("--state-dir", required=True, type=Path)
     stop.add_argument("--timeout", type=float, default=10.0)
+    stop.add_argument("--msrpc", action="store_true", help="stop the Samba hosts of serve-msrpc")
     stop.set_defaults(func=stop_command)
     return parser
 
@@ -58,6 +68,49 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_msrpc_command(args: argparse.Namespace) -> int:
+    import threading
+    import yaml
+    from smslab.samba import HostOptions, SambaError, SambaLab, samba_available
+    from smslab.server import INVENTORY_GROUP
+
+    reason = samba_available()
+    if reason:
+        sys.exit(reason)
+    state_dir: Path = args.state_dir
+    if args.scenario and not (state_dir / "hosts").is_dir():
+        _build_from_scenario(args.scenario, state_dir)
+    names = [n for n in (args.hosts or "").split(",") if n] or None
+    options = {}
+    for name in filter(None, args.ntlmv1.split(",")):
+        options.setdefault(name, HostOptions()).ntlmv1 = True
+    for name in filter(None, args.no_smb1.split(",")):
+        options.setdefault(name, HostOptions()).smb1 = False
+    lab = SambaLab(state_dir, names, options=options)
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    try:
+        hosts = lab.start()
+    except SambaError as exc:
+        sys.exit(str(exc))
+    pid_file = state_dir / "samba.pid"
+    try:
+        inventory = {"all": {"children": {INVENTORY_GROUP: {"hosts": {n: lab.inventory_vars(n) for n in hosts}}}}}
+        (state_dir / "inventory-msrpc.yml").write_text(
+            "# written by smslab serve-msrpc; regenerated on every start\n" + yaml.safe_dump(inventory, sort_keys=False),
+            encoding="utf-8")
+        pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        for name, host in hosts.items():
+            print(f"{name}: smb://{host.address}:{host.port} (user {host.domain}\\{host.user})", flush=True)
+        print(f"inventory: {state_dir / 'inventory-msrpc.yml'}", flush=True)
+        done.wait()
+    finally:
+        lab.stop()
+        pid_file.unlink(missing_ok=True)
+    return 0
+
+
 def _build_from_scenario(scenario: Path, state_dir: Path) -> None:
     try:
         scenario_module = importlib.import_module("smslab.scenario")
@@ -69,16 +122,16 @@ def _build_from_scenario(scenario: Path, state_dir: Path) -> None:
 
 
 def stop_command(args: argparse.Namespace) -> int:
-    pid_file = args.state_dir / "lab.pid"
+    pid_file = args.state_dir / ("samba.pid" if args.msrpc else "lab.pid")
     if not pid_file.is_file():
-        print(f"smslab: no lab running for {args.state_dir} (no lab.pid)", file=sys.stderr)
+        print(f"smslab: no lab running for {args.state_dir} (no {pid_file.name})", file=sys.stderr)
         return 1
     pid = int(pid_file.read_text().strip())
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pid_file.unlink(missing_ok=True)
-        print(f"smslab: lab pid {pid} was not running; removed stale lab.pid", file=sys.stderr)
+        print(f"smslab: lab pid {pid} was not running; removed stale {pid_file.name}", file=sys.stderr)
         return 0
     deadline = time.monotonic() + args.timeout
     while _alive(pid) and time.monotonic() < deadline:
