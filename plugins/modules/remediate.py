@@ -186,7 +186,9 @@ ansible_facts:
       returned: always
       type: dict
     sms_plan:
-      description: The decision.
+      description:
+        - The decision, with the steps run and every refusal with its reason (see M(sms.remediation.remediation_plan)).
+        - Leftovers nobody asked for are C(kept) with their reason; C(refused) lists only what was asked for.
       returned: unless skipped
       type: dict
     q244405_outcome:

@@ -84,15 +84,24 @@ ansible_facts:
   type: dict
   contains:
     sms_plan:
-      description: The decision.
+      description:
+        - The decision (module_utils/decision.py), as M(sms.remediation.remediate) makes it.
+        - C(remove) the leftovers to remove; C(kept) the others with their reason (nobody asked for them);
+          C(refused) what was asked for and may not be done (a forced ID that cannot be forced).
+        - C(hotfix_refused) true when the hotfix was asked for and must not be applied (console open, services
+          missing, installer on Alpha ...); the run would fail at the hotfix step with C(hotfix_reason).
+        - C(steps) the steps the run carries out, in order, each with its arguments.
       returned: always
       type: dict
       sample:
         policy: auto
         hotfix: true
         hotfix_method: manual
-        hotfix_reason: "SMS 2.0 SP1 with Distmgr.dll 2.00.1380.1000: affected"
-        remove: ["60000012"]
-        refused: [{id: "60000013", name: 60000013.PCK, reason: "active at this site"}]
+        hotfix_reason: "affected: SMS 2.0 SP1 (2.00.1380.1000) with Distmgr.dll 2.00.1380.1000 < 2.00.1380.1083: affected; hotfix by method manual"
+        hotfix_refused: false
+        remove: [{package_id: "60000012", path: "D:\\SMSPKG\\60000012.PCK", status: stale_confirmed}]
+        kept: [{id: "60000013", name: 60000013.PCK, reason: "active: listed by this site"}]
+        refused: []
         notes: []
+        steps: [{kind: workaround, args: {state: absent}}, {kind: hotfix_transaction, args: {staging_dir: "C:\\SMS\\hotfix\\Q244405\\i386"}}]
 """
