@@ -325,3 +325,21 @@ def test_refuses_to_start_without_smbd(state_dir, monkeypatch):
         SambaLab(state_dir, ["sms600"]).start()
     with pytest.raises(SambaError, match="sms600: .*apt-get install samba"):
         SambaHost("sms600", state_dir, USER, PASSWORD).start()
+
+
+def test_registry_writes_reach_host_json_and_an_idle_run_changes_nothing(state_dir):
+    host_json = state_dir / "hosts" / "sms620" / "host.json"
+    with SambaLab(state_dir, ["sms600", "sms620"]) as lab:
+        untouched = (state_dir / "hosts" / "sms600" / "host.json").read_bytes()
+        conn = connect(lab, "sms620", SMB_DIALECT)
+        dce = pipe(conn, lab, "sms620", r"\winreg", rrp.MSRPC_UUID_RRP)
+        hklm = rrp.hOpenLocalMachine(dce)["phKey"]
+        key = rrp.hBaseRegOpenKey(dce, hklm, "SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER",
+                                  samDesired=rrp.KEY_SET_VALUE | rrp.KEY_QUERY_VALUE)["phkResult"]
+        rrp.hBaseRegSetValue(dce, key, "Enabled", rrp.REG_DWORD, 1)
+        dce.disconnect()
+        conn.logoff()
+    tracing = HostState.load(host_json.parent).registry_key(
+        "HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER")
+    assert tracing == {"Enabled": 1, "MaxFileSize": 1048576}
+    assert (state_dir / "hosts" / "sms600" / "host.json").read_bytes() == untouched

@@ -119,9 +119,19 @@ def _reg_value(value) -> str:
 
 
 def registry_keys(state: HostState) -> dict[str, dict]:
-    """Every key the host should have: host.json ``registry`` plus each service's key with its
+    """Every key the host should have: host.json ``registry``; the computer name and the system
+    environment (PROCESSOR_ARCHITECTURE, TEMP) where Windows keeps them; each service's key with its
     ImagePath, Start and Type (HKLM\\SYSTEM\\CurrentControlSet\\Services\\<name>)."""
     keys = {name: dict(values) for name, values in (state.data.get("registry") or {}).items()}
+    # Where a remote reader finds what the WinRM probe takes from the environment.
+    environment = state.environment
+    control = "HKLM\\SYSTEM\\CurrentControlSet\\Control"
+    if environment.get("COMPUTERNAME"):
+        for folder in ("ComputerName", "ActiveComputerName"):
+            keys.setdefault(f"{control}\\ComputerName\\{folder}", {})["ComputerName"] = environment["COMPUTERNAME"]
+    system_environment = {k: v for k, v in environment.items() if k in ("PROCESSOR_ARCHITECTURE", "TEMP")}
+    if system_environment:
+        keys.setdefault(f"{control}\\Session Manager\\Environment", {}).update(system_environment)
     start_codes = {"boot": 0, "system": 1, "auto": 2, "manual": 3, "disabled": 4}
     for name, record in state.services.items():
         key = f"HKLM\\SYSTEM\\CurrentControlSet\\Services\\{name}"
@@ -154,3 +164,24 @@ def regedit4(keys: dict[str, dict]) -> str:
         out.append("")
     out.append("")
     return "\n".join(out)
+
+
+def parse_net_enumerate(text: str) -> dict:
+    """Values from ``net registry enumerate <key>`` output (REG_SZ/EXPAND_SZ, DWORD/QWORD, MULTI_SZ),
+    typed as host.json keeps them; other types are skipped."""
+    values: dict = {}
+    name = kind = None
+    for line in text.splitlines():
+        label, _sep, rest = line.partition("=")
+        label, rest = label.strip(), rest.strip()
+        if label == "Valuename":
+            name, kind = rest, None
+        elif label == "Type":
+            kind = rest
+        elif name is not None and label == "Value" and kind in ("REG_SZ", "REG_EXPAND_SZ"):
+            values[name] = rest[1:-1] if rest.startswith('"') and rest.endswith('"') else rest
+        elif name is not None and label == "Value" and kind in ("REG_DWORD", "REG_QWORD"):
+            values[name] = int(rest, 0)
+        elif name is not None and label.startswith("Value[") and kind == "REG_MULTI_SZ":
+            values.setdefault(name, []).append(rest[1:-1] if rest.startswith('"') else rest)
+    return values

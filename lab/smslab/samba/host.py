@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from smslab.samba import config
 from smslab.samba.config import HostOptions
+from smslab.samba.services import locked_state
 from smslab.samba.svcctl import SvcctlResponder
 from smslab.state import HostState
 
@@ -22,6 +24,7 @@ DCERPCD = "samba-dcerpcd"
 # Not rpcd_epmapper: it listens on TCP 135, which every instance would want (and the WMI
 # responder needs). The helpers' own TCP endpoints bind the instance's 127.x address only.
 RPCD_HELPERS = ("rpcd_classic", "rpcd_winreg", "rpcd_lsad")
+LOG = logging.getLogger("smslab.samba")
 INSTALL_HINT = "install Samba: apt-get install samba (Debian/Ubuntu; brings smbd, samba-dcerpcd and net)"
 
 
@@ -91,6 +94,7 @@ class SambaHost:
         self._procs: list[subprocess.Popen] = []
         self.groups: list[int] = []          # process groups ever started (kept after stop)
         self._alias_dir: Path | None = None
+        self._registry_filled = False
         self._alias = self.instance
         self._svcctl: SvcctlResponder | None = None
         self.start_seconds: float | None = None
@@ -163,6 +167,27 @@ class SambaHost:
         reg_file = self.instance / "registry.reg"
         reg_file.write_text(config.regedit4(keys), encoding="utf-8")
         self._run([net, "-s", str(self.conf), "registry", "import", str(reg_file)], "net registry import")
+        self._registry_filled = True
+
+    def sync_registry(self) -> bool:
+        """Copy the values of host.json's registry keys back from Samba's registry (what a client
+        wrote over ``\\winreg``, e.g. Tracing Enabled), so host.json stays the one truth. Saves only
+        on a difference; True if it did."""
+        net = samba_binaries()["net"]
+        with locked_state(self.host_root) as state:
+            changed = False
+            for key, values in (state.data.get("registry") or {}).items():
+                result = subprocess.run([net, "-s", str(self.conf), "registry", "enumerate", key],
+                                        capture_output=True, text=True, timeout=60, check=False)
+                if result.returncode != 0:
+                    continue            # key removed (or unreadable): leave host.json as it was
+                current = config.parse_net_enumerate(result.stdout)
+                if current != values:
+                    state.data["registry"][key] = current
+                    changed = True
+            if changed:
+                state.save()
+        return changed
 
     def _spawn(self, argv: list[str], label: str) -> None:
         log = open(self.instance / "log" / f"{label}.out", "wb")     # pylint: disable=consider-using-with
@@ -208,6 +233,12 @@ class SambaHost:
         if self._svcctl is not None:
             self._svcctl.stop()
             self._svcctl = None
+        if self._registry_filled:
+            try:
+                self.sync_registry()
+            except (OSError, subprocess.SubprocessError) as exc:
+                LOG.warning("%s: registry not copied back to host.json: %s", self.name, exc)
+            self._registry_filled = False
         for proc in self._procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
