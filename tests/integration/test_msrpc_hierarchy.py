@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lab_harness import ROOT, SCENARIOS, VENV_BIN, Run, ansible_env, assert_ok_run, make_lab, parse_recap, tree_digest
-from smslab.dcom import WmiResponder, free_loopback_addresses
-from smslab.samba import SambaLab
+from smslab.msrpc_lab import MsrpcLab
 from smslab.samba.testing import require_samba
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
@@ -31,11 +29,10 @@ DELETING = ("sms712", "71200001")            # ActionInProgress 3 in the scenari
 
 
 @dataclass
-class MsrpcLab:
+class SiteLab:
+    """The msrpc lab of the hierarchy and ansible-playbook runs against it."""
     state_dir: Path
-    tmp: Path
-    samba: SambaLab
-    wmi: WmiResponder
+    lab: MsrpcLab
     inventory: Path
     env: dict
 
@@ -66,35 +63,20 @@ class MsrpcLab:
         return json.loads(found[-1].read_text(encoding="utf-8"))
 
     def stop(self) -> None:
-        self.wmi.stop()
-        self.samba.stop()
+        self.lab.stop()
 
 
-def start_msrpc_lab(root: Path, faults: dict | None = None) -> MsrpcLab:
+def start_msrpc_lab(root: Path, faults: dict | None = None) -> SiteLab:
     require_samba()
     state_dir = root / "state"
-    names = build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
+    build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
     for name, host_faults in (faults or {}).items():
         state = HostState.load(state_dir / "hosts" / name)
         state.faults.update(host_faults)
         state.save()
-    samba = SambaLab(state_dir, names)
-    addresses = free_loopback_addresses(names)
-    wmi = WmiResponder(state_dir, names, addresses.__getitem__)
-    try:
-        samba.start()
-        wmi.start()
-    except BaseException:
-        wmi.stop()
-        samba.stop()
-        raise
-    hosts = {name: {**samba.inventory_vars(name), "q244405_msrpc_wmi_address": addresses[name],
-                    "q244405_msrpc_cache_dir": str(root / "msrpc-cache"), "q244405_msrpc_timeout": 30}
-             for name in names}
-    inventory = root / "inventory.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"sms_site_servers": {"hosts": hosts}}}},
-                                        sort_keys=False), encoding="utf-8")
-    return MsrpcLab(state_dir, root, samba, wmi, inventory, ansible_env(root))
+    lab = MsrpcLab(state_dir, extra_vars={"q244405_msrpc_cache_dir": str(root / "msrpc-cache"),
+                                          "q244405_msrpc_timeout": 30}).start()
+    return SiteLab(state_dir, lab, lab.write_inventory(root / "inventory.yml"), ansible_env(root))
 
 
 def classification(report: dict) -> dict:
