@@ -343,3 +343,24 @@ def test_registry_writes_reach_host_json_and_an_idle_run_changes_nothing(state_d
         "HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER")
     assert tracing == {"Enabled": 1, "MaxFileSize": 1048576}
     assert (state_dir / "hosts" / "sms600" / "host.json").read_bytes() == untouched
+
+
+def test_read_only_session_leaves_the_hosts_folder_byte_identical(state_dir, hosts_digest):
+    with SambaLab(state_dir, ["sms600"]) as lab:
+        before = hosts_digest()
+        conn = connect(lab, "sms600", SMB_DIALECT)
+        conn.listPath("D$", "\\SMSPKG\\*")
+        conn.getFile("C$", "\\SMS\\bin\\i386\\Distmgr.dll", lambda data: None)
+        conn.getFile("C$", "\\SMS\\Logs\\Distmgr.log", lambda data: None)
+        dce = pipe(conn, lab, "sms600", r"\winreg", rrp.MSRPC_UUID_RRP)
+        hklm = rrp.hOpenLocalMachine(dce)["phKey"]
+        key = rrp.hBaseRegOpenKey(dce, hklm, "SOFTWARE\\Microsoft\\SMS\\Setup")["phkResult"]
+        rrp.hBaseRegQueryValue(dce, key, "Full Version")
+        dce = pipe(conn, lab, "sms600", r"\svcctl", scmr.MSRPC_UUID_SCMR)
+        manager = scmr.hROpenSCManagerW(dce)["lpScHandle"]
+        for name in HostState.load(lab.hosts["sms600"].host_root).services:
+            service = scmr.hROpenServiceW(dce, manager, name)["lpServiceHandle"]
+            scmr.hRQueryServiceStatus(dce, service)
+            scmr.hRQueryServiceConfigW(dce, service)
+        conn.logoff()
+    assert hosts_digest() == before

@@ -52,11 +52,15 @@ class ServiceError(Exception):
 
 @contextmanager
 def locked_state(host_root: Path):
-    """host.json loaded under a thread lock and an flock (other processes: the CLI, a test)."""
+    """host.json loaded under a thread lock and an flock on ``<state_dir>/locks/<host>.lock``
+    (other processes: the CLI, a test)."""
     host_root = Path(host_root)
     with _locks_guard:
         lock = _locks.setdefault(host_root, threading.Lock())
-    with lock, open(host_root / "host.json.lock", "a+", encoding="utf-8") as handle:
+    # the lock file lives outside hosts/: a run must leave a host's folder byte-identical
+    lock_file = host_root.parent.parent / "locks" / f"{host_root.name}.lock"
+    lock_file.parent.mkdir(exist_ok=True)
+    with lock, open(lock_file, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield HostState.load(host_root)
