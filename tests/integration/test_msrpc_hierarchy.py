@@ -191,3 +191,21 @@ def test_wmi_down_on_a_child_removes_nothing_there_and_says_why(tmp_path):
         assert "sms711" not in run.failed_hosts() or "WBEM_E_INVALID_NAMESPACE" in run.stdout
     finally:
         lab.stop()
+
+
+def test_the_installer_method_runs_q244405_exe_through_wmi(tmp_path):
+    lab = start_msrpc_lab(tmp_path)
+    try:
+        run = lab.playbook(extra_vars={"q244405_hotfix_method": "installer",
+                                       "q244405_hotfix_installer_path": "C:\\SMSHOTFIX\\Q244405\\Q244405.exe"})
+        assert_ok_run(run, ["sms711", "sms712"])
+        report = {entry["host"]: entry for entry in lab.report("run")["hosts"]}
+        for host in ("sms711", "sms712"):                  # SP1 on I386: the installer applies
+            state = HostState.load(lab.state_dir / "hosts" / host)
+            assert state.file_version("C:\\SMS\\bin\\i386\\Distmgr.dll") == "2.00.1380.1083", host
+            assert report[host]["hotfix"]["method"] == "installer", report[host]["hotfix"]
+            assert report[host]["hotfix"]["applied"] is True, report[host]["hotfix"]
+        started = {host: [p["exit_code"] for p in lab.lab.wmi.started_processes(host)] for host in ("sms711", "sms712")}
+        assert started == {"sms711": [0], "sms712": [0]}         # each ran once, through Win32_Process.Create
+    finally:
+        lab.stop()
