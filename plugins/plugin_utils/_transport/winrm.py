@@ -8,6 +8,8 @@ installer through ``win_command``. Check mode is the task's own (the modules hon
 
 from __future__ import annotations
 
+import hashlib
+
 from ansible.errors import AnsibleError
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_text
@@ -66,7 +68,10 @@ class WinrmTransport(HostTransport):
             reply = {"failed": True, "msg": str(exc)}
         if reply.get("failed"):
             raise self.error("stage_file", f"ansible.windows.win_copy failed: {reply.get('msg')}", reply)
-        return {"changed": bool(reply.get("changed")), "dest": reply.get("dest"), "sha256": None}
+        # win_copy checked the copy against the source (sha1): the staged bytes are the source's.
+        with open(source, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return {"changed": bool(reply.get("changed")), "dest": reply.get("dest"), "sha256": digest}
 
     def run_installer(self, path: str, arguments: str, timeout: int) -> dict:
         # win_command has no timeout of its own: the WinRM operation timeout of the connection bounds it.
