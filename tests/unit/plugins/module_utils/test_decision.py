@@ -311,3 +311,40 @@ def test_never_removes_active_deleting_origin_present_or_unknown(s):
         # every leftover is either removed or refused under a removing policy
         if s["policy"] in ("workaround", "auto"):
             assert len(result.remove) + len(result.kept) + len(result.refused) == len(items)
+
+
+# --- one decision: remediate and distmgr_hotfix refuse for the same reasons ----------------------
+
+def _reason_pair(site, **options):
+    """(remediate's plan, distmgr_hotfix's plan) of the same request: policy hotfix, and the hotfix required."""
+    return (plan(site, [], request("hotfix", **options), TABLE),
+            plan(site, [], request("hotfix", hotfix_required=True, **options), TABLE))
+
+
+@pytest.mark.parametrize("site, options, fatal_in_remediate", [
+    (facts_for("affected", console_open=True), {"method": "manual"}, True),
+    (facts_for("affected", arch="ALPHA"), {"method": "installer"}, True),
+    (facts_for("affected"), {"method": "installer", "source": False}, True),
+    (facts_for("affected"), {"method": "manual", "source": False}, False),
+    (facts_for("unknown"), {"method": "manual"}, False),
+    (parse_probe("rtm", probe(registry=registry(full_version="2.00.1239.0000"),
+                              platforms=platforms(i386="2.00.1239.0000")), TABLE), {"method": "manual"}, False),
+])
+def test_remediate_and_distmgr_hotfix_refuse_for_the_same_reason(site, options, fatal_in_remediate):
+    in_remediate, in_hotfix_module = _reason_pair(site, **options)
+    assert in_remediate.hotfix is in_hotfix_module.hotfix is False
+    assert in_remediate.hotfix_reason == in_hotfix_module.hotfix_reason
+    # The single-step module was asked for the hotfix: every refusal fails it; remediate skips the mild ones.
+    assert in_hotfix_module.hotfix_refused is True
+    assert in_remediate.hotfix_refused is fatal_in_remediate
+    assert in_hotfix_module.steps[-1].to_dict() == {
+        "kind": "refuse", "args": {"step": "hotfix", "reason": in_hotfix_module.hotfix_reason}}
+
+
+def test_cross_build_is_allowed_per_run():
+    rtm = parse_probe("rtm", probe(registry=registry(full_version="2.00.1239.0000"),
+                                   platforms=platforms(i386="2.00.1239.0000")), TABLE)
+    refused = plan(rtm, [], request("hotfix", "manual"), TABLE)
+    assert "belongs to build 1380" in refused.hotfix_reason and "build 1239" in refused.hotfix_reason
+    allowed = plan(rtm, [], request("hotfix", "manual", allow_cross_build=True), TABLE)
+    assert allowed.hotfix is True and allowed.steps[-1].kind == "hotfix_transaction"

@@ -17,7 +17,7 @@ from ansible.playbook.task import Task  # noqa: E402
 from ansible.template import Templar  # noqa: E402
 
 from ansible_collections.sms.remediation.plugins.action import distmgr_hotfix, remediate  # noqa: E402
-from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase  # noqa: E402
+from ansible_collections.sms.remediation.plugins.plugin_utils import _action  # noqa: E402
 from fake_transport import FakeSite, FakeTransport, dll_bytes, sha256  # noqa: E402
 
 HOST = "sms610"
@@ -31,16 +31,14 @@ def no_winrm(*_args, **kwargs):
 
 @pytest.fixture
 def fake(monkeypatch):
-    """The site, and every transport the actions made (the fake stands where transport_for would choose)."""
+    """The site, and every transport the actions made: the fake is what transport_for chooses."""
     site = FakeSite()
     made = []
 
-    def transport(self, task_vars):
-        if self._host_transport is None:
-            self._host_transport = FakeTransport(site, task_vars["inventory_hostname"], bool(self._task.check_mode))
-            made.append(self._host_transport)
-        return self._host_transport
-    monkeypatch.setattr(SmsActionBase, "transport", transport)
+    def transport_for(action, task_vars):
+        made.append(FakeTransport(site, task_vars["inventory_hostname"], bool(action._task.check_mode)))
+        return made[-1]
+    monkeypatch.setattr(_action, "transport_for", transport_for)
     return site, made
 
 
