@@ -32,7 +32,6 @@ class ProbeError(ValueError):
         return f"{self.host}: {self.message}"
 
 
-
 def _type_label(types: tuple) -> str:
     names = {bool: "a boolean", int: "an integer", str: "a string", dict: "an object",
              list: "a list"}
@@ -99,7 +98,6 @@ def _psdrive_path(table: dict, key: str, value: str) -> str:
     root = table.get("registry_root", _DEFAULT_ROOT)
     root = re.sub(r"^(HK(?:LM|CU|CR|CC|U)):?\\", r"\1:\\", root, flags=re.IGNORECASE)
     return f"{root}\\{key}\\{value}"
-
 
 
 # PROCESSOR_ARCHITECTURE of the 64-bit Windows builds: SMS 2.0 (1999) has no build for any of them.
