@@ -323,3 +323,43 @@ def test_an_nt4_before_sp4_refuses_ntlmv2(responder, client):
     responder(lambda folder: set_host(folder, "sms711", ntlmv1=True, ntlmv2=False))
     with pytest.raises(DCERPCException, match="rpc_s_access_denied"):
         client("sms711").login()
+
+
+def test_the_oxid_resolver_answers_on_port_135(responder, client, hierarchy):
+    from impacket.dcerpc.v5 import transport
+    from impacket.dcerpc.v5.dcomrt import IObjectExporter
+    from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY
+    state_dir, _, addresses = hierarchy
+    responder()
+    login = client("sms711").login()
+    user, password = lab_credentials(state_dir)
+    rpc = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:{addresses['sms711']}")
+    rpc.set_credentials(user, password, "")
+    dce = rpc.get_dce_rpc()
+    dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    try:
+        exporter = IObjectExporter(dce)
+        expected = f"{addresses['sms711']}[135]"
+        assert [b["aNetworkAddr"].rstrip("\x00") for b in exporter.ServerAlive2()] == [expected]
+        assert [b["aNetworkAddr"].rstrip("\x00") for b in exporter.ResolveOxid2(login.get_oxid(), [7])] == [expected]
+        with pytest.raises(DCERPCException) as raised:
+            exporter.ResolveOxid2(login.get_oxid() ^ 1, [7])
+        assert raised.value.get_error_code() == 0x776                      # OR_INVALID_OXID
+    finally:
+        dce.get_rpc_transport().disconnect()
+
+
+def test_rem_unknown_query_interface_add_ref_and_release(responder, client):
+    from impacket.dcerpc.v5.dcom.wmi import IID_IWbemLevel1Login, IID_IWbemServices
+    responder()
+    login = client("sms711").login()
+    same = wmi.IWbemLevel1Login(login.RemQueryInterface(1, [IID_IWbemLevel1Login[:16]]))
+    same.NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)
+    with pytest.raises(DCERPCException) as raised:
+        login.RemQueryInterface(1, [IID_IWbemServices[:16]])
+    assert raised.value.get_error_code() == 0x80004002                     # E_NOINTERFACE
+    login.RemAddRef()
+    for _ in range(5 + 1 + 1):                                             # OBJREF's 5, the QI's 1, the AddRef's 1
+        login.RemRelease()
+    with pytest.raises(DCERPCException, match="RPC_E_INVALID_OBJECT"):    # a fault PDU, 0x80010114
+        login.NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)

@@ -34,7 +34,7 @@ class DcomObject:
     iid: bytes                 # 20-byte interface id + version, as impacket writes it
     handler: object            # has ``call(opnum, stub, caller) -> bytes``
     oid: int
-    refs: int = 1
+    refs: int = 5                  # the cPublicRefs handed out with the OBJREF
     extra_iids: set = field(default_factory=set)
 
 
@@ -239,14 +239,20 @@ class Exporter:
                     obj = self.objects.get(ref["ipid"])
                 if obj is not None:
                     obj.refs += ref["cPublicRefs"]
-                response["pResults"].append(0 if obj is not None else RPC_E_INVALID_OBJECT)
+                result = dcomrt.DWORD()
+                result["Data"] = 0 if obj is not None else RPC_E_INVALID_OBJECT
+                response["pResults"].append(result)
             response["ErrorCode"] = 0
             return response.getData()
         if opnum == 5:                              # RemRelease
             request = dcomrt.RemRelease(stub)
             for ref in request["InterfaceRefs"]:
                 with self.lock:
-                    self.objects.pop(ref["ipid"], None)     # the lab frees on the first release
+                    obj = self.objects.get(ref["ipid"])
+                    if obj is not None:
+                        obj.refs -= max(1, ref["cPublicRefs"])
+                        if obj.refs <= 0:                   # the last reference: the object is gone
+                            del self.objects[ref["ipid"]]
             response = dcomrt.RemReleaseResponse()
             response["ORPCthat"] = _orpcthat()
             response["ErrorCode"] = 0
