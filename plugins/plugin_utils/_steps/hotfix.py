@@ -65,6 +65,9 @@ def what_happened_to_distmgr(outcome: dict, backup_suffix: str) -> str:
                 f"the new or a partly written file; the original is kept as {backup}")
     if "swap" not in taken:
         return "Distmgr.dll was not changed"
+    if not any(step.get("ok") for step in steps if step.get("step") == "swap"):
+        return (f"the swap failed and the transaction reports no restore: Distmgr.dll may be partly written; "
+                f"the original is kept as {backup}")
     return (f"Distmgr.dll was swapped and the transaction reports no restore: it may be the new file; "
             f"the original is kept as {backup}")
 
