@@ -79,6 +79,7 @@ def test_active_packages_keep_the_deletion_in_progress(wmi, lab):
     ({"wmi_unavailable": True}, "WBEM_E_INVALID_NAMESPACE (0x8004100e)"),
     ({"wmi_access_denied": True}, "E_ACCESSDENIED (0x80070005): DCOM refused the account"),
     ({"rpc_unavailable": True}, "RPC_S_SERVER_UNAVAILABLE (0x800706ba): nothing answers on TCP port 135"),
+    ({"wmi_down": True}, "CO_E_SERVER_EXEC_FAILURE (0x80080005): the WMI service (winmgmt) did not start"),
 ])
 def test_a_fault_leaves_the_active_list_unknown_with_the_reason(wmi, lab, fault, message):
     lab.start(sms711=dict(fault))

@@ -46,7 +46,7 @@ def hierarchy(tmp_path):
 def set_host(state_dir, name, **changes):
     state = HostState.load(state_dir / "hosts" / name)
     for key, value in changes.items():
-        if key in ("wmi_unavailable", "wmi_access_denied", "wmi_query_hangs", "rpc_unavailable"):
+        if key in ("wmi_down", "wmi_unavailable", "wmi_access_denied", "wmi_query_hangs", "rpc_unavailable"):
             state.faults[key] = value
         else:
             state.data[key] = value
@@ -265,6 +265,13 @@ def test_fault_access_denied_refuses_the_activation(responder, client):
     with pytest.raises(DCERPCException) as raised:
         client("sms711").login()
     assert raised.value.get_error_code() == 0x80070005                 # E_ACCESSDENIED
+
+
+def test_fault_wmi_down_fails_the_activation(responder, client):
+    responder(lambda folder: set_host(folder, "sms711", wmi_down=True))
+    with pytest.raises(DCERPCException) as raised:
+        client("sms711").login()
+    assert raised.value.get_error_code() == 0x80080005                 # CO_E_SERVER_EXEC_FAILURE
 
 
 def test_fault_rpc_unavailable_closes_port_135(responder, hierarchy):

@@ -32,7 +32,8 @@ What is answered (one module per job):
 - ``wmio``: MS-WMIO encoding of classes and instances (impacket only decodes them);
 - ``responder``: the listeners, start/stop.
 
-Faults (``host.json`` ``faults``): ``wmi_unavailable`` (SMS namespaces missing), ``wmi_access_denied``
+Faults (``host.json`` ``faults``): ``wmi_down`` (the WMI service does not start), ``wmi_unavailable`` (SMS
+namespaces missing), ``wmi_access_denied``
 (activation refused), ``wmi_query_hangs`` (a query never answers), ``rpc_unavailable`` (port 135 closed;
 read when the responder starts).
 """

@@ -3,6 +3,7 @@
 Every answer is read from the host's ``host.json`` at the time of the call (the Samba lab and the WinRM
 twins change the same state), so WMI agrees with the other transports. Faults from ``host.json`` ``faults``:
 
+- ``wmi_down``: the whole WMI service fails to start: the activation answers ``CO_E_SERVER_EXEC_FAILURE``;
 - ``wmi_unavailable``: the SMS Provider namespaces (``root\\SMS``...) do not exist:
   ``WBEM_E_INVALID_NAMESPACE`` (the WinRM probe twin reports the same code);
 - ``wmi_access_denied``: DCOM refuses the activation with ``E_ACCESSDENIED`` (an account that is not an
@@ -84,7 +85,10 @@ class HostWmi:
     def activate(self, clsid: bytes, caller: str):
         if clsid != wmi.CLSID_WbemLevel1Login:
             return 0x80040154                    # REGDB_E_CLASSNOTREG
-        if self.state().faults.get("wmi_access_denied"):
+        faults = self.state().faults
+        if faults.get("wmi_down"):
+            return 0x80080005                    # CO_E_SERVER_EXEC_FAILURE: winmgmt did not start
+        if faults.get("wmi_access_denied"):
             LOG.info("%s: activation refused for %s (fault wmi_access_denied)", self.server_name, caller)
             return 0x80070005                    # E_ACCESSDENIED
         return Level1Login(self)

@@ -64,6 +64,7 @@ NAMES = {
     0x80041017: ("WBEM_E_INVALID_QUERY", "the query was refused"),
     0x80041002: ("WBEM_E_NOT_FOUND", "the object does not exist"),
     0x80040154: ("REGDB_E_CLASSNOTREG", "WMI is not installed on this server"),
+    0x80080005: ("CO_E_SERVER_EXEC_FAILURE", "the WMI service (winmgmt) did not start on this server"),
     0x800706BA: ("RPC_S_SERVER_UNAVAILABLE", "nothing answers on TCP port 135: the server is down, a firewall "
                                              "blocks it or DCOM is disabled"),
 }
