@@ -95,17 +95,30 @@ def serve_msrpc_command(args: argparse.Namespace) -> int:
     except SambaError as exc:
         sys.exit(str(exc))
     pid_file = state_dir / "samba.pid"
+    wmi, wmi_addresses = None, {}
     try:
-        inventory = {"all": {"children": {INVENTORY_GROUP: {"hosts": {n: lab.inventory_vars(n) for n in hosts}}}}}
+        if os.geteuid() == 0:      # WMI over DCOM: port 135 of a 127.0.0.x per host (smslab.dcom)
+            from smslab.dcom import WmiResponder, free_loopback_addresses
+            wmi_addresses = free_loopback_addresses(list(hosts))
+            wmi = WmiResponder(state_dir, list(hosts), wmi_addresses.__getitem__).start()
+        else:
+            print("WMI not served (DCOM needs port 135, i.e. root): every host's active packages stay unknown",
+                  flush=True)
+        inventory = {"all": {"children": {INVENTORY_GROUP: {"hosts": {
+            n: {**lab.inventory_vars(n), **({"q244405_msrpc_wmi_address": wmi_addresses[n]} if wmi else {})}
+            for n in hosts}}}}}
         (state_dir / "inventory-msrpc.yml").write_text(
             "# written by smslab serve-msrpc; regenerated on every start\n" + yaml.safe_dump(inventory, sort_keys=False),
             encoding="utf-8")
         pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         for name, host in hosts.items():
-            print(f"{name}: smb://{host.address}:{host.port} (user {host.domain}\\{host.user})", flush=True)
+            wmi_at = f", WMI {wmi_addresses[name]}:135" if wmi else ""
+            print(f"{name}: smb://{host.address}:{host.port}{wmi_at} (user {host.domain}\\{host.user})", flush=True)
         print(f"inventory: {state_dir / 'inventory-msrpc.yml'}", flush=True)
         done.wait()
     finally:
+        if wmi is not None:
+            wmi.stop()
         lab.stop()
         pid_file.unlink(missing_ok=True)
     return 0
