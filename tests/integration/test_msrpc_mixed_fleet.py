@@ -36,8 +36,9 @@ def mixed(tmp_path):
         hosts = _hosts(inventory)
         for name in MSRPC:
             variables = hosts[name]
-            for key in [k for k in variables if k.startswith("ansible_winrm") or k in ("ansible_port", "ansible_user",
-                                                                                      "ansible_password")]:
+            winrm_only = [k for k in variables
+                          if k.startswith("ansible_winrm") or k in ("ansible_port", "ansible_user", "ansible_password")]
+            for key in winrm_only:
                 del variables[key]
             variables.update(samba.inventory_vars(name), q244405_msrpc_wmi_address=addresses[name],
                              q244405_msrpc_cache_dir=str(tmp_path / "msrpc-cache"))

@@ -221,8 +221,8 @@ def test_packages_are_removed_over_smb_and_a_second_run_changes_nothing(tmp_path
     ({"smb1": False}, {"dialect": "smb1"}, "connect", "refused SMB1 (NT LM 0.12)"),
     ({"ntlmv1": True}, {}, "login", None),
 ])
-def test_connection_failures_are_one_clear_error_naming_host_operation_and_status(tmp_path, options, overrides,
-                                                                                     operation, expected):
+def test_connection_failures_are_one_clear_error_naming_host_operation_and_status(
+        tmp_path, options, overrides, operation, expected):
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 
     with samba_site(tmp_path, hosts=["sms610"], options={"sms610": options}) as (state_dir, lab, _):

@@ -14,24 +14,30 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from impacket import nt_errors, smb, system_errors
-from impacket import smb3
-from impacket.dcerpc.v5 import transport as rpc_transport
-from impacket.dcerpc.v5.rpcrt import DCERPCException, rpc_status_codes
-from impacket.nmb import NETBIOS_SESSION_PORT, NetBIOSError, NetBIOSTimeout
-from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_30
-from impacket.smbconnection import SessionError, SMBConnection
+# impacket / pefile are imported guarded: ansible-test imports every file without them, and the transport says
+# what is missing before anything is used (deps.missing()).
+try:
+    from impacket import nt_errors, smb, smb3, system_errors
+    from impacket.dcerpc.v5 import transport as rpc_transport
+    from impacket.dcerpc.v5.rpcrt import DCERPCException, rpc_status_codes
+    from impacket.nmb import NetBIOSError, NetBIOSTimeout
+    from impacket.smbconnection import SessionError, SMBConnection
+except ImportError:
+    nt_errors = smb = smb3 = system_errors = rpc_transport = rpc_status_codes = SMBConnection = None
+    DCERPCException = NetBIOSError = NetBIOSTimeout = SessionError = type("ImpacketMissing", (Exception,), {})
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import MsrpcSettings
 
-DIALECT_CODES = {"auto": None, "smb1": smb.SMB_DIALECT, "smb2": SMB2_DIALECT_002, "smb3": SMB2_DIALECT_30}
-DIALECT_NAMES = {smb.SMB_DIALECT: "NT LM 0.12 (SMB1)", SMB2_DIALECT_002: "SMB 2.0.2", 0x0210: "SMB 2.1",
-                 SMB2_DIALECT_30: "SMB 3.0", 0x0302: "SMB 3.0.2", 0x0311: "SMB 3.1.1"}
+SMB1_DIALECT = "NT LM 0.12"          # impacket.smb.SMB_DIALECT; SMB2 dialects are MS-SMB2 2.2.3 numbers
+NETBIOS_SESSION_PORT = 139
+DIALECT_CODES = {"auto": None, "smb1": SMB1_DIALECT, "smb2": 0x0202, "smb3": 0x0300}
+DIALECT_NAMES = {SMB1_DIALECT: "NT LM 0.12 (SMB1)", 0x0202: "SMB 2.0.2", 0x0210: "SMB 2.1",
+                 0x0300: "SMB 3.0", 0x0302: "SMB 3.0.2", 0x0311: "SMB 3.1.1"}
 
 # NT status codes that mean "this path is not there" (a missing file is an answer, not an error).
-NOT_FOUND = {nt_errors.STATUS_NO_SUCH_FILE, nt_errors.STATUS_OBJECT_NAME_NOT_FOUND,
-             nt_errors.STATUS_OBJECT_PATH_NOT_FOUND, nt_errors.STATUS_NOT_FOUND}
+# STATUS_NO_SUCH_FILE, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_PATH_NOT_FOUND, STATUS_NOT_FOUND (MS-ERREF 2.3)
+NOT_FOUND = {0xC000000F, 0xC0000034, 0xC000003A, 0xC0000225}
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -164,12 +170,12 @@ class MsrpcSession:
 
     def _count(self, conn: SMBConnection) -> None:
         inner = conn.getSMBServer()
-        attribute = "_sess" if conn.getDialect() == smb.SMB_DIALECT else "_NetBIOSSession"
+        attribute = "_sess" if conn.getDialect() == SMB1_DIALECT else "_NetBIOSSession"
         setattr(inner, attribute, _CountingSession(getattr(inner, attribute), self.stats))
 
     def _login(self, conn: SMBConnection) -> None:
         s = self.settings
-        smb1 = conn.getDialect() == smb.SMB_DIALECT
+        smb1 = conn.getDialect() == SMB1_DIALECT
         try:
             # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in.
             conn.login(s.user, s.password, s.domain, ntlmFallback=s.allow_ntlmv1 and smb1)

@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from impacket.smbconnection import FILE_OVERWRITE_IF, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE
-
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
     NOT_FOUND, MsrpcSession, describe, status_code)
 
+# MS-FSCC 2.6 attributes, MS-SMB2 2.2.13 share access and create disposition
+FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE = 0x1, 0x2, 0x4
+FILE_OVERWRITE_IF = 0x5
 FILE_ATTRIBUTE_DIRECTORY = 0x10
 FILE_ATTRIBUTE_REPARSE_POINT = 0x400
 FILE_READ_DATA = 0x0001

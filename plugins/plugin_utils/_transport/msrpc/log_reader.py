@@ -4,7 +4,8 @@
 
 ``LineFilter`` is ``Search-LogFile`` of sms_probe.ps1 in Python: the same physical line numbers, the same
 4096-character cut, the same decoding (``Get-LogEncoding``: a UTF-8 / UTF-16 byte order mark, UTF-16
-recognised by its zero bytes, else the host's ANSI code page, read from its registry), the same rule that appends the next physical line to a match whose entry does not end
+recognised by its zero bytes, else the host's ANSI code page, read from its registry), the same rule
+that appends the next physical line to a match whose entry does not end
 on it; the LogPattern is the controller's own Python pattern, case-insensitive. The matches then go
 through the project's parser (``distmgr_log.entries_from_probe_matches``) exactly as the winrm path's do.
 

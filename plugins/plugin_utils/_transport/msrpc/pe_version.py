@@ -12,12 +12,15 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-import pefile
+try:
+    import pefile
+except ImportError:  # deps.missing() names it before any use (ansible-test imports this file without it)
+    pefile = None
 
 HEAD_BYTES = 4096                  # the DOS stub, PE header and section table of any ordinary DLL
 MAX_HEADER_BYTES = 64 * 1024
 MAX_RESOURCE_BYTES = 16 * 1024 * 1024
-_RESOURCE = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]
+_RESOURCE = 2                      # IMAGE_DIRECTORY_ENTRY_RESOURCE (PE/COFF 3.4.3)
 
 
 class NotPeImage(ValueError):

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import re
 
-from impacket.dcerpc.v5 import rrp
-from impacket.system_errors import ERROR_FILE_NOT_FOUND
+# impacket / pefile are imported guarded: ansible-test imports every file without them, and the transport says
+# what is missing before anything is used (deps.missing()).
+try:
+    from impacket.dcerpc.v5 import rrp
+except ImportError:
+    rrp = None
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
     MsrpcSession, status_code)
 
 _HKLM = re.compile(r"^(?:HKLM|HKEY_LOCAL_MACHINE):?\\", re.IGNORECASE)
-VALUE_TYPES = {"string": rrp.REG_SZ, "expandstring": rrp.REG_EXPAND_SZ, "dword": rrp.REG_DWORD,
-               "qword": rrp.REG_QWORD, "multistring": rrp.REG_MULTI_SZ}
+ERROR_FILE_NOT_FOUND = 2
+# value types and access rights (MS-RRP 2.2.4 / 2.2.3)
+REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ, REG_QWORD = 1, 2, 4, 7, 11
+KEY_READ, KEY_SET_VALUE = 0x20019, 0x0002
+VALUE_TYPES = {"string": REG_SZ, "expandstring": REG_EXPAND_SZ, "dword": REG_DWORD,
+               "qword": REG_QWORD, "multistring": REG_MULTI_SZ}
 TYPE_NAMES = {code: name for name, code in VALUE_TYPES.items()}
 
 
@@ -31,9 +39,9 @@ def subkey(key: str) -> str:
 
 
 def _plain(value_type: int, data):
-    if value_type in (rrp.REG_SZ, rrp.REG_EXPAND_SZ) and isinstance(data, str):
+    if value_type in (REG_SZ, REG_EXPAND_SZ) and isinstance(data, str):
         return data.rstrip("\x00")
-    if value_type == rrp.REG_MULTI_SZ and isinstance(data, str):
+    if value_type == REG_MULTI_SZ and isinstance(data, str):
         return [part for part in data.rstrip("\x00").split("\x00")]
     return data
 
@@ -76,7 +84,7 @@ class Registry:
 
     def read_values(self, key: str, names: list[str], operation: str = "registry") -> dict | None:
         """``{name: value or None}`` for exactly ``names``; None when the key itself is missing."""
-        handle = self._open(key, rrp.KEY_READ, operation)
+        handle = self._open(key, KEY_READ, operation)
         if handle is None:
             return None
         try:
@@ -95,7 +103,7 @@ class Registry:
 
     def read_value(self, key: str, name: str, operation: str = "registry") -> tuple[bool, int | None, object]:
         """(key exists, value type or None, value or None)."""
-        handle = self._open(key, rrp.KEY_READ, operation)
+        handle = self._open(key, KEY_READ, operation)
         if handle is None:
             return False, None, None
         try:
@@ -109,12 +117,12 @@ class Registry:
         code = VALUE_TYPES.get(value_type)
         if code is None:
             raise self.session.error(operation, f"value type {value_type!r}: expected one of {', '.join(VALUE_TYPES)}")
-        handle = self._open(key, rrp.KEY_READ | rrp.KEY_SET_VALUE, operation)
+        handle = self._open(key, KEY_READ | KEY_SET_VALUE, operation)
         if handle is None:
             raise self.session.error(operation, f"registry key {key} not found")
-        if code in (rrp.REG_SZ, rrp.REG_EXPAND_SZ):
+        if code in (REG_SZ, REG_EXPAND_SZ):
             data = str(data) + "\x00"
-        elif code == rrp.REG_MULTI_SZ:
+        elif code == REG_MULTI_SZ:
             data = "".join(f"{part}\x00" for part in data) + "\x00"
         else:
             data = int(data)

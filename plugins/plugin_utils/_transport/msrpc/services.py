@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import time
 
-from impacket.dcerpc.v5 import scmr
-from impacket.system_errors import (ERROR_SERVICE_ALREADY_RUNNING, ERROR_SERVICE_DOES_NOT_EXIST,
-                                    ERROR_SERVICE_NOT_ACTIVE)
+# impacket / pefile are imported guarded: ansible-test imports every file without them, and the transport says
+# what is missing before anything is used (deps.missing()).
+try:
+    from impacket.dcerpc.v5 import scmr
+except ImportError:
+    scmr = None
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
@@ -22,7 +25,9 @@ STATES = {1: "stopped", 2: "start_pending", 3: "stop_pending", 4: "running",
           5: "continue_pending", 6: "pause_pending", 7: "paused"}
 START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
 POLL_SECONDS = 0.5
-_ACCESS = scmr.SERVICE_QUERY_STATUS | scmr.SERVICE_START | scmr.SERVICE_STOP
+ERROR_SERVICE_ALREADY_RUNNING, ERROR_SERVICE_DOES_NOT_EXIST, ERROR_SERVICE_NOT_ACTIVE = 1056, 1060, 1062
+SERVICE_QUERY_STATUS, SERVICE_START, SERVICE_STOP, SERVICE_CONTROL_STOP = 0x0004, 0x0010, 0x0020, 1   # MS-SCMR 2.2
+_ACCESS = SERVICE_QUERY_STATUS | SERVICE_START | SERVICE_STOP
 
 
 class Services:
@@ -106,7 +111,7 @@ class Services:
             return
         if state != "stop_pending":
             try:
-                scmr.hRControlService(self._dce(operation), handle, scmr.SERVICE_CONTROL_STOP)
+                scmr.hRControlService(self._dce(operation), handle, SERVICE_CONTROL_STOP)
             except Exception as exc:
                 if status_code(exc) != ERROR_SERVICE_NOT_ACTIVE:
                     raise self.session.failure(operation, exc, f"stop service {name}") from None

@@ -16,6 +16,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAU
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import HostTransport, TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import MsrpcSession
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.deps import missing
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import SmbFiles
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.hotfix import hotfix_transaction
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import LogCache
@@ -180,6 +181,9 @@ def transport(action, task_vars: dict) -> MsrpcTransport:
     from ansible.utils.display import Display
 
     host = str(task_vars.get("inventory_hostname") or "localhost")
+    absent = missing()
+    if absent:
+        raise TransportError(host, "connect", absent)
     try:
         settings = settings_from_vars(host, host_variables(action, task_vars))
     except SettingsError as exc:

@@ -139,3 +139,22 @@ def test_ntlmv1_is_used_only_when_allowed_and_then_with_a_warning_naming_the_hos
         session._login(conn)
         assert conn.fallback is allow
         assert bool(warnings) is warned and (not warned or warnings[0].startswith("sms610: logged on with NTLMv1"))
+
+
+def test_a_controller_without_impacket_gets_one_clear_error(monkeypatch):
+    import importlib
+
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import deps
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.transport import transport
+
+    real = importlib.import_module
+
+    def no_impacket(name, *args):
+        if name == "impacket":
+            raise ImportError("No module named 'impacket'")
+        return real(name, *args)
+    monkeypatch.setattr(deps.importlib, "import_module", no_impacket)
+    with pytest.raises(TransportError) as caught:
+        transport(None, {"inventory_hostname": "sms610", **GOOD})
+    assert str(caught.value).startswith("sms610: connect: the msrpc transport needs impacket")
