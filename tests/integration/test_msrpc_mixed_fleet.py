@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lab_harness import make_lab
-from msrpc_harness import require_samba
+from msrpc_harness import probe_parameters, require_samba, transport
 from smslab.samba import SambaLab
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the WMI responder listens on port 135: needs root")
@@ -43,6 +43,7 @@ def mixed(tmp_path):
             variables.update(samba.inventory_vars(name), q244405_msrpc_wmi_address=addresses[name],
                              q244405_msrpc_cache_dir=str(tmp_path / "msrpc-cache"))
         lab.inventory.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+        lab.samba = samba
         yield lab
     finally:
         if responder is not None:
@@ -70,14 +71,24 @@ def pck(lab, host, package_id):
     return [p for p in (lab.hosts_dir / host / "fs").rglob("*.PCK") if p.name.upper().startswith(package_id)]
 
 
+def logging_on(lab, name):
+    host = transport(lab.samba, name, lab.tmp)
+    try:
+        return host.probe(probe_parameters())["distmgr_log"]["logging_enabled"]
+    finally:
+        host.close()
+
+
 def test_one_run_over_both_transports(mixed):
     lab = mixed
+    options = {"q244405_policy": "workaround", "q244405_enable_distmgr_logging": True}
     before = lab.state_hash()
-    check = lab.playbook("--check", "--diff", extra_vars={"q244405_policy": "workaround"})
+    check = lab.playbook("--check", "--diff", extra_vars=options)
     assert check.rc == 0 and not check.failed_hosts(), check.stdout[-3000:]
     assert lab.state_hash() == before, "check mode changed a host"
+    assert logging_on(lab, "sms620") is False, "check mode set the registry value over msrpc"
 
-    run = lab.playbook(extra_vars={"q244405_policy": "workaround"})
+    run = lab.playbook(extra_vars=options)
     assert run.rc == 0 and not run.failed_hosts(), run.stdout[-4000:]
     for host, gone in (("sms610", ["60000012", "60000014"]), ("sms620", ["60000012", "60000015"])):
         for package_id in gone:
@@ -85,9 +96,10 @@ def test_one_run_over_both_transports(mixed):
     assert pck(lab, "sms610", "60000013") and pck(lab, "sms610", "6100001G"), "active and odd files are kept"
     assert not pck(lab, "sms630", "60000016"), "the winrm child's leftover goes on the same evidence"
 
+    assert logging_on(lab, "sms620") is True, "the logging option over msrpc"
     report = json.loads(lab.latest_report("run").read_text(encoding="utf-8"))
     assert {record["host"]: record["status"] for record in report["hosts"]} == {
         "sms600": "ok", "sms610": "ok", "sms620": "ok", "sms630": "ok"}
 
-    again = lab.playbook(extra_vars={"q244405_policy": "workaround"})
+    again = lab.playbook(extra_vars=options)
     assert again.rc == 0 and all(counts["changed"] == 0 for counts in again.recap.values()), again.stdout[-3000:]
