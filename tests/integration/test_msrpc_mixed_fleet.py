@@ -103,3 +103,20 @@ def test_one_run_over_both_transports(mixed):
 
     again = lab.playbook(extra_vars=options)
     assert again.rc == 0 and all(counts["changed"] == 0 for counts in again.recap.values()), again.stdout[-3000:]
+
+
+def test_the_manual_hotfix_over_msrpc_then_nothing_to_do(mixed):
+    lab = mixed
+    dll = lab.hosts_dir / "sms610" / "fs" / "C" / "SMS" / "bin" / "i386" / "Distmgr.dll"
+    new = (lab.state_dir / "hotfix" / "i386" / "Distmgr.dll").read_bytes()
+    limit = ["--limit", "sms600,sms610"]
+    run = lab.playbook(*limit, extra_vars={"q244405_policy": "hotfix"})
+    assert run.rc == 0 and not run.failed_hosts(), run.stdout[-4000:]
+    assert dll.read_bytes() == new
+    assert not (lab.hosts_dir / "sms610" / "fs" / "C" / "SMS" / "Logs" / "Q244405.journal.json").exists()
+    assert lab.services("sms610")["SMS_EXECUTIVE"] == "running"
+    record = next(r for r in json.loads(lab.latest_report("run").read_text(encoding="utf-8"))["hosts"]
+                  if r["host"] == "sms610")
+    assert record["hotfix"]["applied"] and record["q244405"]["fixed_by"] == "hotfix", record["hotfix"]
+    again = lab.playbook(*limit, extra_vars={"q244405_policy": "hotfix"})
+    assert again.rc == 0 and again.recap["sms610"]["changed"] == 0, again.stdout[-3000:]
