@@ -88,7 +88,8 @@ def measure(n_hosts: int, parallel: int, work: Path) -> None:
     starts = [host.start_seconds for host in hosts]
     print(f"{n_hosts:>5} hosts: start {started:6.1f} s wall (per host median {statistics.median(starts):.2f} s, "
           f"max {max(starts):.2f} s); per host {statistics.mean(p[0] for p in per_host):.1f} processes, "
-          f"{statistics.mean(p[1] for p in per_host) / 1024:.1f} MiB PSS, {statistics.mean(p[2] for p in per_host):.0f} fds; "
+          f"{statistics.mean(p[1] for p in per_host) / 1024:.1f} MiB PSS, "
+          f"{statistics.mean(p[2] for p in per_host):.0f} fds; "
           f"first session median {statistics.median(sessions):.2f} s, max {max(sessions):.2f} s; "
           f"stop {stopped:.1f} s; left after stop: {len(lab.pids())}", flush=True)
 
