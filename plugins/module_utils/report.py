@@ -12,7 +12,7 @@ Per-host result (the value of ``hosts[<inventory name>]``, produced by the q2444
       "error": None,                           # str: the cause when failed/unreachable/skipped
       "check_mode": False,                     # True: nothing changed, actions are predictions
       "site": {"site_code": "610", "parent_site_code": "600", "version": "2.00.1380.1000",
-               "service_pack": "SP1", "platform": "i386", "logging_enabled": False,
+               "service_pack": "SP1", "platform": "i386", "transport": "winrm", "logging_enabled": False,
                "log_evidence": False,          # a Distmgr.log existed when the run decided
                "logging_note": "Distmgr.log logging is off (...): no log evidence on this site"},
       "q244405": {"affected": True, "fixed_by": None, "reason": "..."},   # measured before changes
@@ -185,6 +185,7 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
             "version": site.get("version"),
             "service_pack": site.get("service_pack"),
             "platform": site.get("platform"),
+            "transport": site.get("transport"),     # how the controller reached the host (winrm, msrpc)
             "logging_enabled": site.get("logging_enabled"),
             "log_evidence": site.get("log_evidence"),
             "logging_note": site.get("logging_note"),
@@ -344,8 +345,8 @@ def render_markdown(report: dict) -> str:
         "",
         "## Sites",
         "",
-        "| Host | Site | Status | Version | Q244405 | Hotfix | Bytes | Summary |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Host | Site | Status | Version | Transport | Q244405 | Hotfix | Bytes | Summary |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in report.get("hosts", []):
         q = e["q244405"]
@@ -354,7 +355,8 @@ def render_markdown(report: dict) -> str:
                  "not affected" if q["affected"] is False else "unknown")
         lines.append(
             f"| {_md(e['host'])} | {_md(e['site'].get('site_code'))} | {_md(e['status'])} | "
-            f"{_md(e['site'].get('version'))} {_md(e['site'].get('service_pack'))} | {_md(qtext)} | "
+            f"{_md(e['site'].get('version'))} {_md(e['site'].get('service_pack'))} | {_md(e['site'].get('transport'))} | "
+            f"{_md(qtext)} | "
             f"{_md(e['hotfix']['state'])} | {_size(e['bytes_reclaimed'])} | {_md(e['summary'])} |"
         )
     failures = [e for e in report.get("hosts", []) if e["status"] != "ok"]
@@ -473,7 +475,7 @@ def render_html(report: dict) -> str:
             + _td(e["host"]) + _td(e["site"].get("site_code")) + _td(e["site"].get("parent_site_code"))
             + _td(e["status"], "status")
             + _td(" ".join(x for x in (_cell(e["site"].get("version")), _cell(e["site"].get("service_pack"))) if x))
-            + _td(e["site"].get("platform"))
+            + _td(e["site"].get("platform")) + _td(e["site"].get("transport"))
             + _td({True: "on", False: "off"}.get(e["site"].get("logging_enabled"), "unknown"))
             + _td(qtext) + _td(e["hotfix"]["state"])
             + _td(len(e["leftovers"]), sort=len(e["leftovers"]))
@@ -484,7 +486,7 @@ def render_html(report: dict) -> str:
         )
     parts.append("<h2>Sites</h2>")
     parts.append(_table(
-        ["Host", "Site", "Parent", "Status", "Version", "Platform", "Logging", "Q244405", "Hotfix",
+        ["Host", "Site", "Parent", "Status", "Version", "Platform", "Transport", "Logging", "Q244405", "Hotfix",
          "Packages", "Would remove" if check else "Removed", "Refused",
          "Bytes " + ("would reclaim" if check else "reclaimed"), "Summary"],
         site_rows))

@@ -44,3 +44,12 @@ def test_a_forced_active_package_is_refused():
     entry = record(force=["61000001"])["hosts"][0]
     actions = {row["package_id"] or row["name"]: (row["action"], row["reason"]) for row in entry["leftovers"]}
     assert actions["61000001"][0] == "refused" and actions["61000001"][1].startswith("cannot force: active")
+
+
+def test_the_report_names_the_transport_that_reached_the_host():
+    from ansible_collections.sms.remediation.plugins.module_utils.report import render_html, render_markdown
+    site = parse_probe("sms610", pb.site_probe("610", "600"), TABLE, transport="msrpc")
+    report = build_report({"sms610": host_result("sms610", {"error": None}, site.to_facts(), False)}, {"policy": "auto"})
+    assert report["hosts"][0]["site"]["transport"] == "msrpc"
+    assert "| msrpc |" in render_markdown(report)
+    assert "<td>msrpc</td>" in render_html(report)
