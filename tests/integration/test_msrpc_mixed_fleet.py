@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lab_harness import make_lab
-from msrpc_harness import probe_parameters, require_samba, transport
+from msrpc_harness import folder_digest, probe_parameters, require_samba, transport
 from smslab.samba import SambaLab
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the WMI responder listens on port 135: needs root")
@@ -120,3 +120,18 @@ def test_the_manual_hotfix_over_msrpc_then_nothing_to_do(mixed):
     assert record["hotfix"]["applied"] and record["q244405"]["fixed_by"] == "hotfix", record["hotfix"]
     again = lab.playbook(*limit, extra_vars={"q244405_policy": "hotfix"})
     assert again.rc == 0 and again.recap["sms610"]["changed"] == 0, again.stdout[-3000:]
+
+
+def test_a_wrong_password_fails_that_host_only_with_the_nt_status(mixed):
+    lab = mixed
+    inventory = yaml.safe_load(lab.inventory.read_text(encoding="utf-8"))
+    _hosts(inventory)["sms620"]["q244405_msrpc_password"] = "not-the-password"
+    lab.inventory.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    before = folder_digest(lab.hosts_dir / "sms620")
+    run = lab.playbook(extra_vars={"q244405_policy": "workaround"})
+    assert run.failed_hosts() == {"sms620"}, run.stdout[-3000:]
+    assert ("sms620: login: logon as SMS620\\Administrator on 127.0.0.1: STATUS_LOGON_FAILURE (0xc000006d): "
+            "wrong user, domain or password") in run.stdout
+    assert "not-the-password" not in run.stdout
+    assert not pck(lab, "sms610", "60000012"), "the other hosts went on"
+    assert folder_digest(lab.hosts_dir / "sms620") == before
