@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The text of a collection script as it is sent to a host: the script with the shared prelude
-(``powershell/_prelude.ps1``) put in place of its ``# sms.remediation:prelude`` line.
+"""The text of a collection script as it is sent to a host (private to this collection): the script with the
+shared prelude (``powershell/_prelude.ps1``) put in place of its ``# sms.remediation:prelude`` line.
 
 The prelude cannot go in front: PowerShell allows only comments before a script's ``param()``, and the
 script's first line is its marker (``# sms.remediation:<name> v1``), which the lab dispatches on.
