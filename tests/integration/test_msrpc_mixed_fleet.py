@@ -100,6 +100,10 @@ def test_one_run_over_both_transports(mixed):
     report = json.loads(lab.latest_report("run").read_text(encoding="utf-8"))
     assert {record["host"]: record["status"] for record in report["hosts"]} == {
         "sms600": "ok", "sms610": "ok", "sms620": "ok", "sms630": "ok"}
+    transports = {record["host"]: record["site"].get("transport") for record in report["hosts"]}
+    assert transports == {"sms600": "winrm", "sms610": "msrpc", "sms620": "msrpc", "sms630": "winrm"}
+    markdown = lab.latest_report("run", "md").read_text(encoding="utf-8")
+    assert "msrpc" in markdown and "winrm" in markdown, "the Markdown report names each host's transport"
 
     again = lab.playbook(extra_vars=options)
     assert again.rc == 0 and all(counts["changed"] == 0 for counts in again.recap.values()), again.stdout[-3000:]
