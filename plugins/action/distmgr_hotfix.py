@@ -17,11 +17,6 @@ class ActionModule(SmsActionBase):
 
     def act(self, args, task_vars):
         site = self.site(task_vars, self.probe(task_vars))
-        state = site.q244405
-        if state.fixed_by:
-            before = site.distmgr_version
-            return {"changed": False, "outcome": "already_fixed", "fixed_by": state.fixed_by,
-                    "distmgr_version": {"before": before, "after": before}, "msg": state.reason}
         files = {site.platform: self.hotfix_file(args["src"])} if args["src"] else {}
         request = Request(policy="hotfix", hotfix_method=args["method"], hotfix_files=files,
                           hotfix_sha256={site.platform: args["sha256"]} if args["sha256"] else {},
@@ -33,4 +28,9 @@ class ActionModule(SmsActionBase):
             progress = run_plan(decided, self.transport(task_vars), self.measure(task_vars), Progress())
         except StepError as exc:
             raise AnsibleActionFail(exc.message, result=exc.result) from None
-        return progress.records["hotfix"]
+        if "hotfix" in progress.records:
+            return progress.records["hotfix"]
+        # With the hotfix required, the plan holds no hotfix step only when the site is already fixed.
+        before = site.distmgr_version
+        return {"changed": False, "outcome": "already_fixed", "fixed_by": site.q244405.fixed_by,
+                "distmgr_version": {"before": before, "after": before}, "msg": site.q244405.reason}
