@@ -339,8 +339,9 @@ class _Hotfix:
         self.step = None
         self.reason = self._decide()
 
-    def _skip(self, reason: str, fatal: bool = False) -> str:
-        if fatal or self.request.hotfix_required:
+    def _skip(self, reason: str) -> str:
+        """Not applied, the host is fine; a failure when the hotfix was required (distmgr_hotfix)."""
+        if self.request.hotfix_required:
             return self._refuse(reason)
         return reason
 
@@ -402,9 +403,10 @@ class _Hotfix:
             return None
         what = f"the hotfix's Distmgr.dll {version}" if source is None or source.version else \
             f"the hotfix's Distmgr.dll ({source.src} has no version resource: taken as the KB's {known})"
-        return (f"{what} belongs to build {build}, and this site is SMS 2.0 {site.service_pack or ''} build "
-                f"{site.build}: mixing component builds is not what KB Q244405 describes (its resolution for "
-                "this site is the service pack); set allow_cross_build to apply it anyway").replace("  ", " ")
+        pack = f"{site.service_pack} " if site.service_pack else ""
+        return (f"{what} belongs to build {build}, and this site is SMS 2.0 {pack}build {site.build}: mixing "
+                "component builds is not what KB Q244405 describes (its resolution for this site is the service "
+                "pack); set allow_cross_build to apply it anyway")
 
     def _installer_unusable(self, installer_platforms) -> str | None:
         site, request, table = self.site, self.request, self.table
