@@ -96,6 +96,7 @@ class FakeTransport(HostTransport):
 
     def act_on_packages(self, parameters):
         self.calls.append("act_on_packages")
+        assert "(?P<" not in parameters["IdPattern"], "every regex sent to a host is .NET (issue 11 defect 1)"
         pattern = re.compile(parameters["IdPattern"].replace("(?<", "(?P<"), re.IGNORECASE)
         folders = {f.rstrip("\\").lower() for f in parameters["PackageFolders"]}
         items, verb = [], {"absent": "remove", "quarantined": "quarantine", "restored": "restore"}[parameters["Mode"]]
