@@ -42,7 +42,7 @@ def _plain(value_type: int, data):
     if value_type in (REG_SZ, REG_EXPAND_SZ) and isinstance(data, str):
         return data.rstrip("\x00")
     if value_type == REG_MULTI_SZ and isinstance(data, str):
-        return [part for part in data.rstrip("\x00").split("\x00")]
+        return data.rstrip("\x00").split("\x00")
     return data
 
 

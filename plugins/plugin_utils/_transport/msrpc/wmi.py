@@ -232,7 +232,7 @@ class WmiConnection:
                 raise
         services.ExecMethod = exec_method
         try:
-            process_class, _ = services.GetObject("Win32_Process")
+            process_class, _call_result = services.GetObject("Win32_Process")
             out = process_class.Create(command_line, current_directory, None)
         except Exception as exc:                 # noqa: BLE001
             raise self.fail("run_installer", exc, "Win32_Process.Create") from None
@@ -334,7 +334,7 @@ def active_packages(session, site_code: str | None, timeout: int | None = None) 
     namespace = DEFAULTS["wmi_namespace_template"].format(site_code=site_code) if site_code else None
     try:
         with connected(session, timeout) as connection:
-            _, namespace = _namespace(connection, site_code)
+            _site_code, namespace = _namespace(connection, site_code)
             rows = connection.query(namespace, f"select PackageID, ActionInProgress, SourceSite from "
                                                f"{_facts()['package']}")
     except WmiError as exc:
