@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from impacket.dcerpc.v5.dcom import wmi
@@ -36,11 +37,18 @@ HIERARCHY = ROOT / "lab" / "scenarios" / "hierarchy.yml"
 INSTALLER = "C:\\SMSHOTFIX\\Q244405\\Q244405.exe"
 
 
+class Hierarchy(NamedTuple):
+    """The hierarchy scenario's state folder, its host names and each host's 127.0.0.x."""
+    state_dir: Path
+    names: list[str]
+    addresses: dict[str, str]
+
+
 @pytest.fixture
 def hierarchy(tmp_path):
     state_dir = tmp_path / "state"
     names = build_state_dir(HIERARCHY, state_dir)
-    return state_dir, names, free_loopback_addresses(names)
+    return Hierarchy(state_dir, names, free_loopback_addresses(names))
 
 
 def set_host(state_dir, name, **changes):
@@ -103,7 +111,7 @@ class Client:
 
 @pytest.fixture
 def client(hierarchy):
-    state_dir, _, addresses = hierarchy
+    state_dir, addresses = hierarchy.state_dir, hierarchy.addresses
     user, password = lab_credentials(state_dir)
     opened = []
 
@@ -120,7 +128,7 @@ def client(hierarchy):
 
 
 def test_queries_answer_the_scenario_state(responder, client, hierarchy):
-    state_dir, _, _ = hierarchy
+    state_dir = hierarchy.state_dir
     responder()
     state = HostState.load(state_dir / "hosts" / "sms712")
     conn = client("sms712")
@@ -173,7 +181,7 @@ def test_a_namespace_of_another_site_does_not_exist(responder, client):
 
 
 def test_nt4_win32_process_has_no_command_line_unless_the_host_says_so(responder, client, hierarchy):
-    state_dir, _, _ = hierarchy
+    state_dir = hierarchy.state_dir
 
     def console(folder):
         console_line = 'C:\\WINNT\\System32\\mmc.exe "C:\\SMS\\bin\\i386\\sms.msc"'
@@ -192,11 +200,11 @@ def test_nt4_win32_process_has_no_command_line_unless_the_host_says_so(responder
 
 
 def test_create_runs_the_installer_twin_and_the_process_ends(responder, client, hierarchy):
-    state_dir, _, _ = hierarchy
+    state_dir = hierarchy.state_dir
     lab = responder()
     conn = client("sms711")
     cimv2 = conn.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL)
-    process_class, _ = cimv2.GetObject("Win32_Process")
+    process_class, _call_result = cimv2.GetObject("Win32_Process")
     out = conn.values(process_class.Create(f"{INSTALLER} /s", "C:\\SMSHOTFIX\\Q244405", None))
     assert out["ReturnValue"] == 0
     pid = out["ProcessId"]
@@ -216,7 +224,7 @@ def test_create_runs_the_installer_twin_and_the_process_ends(responder, client, 
 def test_create_of_a_missing_program_returns_path_not_found(responder, client):
     responder()
     conn = client("sms711")
-    process_class, _ = conn.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL).GetObject("Win32_Process")
+    process_class, _call_result = conn.login().NTLMLogin(ns("root\\cimv2"), NULL, NULL).GetObject("Win32_Process")
     assert conn.values(process_class.Create("C:\\nowhere\\Q244405.exe /s", "C:\\", None))["ReturnValue"] == 9
 
 
@@ -275,7 +283,7 @@ def test_fault_wmi_down_fails_the_activation(responder, client):
 
 
 def test_fault_rpc_unavailable_closes_port_135(responder, hierarchy):
-    _, _, addresses = hierarchy
+    addresses = hierarchy.addresses
     responder(lambda folder: set_host(folder, "sms711", rpc_unavailable=True))
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((addresses["sms711"], 135), timeout=2).close()
@@ -309,7 +317,7 @@ def test_nothing_is_left_after_stop(hierarchy, client):
 
 
 def test_only_loopback_addresses_are_served(hierarchy):
-    state_dir, names, _ = hierarchy
+    state_dir, names = hierarchy.state_dir, hierarchy.names
     with pytest.raises(ValueError, match="loopback only"):
         WmiResponder(state_dir, names, lambda name: "0.0.0.0").start()
 
@@ -336,7 +344,7 @@ def test_the_oxid_resolver_answers_on_port_135(responder, client, hierarchy):
     from impacket.dcerpc.v5 import transport
     from impacket.dcerpc.v5.dcomrt import IObjectExporter
     from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY
-    state_dir, _, addresses = hierarchy
+    state_dir, addresses = hierarchy.state_dir, hierarchy.addresses
     responder()
     login = client("sms711").login()
     user, password = lab_credentials(state_dir)
@@ -366,7 +374,7 @@ def test_rem_unknown_query_interface_add_ref_and_release(responder, client):
         login.RemQueryInterface(1, [IID_IWbemServices[:16]])
     assert raised.value.get_error_code() == 0x80004002                     # E_NOINTERFACE
     login.RemAddRef()
-    for _ in range(5 + 1 + 1):                                             # OBJREF's 5, the QI's 1, the AddRef's 1
+    for _reference in range(5 + 1 + 1):                                    # OBJREF's 5, the QI's 1, the AddRef's 1
         login.RemRelease()
     with pytest.raises(DCERPCException, match="RPC_E_INVALID_OBJECT"):    # a fault PDU, 0x80010114
         login.NTLMLogin(ns("root\\SMS\\site_711"), NULL, NULL)

@@ -111,7 +111,7 @@ class NtlmServerContext:
         return ntlm.hmac_md5(response_key, proof)
 
     def _verify_v1(self, password: str, nt_response: bytes, lm_response: bytes) -> bytes:
-        expected, _, base_key = ntlm.computeResponseNTLMv1(
+        expected, _lm_expected, base_key = ntlm.computeResponseNTLMv1(
             ntlm.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY, self.server_challenge, lm_response[:8], b"", "", "x",
             password, use_ntlmv2=False)
         if not hmac.compare_digest(expected, nt_response):

@@ -73,7 +73,7 @@ class _HostListener:
     def accept_loop(self) -> None:
         while not self.stop.is_set():
             try:
-                client, _ = self.sock.accept()
+                client, _address = self.sock.accept()
             except socket.timeout:
                 continue
             except OSError:

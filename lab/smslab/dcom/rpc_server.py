@@ -87,7 +87,7 @@ class RpcConnection:
                 pass
 
     def _handle(self, pdu: bytes) -> None:
-        _, _, ptype, flags, _, frag_len, auth_len, call_id = _HEADER.unpack(pdu[:16])
+        _vers, _vers_minor, ptype, flags, _drep, _frag_len, auth_len, call_id = _HEADER.unpack(pdu[:16])
         if ptype in (rpcrt.MSRPC_BIND, rpcrt.MSRPC_ALTERCTX):
             self._bind(pdu, ptype, call_id, auth_len)
         elif ptype == rpcrt.MSRPC_AUTH3:
@@ -109,7 +109,7 @@ class RpcConnection:
         max_tfrag, max_rfrag, assoc_group, ctx_num = struct.unpack("<HHLB", body[:9])
         self.max_xmit = min(max_rfrag or _MAX_FRAGMENT, _MAX_FRAGMENT)
         results, offset = b"", 12
-        for _ in range(ctx_num):
+        for _context_item in range(ctx_num):
             ctx_id, n_transfer = struct.unpack("<HB", body[offset:offset + 3])
             abstract = body[offset + 4:offset + 24]
             transfers = [body[offset + 24 + 20 * i: offset + 44 + 20 * i] for i in range(n_transfer)]
@@ -133,7 +133,7 @@ class RpcConnection:
         ack["ctx_num"] = ctx_num
         ack["ctx_items"] = results
         if auth_len:
-            trailer, token, _ = self._trailer(pdu, auth_len)
+            trailer, token, _trailer_start = self._trailer(pdu, auth_len)
             if trailer["auth_type"] != rpcrt.RPC_C_AUTHN_WINNT:
                 self._send_fault(call_id, 0, RPC_S_ACCESS_DENIED)
                 return
@@ -151,7 +151,7 @@ class RpcConnection:
         self.sock.sendall(ack.getData())
 
     def _auth3(self, pdu: bytes, auth_len: int) -> None:
-        trailer, token, _ = self._trailer(pdu, auth_len)
+        trailer, token, _trailer_start = self._trailer(pdu, auth_len)
         entry = self.security.get(trailer["auth_ctx_id"])
         if entry is None:
             return

@@ -113,7 +113,7 @@ def class_part(cls: CimClass) -> bytes:
         info = pack("<LHLL", prop.cim_type, order, offset, 0) + _qualifier_set(heap, prop)
         lookups.append((prop.name.lower(), heap.add(encoded_string(prop.name)), heap.add(info)))
         offset += len(pack(_SLOT_FORMAT[prop.cim_type], 0))
-    lookup_table = pack("<L", len(lookups)) + b"".join(pack("<LL", n, i) for _, n, i in sorted(lookups))
+    lookup_table = pack("<L", len(lookups)) + b"".join(pack("<LL", n, i) for _key, n, i in sorted(lookups))
     values = _nd_table([_NULL_FLAG] * len(cls.props)) + bytes(offset)
     body = (pack("<L", 4 + len(derivation)) + derivation + _EMPTY_QUALIFIER_SET + lookup_table + values
             + heap.encoded())

@@ -68,4 +68,3 @@ HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 EPOCH_1999 = _dt.datetime(1999, 10, 11, 8, 0, 0)       # first log entry (local time)
 FIXED_MTIME = calendar.timegm((1999, 11, 23, 20, 34, 0))  # generated files that are not the host's
-
