@@ -115,30 +115,46 @@ class Fleet(ServedLab):
         self.start()
 
 
-def run_playbook(fleet: Fleet, env: dict, playbook: Path, args: list[str], label: str) -> dict:
+def playbook_vars(fleet: Fleet) -> dict:
     # The lab answers a command in one Receive (a real WinRM host streams envelopes of MaxEnvelopeSize):
     # building the reply of a 200 MB slurp can outlast the default 30 s read timeout on a busy machine.
-    variables = {"ansible_winrm_read_timeout_sec": 600, "ansible_winrm_operation_timeout_sec": 590,
-                 "q244405_report_dir": str(fleet.root / "reports"),
-                 "q244405_hotfix_files": {p: str(fleet.state_dir / "hotfix" / p / "Distmgr.dll")
-                                          for p in ("i386", "alpha")}}
-    rss_file, out_file = fleet.root / f"{label}.maxrss", fleet.root / f"{label}.out"
+    return {"ansible_winrm_read_timeout_sec": 600, "ansible_winrm_operation_timeout_sec": 590,
+            "q244405_report_dir": str(fleet.root / "reports"),
+            "q244405_hotfix_files": {p: str(fleet.state_dir / "hotfix" / p / "Distmgr.dll") for p in ("i386", "alpha")}}
+
+
+def timed_playbook(root: Path, inventory: Path, env: dict, playbook: Path, args: list[str], label: str,
+                   variables: dict) -> dict:
+    """One ansible-playbook run: wall, controller CPU and max RSS (the wrapper), load, recap, failed hosts;
+    ``lab_cpu_s`` is this process's CPU meanwhile (the labs it serves)."""
+    rss_file, out_file = root / f"{label}.maxrss", root / f"{label}.out"
     cmd = [sys.executable, "-c", WRAPPER, str(rss_file), str(out_file),
-           str(VENV_BIN / "ansible-playbook"), "-i", str(fleet.inventory), str(playbook),
-           "-e", json.dumps(variables), *args]
-    fleet.server.reset_stats()
+           str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", json.dumps(variables), *args]
     load_before = os.getloadavg()[0]
     lab_cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=REPO, check=False)
     wall = time.perf_counter() - started
-    settle(fleet)
     lab_after = resource.getrusage(resource.RUSAGE_SELF)
     maxrss_kib, controller_cpu = rss_file.read_text(encoding="ascii").split()
-    stats = {host: fleet.server.stats(host) for host in fleet.names}
     output = out_file.read_text(encoding="utf-8", errors="replace")
     recap = {m.group("host"): m.groupdict() for m in map(RECAP.match, output.splitlines()) if m}
     bad = sorted(h for h, r in recap.items() if int(r["failed"]) or int(r["unr"]))
+    return {"label": label, "rc": done.returncode, "wall_s": wall, "failed_hosts": bad,
+            "maxrss_mib": int(maxrss_kib) / 1024, "controller_cpu_s": float(controller_cpu),
+            "lab_cpu_s": (lab_after.ru_utime + lab_after.ru_stime) - (lab_cpu.ru_utime + lab_cpu.ru_stime),
+            "load_avg": (load_before + os.getloadavg()[0]) / 2,
+            "output_tail": output[-3000:] if done.returncode or bad else ""}
+
+
+def run_playbook(fleet: Fleet, env: dict, playbook: Path, args: list[str], label: str) -> dict:
+    fleet.server.reset_stats()
+    result = timed_playbook(fleet.root, fleet.inventory, env, playbook, args, label, playbook_vars(fleet))
+    lab_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    settle(fleet)
+    lab_after = resource.getrusage(resource.RUSAGE_SELF)
+    result["lab_cpu_s"] += (lab_after.ru_utime + lab_after.ru_stime) - (lab_cpu.ru_utime + lab_cpu.ru_stime)
+    stats = {host: fleet.server.stats(host) for host in fleet.names}
     per_host = list(stats.values())
 
     def spread(key):
@@ -146,17 +162,11 @@ def run_playbook(fleet: Fleet, env: dict, playbook: Path, args: list[str], label
         return {"mean": sum(values) / len(values), "max": max(values), "min": min(values)}
 
     bytes_per_host = [s["bytes_in"] + s["bytes_out"] for s in per_host]
-    return {
-        "label": label, "rc": done.returncode, "wall_s": wall, "failed_hosts": bad,
-        "maxrss_mib": int(maxrss_kib) / 1024, "controller_cpu_s": float(controller_cpu),
-        "lab_cpu_s": (lab_after.ru_utime + lab_after.ru_stime) - (lab_cpu.ru_utime + lab_cpu.ru_stime),
-        "load_avg": (load_before + os.getloadavg()[0]) / 2,
-        "commands": spread("commands"), "requests": spread("requests"),
-        "bytes": {"mean": sum(bytes_per_host) / len(bytes_per_host), "max": max(bytes_per_host),
-                  "min": min(bytes_per_host)},
-        "by_name": _merged_by_name(per_host),
-        "output_tail": output[-3000:] if done.returncode or bad else "",
-    }
+    result.update(commands=spread("commands"), requests=spread("requests"),
+                  bytes={"mean": sum(bytes_per_host) / len(bytes_per_host), "max": max(bytes_per_host),
+                         "min": min(bytes_per_host)},
+                  by_name=_merged_by_name(per_host))
+    return result
 
 
 def settle(fleet: Fleet, limit: float = 300) -> None:
