@@ -46,7 +46,7 @@ def test_the_probe_answers_what_the_script_answers_on_sp2_sp1_rtm_and_hotfixed_s
 
 
 def test_without_wmi_the_active_packages_are_unknown_and_say_why(tmp_path):
-    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path, wmi_address="127.0.0.250", timeout=3)
         answer = host.probe(probe_parameters())
         host.close()
@@ -56,7 +56,7 @@ def test_without_wmi_the_active_packages_are_unknown_and_say_why(tmp_path):
 
 
 def test_a_rerun_reads_only_the_head_of_an_unchanged_log(tmp_path):
-    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         first = transport(lab, "sms610", tmp_path).probe(probe_parameters())
         again = transport(lab, "sms610", tmp_path).probe(probe_parameters())
     log = [r for r in again["msrpc"]["log_reads"] if r["path"].endswith("Distmgr.log")][0]
@@ -65,7 +65,7 @@ def test_a_rerun_reads_only_the_head_of_an_unchanged_log(tmp_path):
 
 
 def test_logging_option_check_mode_diff_then_set_then_unchanged(tmp_path):
-    with samba_site(tmp_path, hosts=["sms620"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms620"]) as (state_dir, lab, _addresses):
         checked = transport(lab, "sms620", tmp_path, check_mode=True).set_registry_value(TRACING, "Enabled", 1, "dword")
         assert checked["changed"] and checked["diff"]["before"].endswith('"Enabled"=dword:00000000\n')
         assert checked["diff"]["after"].endswith('"Enabled"=dword:00000001\n')
@@ -88,7 +88,7 @@ def stage_hotfix(host, state_dir):
 
 
 def test_manual_hotfix_replaces_once_then_changes_nothing(tmp_path):
-    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path)
         answer = host.probe(probe_parameters())
         staged, sha, new = stage_hotfix(host, state_dir)
@@ -109,7 +109,7 @@ def test_manual_hotfix_replaces_once_then_changes_nothing(tmp_path):
 @pytest.mark.parametrize("fault, step", [({"service_wont_stop": ["SMS_EXECUTIVE"]}, "stop:SMS_EXECUTIVE"),
                                          ({"service_wont_start": ["SMS_EXECUTIVE"]}, "start:SMS_EXECUTIVE")])
 def test_a_service_fault_rolls_the_hotfix_back(tmp_path, fault, step):
-    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path)
         answer = host.probe(probe_parameters())
         dll = state_dir / "hosts" / "sms610" / "fs" / "C" / "SMS" / "bin" / "i386" / "Distmgr.dll"
@@ -139,7 +139,7 @@ def test_a_run_cut_between_steps_is_recovered_by_the_next_run(tmp_path, cut_afte
         if step == cut_after:
             raise Cut(step)
 
-    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path)
         answer = host.probe(probe_parameters())
         staged, sha, new = stage_hotfix(host, state_dir)
@@ -167,7 +167,7 @@ def test_a_run_cut_between_steps_is_recovered_by_the_next_run(tmp_path, cut_afte
 
 
 def test_check_mode_leaves_every_hosts_state_folder_byte_identical(tmp_path):
-    with samba_site(tmp_path) as (state_dir, lab, _):
+    with samba_site(tmp_path) as (state_dir, lab, _addresses):
         before = {name: folder_digest(state_dir / "hosts" / name) for name in lab.names}
         for name in lab.names:
             host = transport(lab, name, tmp_path, check_mode=True)
@@ -193,7 +193,7 @@ def test_check_mode_leaves_every_hosts_state_folder_byte_identical(tmp_path):
 
 
 def test_packages_are_removed_over_smb_and_a_second_run_changes_nothing(tmp_path):
-    with samba_site(tmp_path, hosts=["sms620"]) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms620"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms620", tmp_path)
         answer = host.probe(probe_parameters())
         folder = next(f for f in answer["package_folders"] if f["exists"])
@@ -225,7 +225,7 @@ def test_connection_failures_are_one_clear_error_naming_host_operation_and_statu
         tmp_path, options, overrides, operation, expected):
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 
-    with samba_site(tmp_path, hosts=["sms610"], options={"sms610": options}) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610"], options={"sms610": options}) as (state_dir, lab, _addresses):
         before = folder_digest(state_dir / "hosts" / "sms610")
         host = transport(lab, "sms610", tmp_path, **overrides)
         if expected is None:                             # a server that also takes NTLMv1 still gets NTLMv2
@@ -242,7 +242,7 @@ def test_a_missing_share_and_a_plain_user_are_refused_with_their_status(tmp_path
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 
     options = {"sms610": {"missing_shares": ["D$"]}, "sms620": {"admin": False}}
-    with samba_site(tmp_path, hosts=["sms610", "sms620"], options=options) as (state_dir, lab, _):
+    with samba_site(tmp_path, hosts=["sms610", "sms620"], options=options) as (state_dir, lab, _addresses):
         before = {n: folder_digest(state_dir / "hosts" / n) for n in lab.names}
         host = transport(lab, "sms610", tmp_path)
         answer = host.probe(probe_parameters())
