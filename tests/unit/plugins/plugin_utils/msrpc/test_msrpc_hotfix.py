@@ -28,6 +28,14 @@ class Cut(BaseException):
     """The controller lost the host (or was killed) right after a step: no rollback runs."""
 
 
+def cut_after(step_name):
+    """An ``interrupt`` hook that cuts the run right after ``step_name``."""
+    def interrupt(step):
+        if step == step_name:
+            raise Cut(step)
+    return interrupt
+
+
 def site() -> FakeHost:
     host = FakeHost({"SMS_SITE_COMPONENT_MANAGER": "running", "SMS_EXECUTIVE": "running", "SMS_SITE_BACKUP": "stopped"})
     host.files.add_file(TARGET, OLD)
@@ -153,22 +161,18 @@ def test_a_held_distmgr_dll_is_retried_with_backoff():
     assert result["outcome"] == "replaced" and "attempt 3 of 6" in result["steps"][5]["detail"]
 
 
-@pytest.mark.parametrize("cut_after", ["journal"] + FORWARD[:-1])
-def test_a_run_cut_after_any_step_is_finished_by_the_next(cut_after):
+@pytest.mark.parametrize("last_step", ["journal"] + FORWARD[:-1])
+def test_a_run_cut_after_any_step_is_finished_by_the_next(last_step):
     host = site()
-
-    def interrupt(step):
-        if step == cut_after:
-            raise Cut(step)
     with pytest.raises(Cut):
-        apply(host, interrupt=interrupt)
+        apply(host, interrupt=cut_after(last_step))
     assert host.files.data(JOURNAL) is not None, "the journal is on the host when the run is cut"
     blocked = apply(host)
     assert blocked["failed_step"] == "precheck" and not blocked["changed"]
     decision, result = recover(host)
     assert result["outcome"] == ("completed" if decision.action == "complete" else "rolled_back"), result["steps"]
     # The file decides (hotfix_journal.decide): once swapped, Distmgr.dll is the verified new file.
-    swapped = cut_after != "journal" and FORWARD.index(cut_after) >= FORWARD.index("swap")
+    swapped = last_step != "journal" and FORWARD.index(last_step) >= FORWARD.index("swap")
     assert decision.action == ("complete" if swapped else "rollback")
     assert host.files.data(JOURNAL) is None
     assert host.services.states["SMS_EXECUTIVE"] == "running"
@@ -182,7 +186,7 @@ def test_a_run_cut_after_any_step_is_finished_by_the_next(cut_after):
 def test_recover_in_check_mode_and_without_a_journal():
     host = site()
     with pytest.raises(Cut):
-        apply(host, interrupt=lambda step: (_ for _ in ()).throw(Cut()) if step == "swap" else None)
+        apply(host, interrupt=cut_after("swap"))
     before = host.files.snapshot()
     states = dict(host.services.states)
     decision, result = recover(host, check_mode=True)
@@ -196,7 +200,7 @@ def test_recover_in_check_mode_and_without_a_journal():
 def test_recover_refuses_another_transaction_and_a_backup_that_is_not_the_original():
     host = site()
     with pytest.raises(Cut):
-        apply(host, interrupt=lambda step: (_ for _ in ()).throw(Cut()) if step == "swap" else None)
+        apply(host, interrupt=cut_after("swap"))
     wrong = hotfix_transaction(host, {"InstallDir": INSTALL, "Platform": "i386", "Mode": "Recover",
                                       "Recovery": "rollback", "TransactionId": "another"}, False)
     assert wrong["failed_step"] == "recover:check" and host.files.data(JOURNAL) is not None

@@ -67,7 +67,7 @@ def test_a_utf8_bom_and_utf16_logs_decode_as_the_script_decodes():
     body = "Start deleting the package 61000012\n" + END + "\nSuccessfully deleted the package 61000012" + END + "\n"
     for data in (b"\xef\xbb\xbf" + body.encode("utf-8"), b"\xff\xfe" + body.encode("utf-16-le"),
                  body.encode("utf-16-le")):
-        matches, _ = scan(host_with(data))
+        matches, _stats = scan(host_with(data))
         assert matches == script_matches(data)
         assert [m["line"] for m in matches] == [1, 3]
 
@@ -88,7 +88,7 @@ def test_a_rerun_on_an_unchanged_log_reads_only_its_head(tmp_path):
 def test_an_appended_log_is_read_from_where_the_last_run_stopped(tmp_path):
     data = ("\n".join(f"line {n}" for n in range(5000)) + "\nSuccessfully deleted the package 61000012").encode()
     files = host_with(data)
-    first, _ = scan(files, LogCache(str(tmp_path), "h"))
+    first, _stats = scan(files, LogCache(str(tmp_path), "h"))
     assert first == script_matches(data)          # the unfinished last line counts, as in the script
     appended = b"\n" + END.encode() + b"\nStart adding package 61000012" + END.encode() + b"\n"
     files.add_file(LOG, data + appended)

@@ -84,7 +84,7 @@ def test_the_version_comes_from_the_resource_reading_only_headers_and_that_secti
     image = pe_image("2.00.1380.1083", size=1024 * 1024)
     reader = CountingReader(image)
     assert file_version(reader) == "2.00.1380.1083"
-    assert sum(length for _, length in reader.ranges) < 16 * 1024, reader.ranges
+    assert sum(length for _offset, length in reader.ranges) < 16 * 1024, reader.ranges
 
 
 def test_no_resource_a_damaged_one_or_no_pe_image_give_no_version():
