@@ -127,27 +127,28 @@ class FakeTransport(HostTransport):
         self.site.put(dest, data)
         return {"changed": changed, "dest": dest, "sha256": sha256(data)}
 
-    def hotfix_transaction(self, p):
+    def hotfix_transaction(self, parameters):
         self.calls.append("hotfix_transaction")
-        target = ntpath.join(p["InstallDir"], "bin", p["Platform"], "Distmgr.dll")
-        staged, current = self.site.get(p["StagedPath"]), self.site.get(target)
+        target = ntpath.join(parameters["InstallDir"], "bin", parameters["Platform"], "Distmgr.dll")
+        staged, current = self.site.get(parameters["StagedPath"]), self.site.get(target)
         before = dict(self.site.services)
         result = {"failed_step": None, "error": None, "restored": False, "services_before": before,
                   "services_after": before, "steps": [], "new_version": fixed_file_version(staged or b""),
-                  "new_sha256": p["ExpectedSha256"]}
-        if staged is None or sha256(staged) != p["ExpectedSha256"]:
+                  "new_sha256": parameters["ExpectedSha256"]}
+        if staged is None or sha256(staged) != parameters["ExpectedSha256"]:
             return dict(result, outcome="failed", failed_step="precheck", error="staged file missing or altered")
-        if sha256(current) == p["ExpectedSha256"]:
+        if sha256(current) == parameters["ExpectedSha256"]:
             return dict(result, outcome="unchanged")
         if self.check_mode:
             return dict(result, outcome="would_replace")
-        running = [name for name in p["StopOrder"] if self.site.services.get(name) == "running"]
+        running = [name for name in parameters["StopOrder"] if self.site.services.get(name) == "running"]
         steps = [{"step": f"stop:{name}", "ok": True, "detail": None} for name in running]
-        self.site.put(target + p["BackupSuffix"], current)
+        self.site.put(target + parameters["BackupSuffix"], current)
         self.site.put(target, staged)
         steps += [{"step": s, "ok": True, "detail": None} for s in ("backup", "swap", "verify")]
         steps += [{"step": f"start:{name}", "ok": True, "detail": None} for name in reversed(running)]
-        self.site.put(ntpath.join(p["InstallDir"], "Logs", p["HotfixLogName"]), b"Q244405 applied\r\n")
+        hotfix_log = ntpath.join(parameters["InstallDir"], "Logs", parameters["HotfixLogName"])
+        self.site.put(hotfix_log, b"Q244405 applied\r\n")
         return dict(result, outcome="replaced", steps=steps, services_after=dict(self.site.services))
 
     def run_installer(self, path, arguments, timeout):

@@ -13,7 +13,7 @@ import ntpath
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import (
-    FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT, FileInfo)
+    FILE_ATTRIBUTE_DIRECTORY, FileInfo)
 
 HOST = "fakehost"
 
