@@ -1,4 +1,4 @@
-"""``--check`` over msrpc next to winrm and the naive playbook, on the same lab fleet, in one run (a script, not a test).
+"""``--check`` over msrpc next to winrm and the naive playbook, on the same lab fleet, in one run (not a test).
 
 It builds ONE fleet (``generate_fleet``, as bench_fleet.py; 1 MB logs by default), serves its state folder both
 ways at once, and runs each of these as its own ansible-playbook:
@@ -83,7 +83,7 @@ def start_msrpc(fleet: Fleet, timeout: int) -> tuple[MsrpcLab, dict]:
     fds = sum(fd_count(pid) for pid in pids)
     lab.write_inventory(fleet.root / "inventory-msrpc.yml")
     return lab, {"start_wall_s": wall, "processes": len(pids), "pss_mib": pss, "fds": fds,
-                 "lab_start_cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
+                 "lab_start_cpu_s": cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
                  "addresses": sorted(lab.addresses.values(), key=lambda a: int(a.rsplit(".", 1)[1]))}
 
 
