@@ -79,8 +79,8 @@ def test_null_to_a_string_parameter_is_an_empty_string():
     ({"Platform": "i386", "Folders": ["D:\\"], "Required": ""}, "The argument is null or empty."),
     ({"Platform": "i386", "Folders": ["D:\\"], "Items": ["D:\\x"]}, "to type \"System.Collections.Hashtable\""),
     ({"Platform": "i386", "Folders": ["D:\\"], "Force": "yes"}, "Boolean parameters accept only Boolean values"),
-    ({"Platform": "i386", "Folders": ["D:\\"], "Na": "x"}, "the parameter name 'Na' is ambiguous. Possible matches "
-                                                          "include: -Name -Namespace."),
+    ({"Platform": "i386", "Folders": ["D:\\"], "Na": "x"},
+     "the parameter name 'Na' is ambiguous. Possible matches include: -Name -Namespace."),
 ])
 def test_what_powershell_refuses_is_refused_with_its_message(parameters, message):
     with pytest.raises(BindingError) as caught:

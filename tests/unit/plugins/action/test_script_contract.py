@@ -140,7 +140,7 @@ def windows_refusals(script: str, parameters: dict) -> list[str]:
 @pytest.mark.parametrize("workaround_state, quarantine_dir", WORKAROUNDS)
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_every_script_call_the_controller_makes_is_accepted_by_windows(make_action, monkeypatch, tmp_path, table,
-                                                                         workaround_state, quarantine_dir):
+                                                                       workaround_state, quarantine_dir):
     result, lab = run_remediate(make_action, monkeypatch, tmp_path, TABLES[table], workaround_state, quarantine_dir)
     calls = lab.scripts()
     problems = [problem for script, parameters, _reply in calls for problem in windows_refusals(script, parameters)]

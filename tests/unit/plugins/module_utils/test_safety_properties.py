@@ -7,7 +7,8 @@ the same ID, some active, some being deleted. The child's Distmgr.log holds inte
 wrapped entries, truncated entries, entries of another component, duplicates, a roll-over to
 Distmgr.lo_ and local times with a time-zone name (clock skew of -12h..+14h against the UTC file
 times). The probe answer carries the log lines that the probe's own filter keeps (probe_filter.py: the
-LogPattern that sms20.probe_parameters sends, applied as the probe applies it), not a filter of the test's. Names come in mixed case and with odd characters; some files are reparse points; a package
+LogPattern that sms20.probe_parameters sends, applied as the probe applies it), not a filter of the
+test's. Names come in mixed case and with odd characters; some files are reparse points; a package
 can be in two package folders at once.
 
 The properties (checked for every policy and min_evidence, without and with user-forced IDs):
