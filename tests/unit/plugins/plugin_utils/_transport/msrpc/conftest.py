@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-LAB = Path(__file__).resolve().parents[5] / "lab"
+LAB = Path(__file__).resolve().parents[6] / "lab"
 if str(LAB) not in sys.path:
     sys.path.insert(0, str(LAB))
