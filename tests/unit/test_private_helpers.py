@@ -10,13 +10,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def private_modules():
-    """Every module whose own name starts with ``_`` (not ``__init__``), and each ``_`` package's __init__."""
-    for path in sorted((REPO / "plugins").rglob("*.py")):
-        if path.name == "__init__.py":
-            if path.parent.name.startswith("_"):
-                yield path
-        elif path.name.startswith("_"):
+    """Every module whose own name starts with ``_`` (not ``__init__``), and every module of a ``_`` package,
+    at any depth (``_transport/msrpc/wmi.py`` is as private as ``_transport/base.py``)."""
+    plugins = REPO / "plugins"
+    for path in sorted(plugins.rglob("*.py")):
+        folders = path.parent.relative_to(plugins).parts
+        if any(folder.startswith("_") for folder in folders if folder != "__pycache__"):
             yield path
+        elif path.name != "__init__.py" and path.name.startswith("_"):
+            yield path
+
+
+def test_the_msrpc_package_is_covered():
+    covered = {path.name for path in private_modules() if path.parent.name == "msrpc"}
+    assert {"__init__.py", "wmi.py", "probe.py"} <= covered
 
 
 def test_each_private_module_says_so():

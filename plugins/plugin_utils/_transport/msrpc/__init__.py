@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``msrpc`` transport: each host operation runs on the controller and speaks SMB (administrative
+"""The ``msrpc`` transport (private to this collection): each host operation runs on the controller and speaks SMB (administrative
 shares), MS-RRP (``\\pipe\\winreg``) and MS-SCMR (``\\pipe\\svcctl``) with impacket, for the NT 4.0 /
 Windows 2000 site servers that cannot run WinRM or PowerShell (../shared/notes/legacy-hosts.md).
 One module per job: settings, connection, files, registry, services, pe_version, log_reader, probe,

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One authenticated SMB session per host and task, shared by every msrpc operation.
+"""One authenticated SMB session per host and task, shared by every msrpc operation (private to this collection).
 
 The session negotiates the dialect the host variables ask for (``auto``: SMB2/3 when the server offers
 it, else NT LM 0.12, the only dialect NT 4.0 and Windows 2000 speak), logs on with NTLMv2 (NTLMv1 only

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller libraries the msrpc transport needs (pinned in requirements.txt and the EE)."""
+"""The controller libraries the msrpc transport needs (pinned in requirements.txt and the EE) (private to this collection)."""
 
 from __future__ import annotations
 

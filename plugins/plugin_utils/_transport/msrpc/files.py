@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Files on the site server through its administrative shares: ``C:\\SMS\\x`` is ``\\\\host\\C$\\SMS\\x``.
+"""Files on the site server through its administrative shares (private to this collection): ``C:\\SMS\\x`` is ``\\\\host\\C$\\SMS\\x``.
 
 Listing, reading byte ranges, writing, renaming and deleting, each over the one session. A path that
 is not drive-absolute (``X:\\...``) is refused before anything is sent. Times are the SMB LastWriteTime

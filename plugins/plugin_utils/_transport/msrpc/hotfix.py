@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The KB's manual hotfix driven from the controller over SMB and MS-SCMR: sms_hotfix_transaction.ps1's
+"""The KB's manual hotfix driven from the controller over SMB and MS-SCMR (private to this collection): sms_hotfix_transaction.ps1's
 contract (docs/internals.md section 3, both modes) with its journal (section 5, ``hotfix_journal``).
 
 The winrm path runs the transaction on the host; here every step is a request from the controller, so a

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Distmgr.log / Distmgr.lo_ read over SMB and filtered on the controller, with a per-host cache.
+"""Distmgr.log / Distmgr.lo_ read over SMB and filtered on the controller, with a per-host cache (private to this collection).
 
 ``LineFilter`` is ``Search-LogFile`` of sms_probe.ps1 in Python: the same physical line numbers, the same
 4096-character cut, the same decoding (``Get-LogEncoding``: a UTF-8 / UTF-16 byte order mark, UTF-16

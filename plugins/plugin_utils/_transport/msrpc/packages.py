@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Remove, quarantine or restore .PCK files over SMB: sms_compressed_package.ps1 driven from the controller.
+"""Remove, quarantine or restore .PCK files over SMB (private to this collection): sms_compressed_package.ps1 driven from the controller.
 
 The same contract as the script (docs/internals.md section 2), check by check and message by message:
 every item is re-checked just before acting, and refused with its reason when it is not provably a

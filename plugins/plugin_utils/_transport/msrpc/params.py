@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Script parameters as PowerShell binds them: names are case-insensitive, a missing one takes the
+"""Script parameters as PowerShell binds them (private to this collection): names are case-insensitive, a missing one takes the
 script's default (the defaults below are the scripts' own ``param()`` defaults)."""
 
 from __future__ import annotations

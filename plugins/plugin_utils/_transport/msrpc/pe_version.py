@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The file version of a DLL from its PE version resource, read with ``pefile`` from as few bytes as it needs.
+"""The file version of a DLL from its PE version resource, read with ``pefile`` from as few bytes as it needs (private to this collection).
 
 ``file_version(read_at)`` asks ``read_at(offset, length)`` for the headers first, then for the section
 that holds the resource directory, and nothing else; it gives the ``FileVersion`` string of the

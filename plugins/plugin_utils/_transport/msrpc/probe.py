@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The schema-1 probe answer (docs/internals.md section 1) assembled on the controller over msrpc.
+"""The schema-1 probe answer (docs/internals.md section 1) assembled on the controller over msrpc (private to this collection).
 
 Each source is read on its own, as sms_probe.ps1 does: a failure lands in ``errors`` and the rest still
 runs. Only a host that cannot be reached at all (connection, logon) fails the probe. Sources:

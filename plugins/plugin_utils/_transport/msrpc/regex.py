@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The scripts' regex parameters applied on the controller, with the scripts' semantics.
+"""The scripts' regex parameters applied on the controller, with the scripts' semantics (private to this collection).
 
 The parameters carry .NET syntax (``host_regex.to_dotnet`` made them from the controller's Python
 patterns); this is the way back, so the msrpc path applies the ORIGINAL Python pattern. PowerShell's

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The site server's registry over MS-RRP (``\\pipe\\winreg``) on the session's SMB connection.
+"""The site server's registry over MS-RRP (``\\pipe\\winreg``) on the session's SMB connection (private to this collection).
 
 Keys are written as the scripts write them (``HKLM:\\SOFTWARE\\...`` or ``HKLM\\SOFTWARE\\...``); only
 HKEY_LOCAL_MACHINE is needed. Values come back as Python values the way PowerShell's ``GetValue`` gives

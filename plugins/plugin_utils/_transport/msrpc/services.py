@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SMS services over MS-SCMR (``\\pipe\\svcctl``): state, stop and start with bounded waits.
+"""SMS services over MS-SCMR (``\\pipe\\svcctl``) (private to this collection): state, stop and start with bounded waits.
 
 States use the probe's names (running, stopped, start_pending, stop_pending, paused ...). Every wait
 polls ``QueryServiceStatus`` and gives up after the caller's seconds, naming the service and the state it

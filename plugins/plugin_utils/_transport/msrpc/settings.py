@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How to reach one msrpc host: the ``q244405_msrpc_*`` host variables, checked once per task.
+"""How to reach one msrpc host: the ``q244405_msrpc_*`` host variables, checked once per task (private to this collection).
 
 The variables are documented in the doc fragment ``sms.remediation.msrpc``; every bad value fails the
 task naming the variable, the value (never the password) and the host."""

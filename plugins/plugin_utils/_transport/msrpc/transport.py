@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``MsrpcTransport``: the host seam (``base.HostTransport``) over SMB, MS-RRP and MS-SCMR with impacket.
+"""``MsrpcTransport`` (private to this collection): the host seam (``base.HostTransport``) over SMB, MS-RRP and MS-SCMR with impacket.
 
 Every operation runs on the controller; the one SMB session of the task (``connection.MsrpcSession``)
 carries them all. Built by ``transport(action, task_vars)`` from the host's ``q244405_msrpc_*``

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""WMI over DCOM for the msrpc transport: the SMS Provider's packages and site, the console check, the
+"""WMI over DCOM for the msrpc transport (private to this collection): the SMS Provider's packages and site, the console check, the
 hotfix installer. impacket's DCOM and MS-WMI client (``DCOMConnection``, ``IWbemLevel1Login.NTLMLogin``,
 ``ExecQuery``, ``ExecMethod``), NTLMv2 at RPC_C_AUTHN_LEVEL_PKT_PRIVACY (impacket's default).
 

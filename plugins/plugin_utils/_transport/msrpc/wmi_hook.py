@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The seam to WMI over DCOM (module ``wmi`` of this package, written separately).
+"""The seam to WMI over DCOM (module ``wmi`` of this package, written separately) (private to this collection).
 
 Until that module exists, every WMI fact of an msrpc host is unavailable with ``NOT_YET``: the site's
 active packages are unknown, so the classification removes nothing there and says why. When it exists,
