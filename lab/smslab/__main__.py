@@ -70,9 +70,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def serve_msrpc_command(args: argparse.Namespace) -> int:
     import threading
-    import yaml
+    from smslab.inventory import inventory_of, write_inventory
     from smslab.samba import HostOptions, SambaError, SambaLab, samba_available
-    from smslab.server import INVENTORY_GROUP
 
     reason = samba_available()
     if reason:
@@ -104,12 +103,10 @@ def serve_msrpc_command(args: argparse.Namespace) -> int:
         else:
             print("WMI not served (DCOM needs port 135, i.e. root): every host's active packages stay unknown",
                   flush=True)
-        inventory = {"all": {"children": {INVENTORY_GROUP: {"hosts": {
+        inventory = inventory_of({
             n: {**lab.inventory_vars(n), **({"q244405_msrpc_wmi_address": wmi_addresses[n]} if wmi else {})}
-            for n in hosts}}}}}
-        (state_dir / "inventory-msrpc.yml").write_text(
-            "# written by smslab serve-msrpc; regenerated on every start\n" + yaml.safe_dump(inventory, sort_keys=False),
-            encoding="utf-8")
+            for n in hosts})
+        write_inventory(state_dir / "inventory-msrpc.yml", inventory, "smslab serve-msrpc")
         pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         for name, host in hosts.items():
             wmi_at = f", WMI {wmi_addresses[name]}:135" if wmi else ""

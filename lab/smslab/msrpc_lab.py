@@ -13,15 +13,11 @@ address as ``q244405_msrpc_wmi_address``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import yaml
-
 from smslab.dcom import WmiResponder, free_loopback_addresses
+from smslab.inventory import inventory_of, write_inventory
 from smslab.samba import SambaLab
-
-INVENTORY_GROUP = "sms_site_servers"
 
 
 class MsrpcLab:
@@ -60,14 +56,7 @@ class MsrpcLab:
                 **self.extra_vars}
 
     def inventory(self) -> dict:
-        hosts = {name: self.inventory_vars(name) for name in self.names}
-        return {"all": {"children": {INVENTORY_GROUP: {"hosts": hosts}}}}
+        return inventory_of({name: self.inventory_vars(name) for name in self.names})
 
     def write_inventory(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("# written by smslab (msrpc hosts); regenerated on every start\n"
-                       + yaml.safe_dump(self.inventory(), sort_keys=False), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_inventory(path, self.inventory(), "smslab (msrpc hosts)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import socket
 import threading
@@ -21,16 +20,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
-
 from smslab import payload, wsman
 from smslab.handlers import MODULE_HANDLERS, HostContext, LabUnsupported
+from smslab.inventory import inventory_of, write_inventory
 from smslab.state import HostState, LabPathError, split_windows_path
 
 DEFAULT_USER = "lab-admin"
 DEFAULT_PASSWORD = "lab-Passw0rd!"
 DEFAULT_TEMP = "C:\\Windows\\Temp"
-INVENTORY_GROUP = "sms_site_servers"
 
 _CLEANUP_SCRIPT = re.compile(r"^\s*Remove-Item\s+(?P<path>'(?:[^']|'')*'|\S+)\s+-Force(?:\s+-Recurse)?\s*$",
                              re.IGNORECASE)
@@ -495,16 +492,10 @@ class LabServer:
             }
             host_vars.update(lab_host.state.data.get("inventory_vars") or {})
             hosts[name] = host_vars
-        return {"all": {"children": {INVENTORY_GROUP: {"hosts": hosts}}}}
+        return inventory_of(hosts)
 
     def write_inventory(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("# written by smslab; regenerated on every start\n"
-                       + yaml.safe_dump(self.inventory(), sort_keys=False), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_inventory(path, self.inventory(), "smslab")
 
 
 def start_lab(state_dir: Path | str, host: str = "127.0.0.1", port: int = 0,
