@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import importlib
 import io
 import json
 import os
 import random
 import sys
 from pathlib import Path
-from unittest.mock import MagicMock
 
 import pytest
 
@@ -34,8 +32,6 @@ for extra in (HERE / "plugins" / "module_utils", HERE / "plugins" / "action"):
         sys.path.insert(0, str(extra))
 
 from ansible.errors import AnsibleActionFail  # noqa: E402
-from ansible.playbook.task import Task  # noqa: E402
-from ansible.template import Templar  # noqa: E402
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20  # noqa: E402
 from ansible_collections.sms.remediation.plugins.module_utils.decision import plan  # noqa: E402
@@ -54,6 +50,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.probe_result impor
     parse_probe,
 )
 
+from mocked_action import mocked_action  # noqa: E402
 import probe_builders as pb
 from probe_builders import request  # noqa: E402
 from recorded_replies import powershell_reply  # noqa: E402
@@ -88,17 +85,7 @@ class Recorder:
 
 
 def make_action(module: str, args: dict, reply=None, check_mode: bool = False):
-    plugin_module = importlib.import_module(f"ansible_collections.sms.remediation.plugins.action.{module}")
-    task = MagicMock(Task)
-    task.args = dict(args)
-    task.check_mode = check_mode
-    task.diff = False
-    task.async_val = 0
-    task.action = f"sms.remediation.{module}"
-    plugin = plugin_module.ActionModule(task, MagicMock(), MagicMock(), loader=MagicMock(),
-                                        templar=Templar(loader=None), shared_loader_obj=None)
-    plugin._execute_module = Recorder(reply)
-    return plugin
+    return mocked_action(module, args, Recorder(reply), check_mode)
 
 
 def task_vars_for(probe_answer, parent=True):

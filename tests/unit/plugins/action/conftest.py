@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-from unittest.mock import MagicMock
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "module_utils"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ansible.playbook.task import Task  # noqa: E402
-from ansible.template import Templar  # noqa: E402
+from mocked_action import mocked_action  # noqa: E402
 
 
 class Recorder:
@@ -38,16 +35,5 @@ class Recorder:
 @pytest.fixture
 def make_action():
     def build(module: str, args: dict, replies: dict, check_mode: bool = False):
-        plugin_module = importlib.import_module(f"ansible_collections.sms.remediation.plugins.action.{module}")
-        task = MagicMock(Task)
-        task.args = dict(args)
-        task.check_mode = check_mode
-        task.diff = False
-        task.async_val = 0
-        task.action = f"sms.remediation.{module}"
-        connection = MagicMock()
-        plugin = plugin_module.ActionModule(task, connection, MagicMock(), loader=MagicMock(),
-                                            templar=Templar(loader=None), shared_loader_obj=None)
-        plugin._execute_module = Recorder(replies)
-        return plugin
+        return mocked_action(module, args, Recorder(replies), check_mode)
     return build
