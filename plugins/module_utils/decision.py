@@ -28,7 +28,8 @@ Two kinds of refusal:
   (method manual), or a hotfix file of another build than the site's (below);
 * refused with a failure (the user asked for something that must not be done; the host fails at the
   hotfix step with the reason, after the steps before it ran): the SMS services missing, the SMS
-  Administrator console open (KB: close it first) unless ``allow_console_open``, the installer on a
+  Administrator console open (KB: close it first) or not known to be closed (``console_open`` None: the
+  probe's console check failed, e.g. WMI down, or msrpc without WMI) unless ``allow_console_open``, the installer on a
   platform it does not run on (Q244405.exe is I386 only) or without ``installer_path``, a hotfix file
   that is missing on the controller or whose sha256 is not the expected one.
 
@@ -380,13 +381,22 @@ class _Hotfix:
         for role in ("component_manager", "executive"):
             if not site.services.get(services[role]):
                 return self._refuse(f"service {services[role]} not found; is this an SMS 2.0 site server?")
-        if site.console_open and not request.allow_console_open:
-            return self._refuse(
-                f"the SMS Administrator console is open ({table['console']['process']} with "
-                f"{table['console']['snapin']}); close it as KB Q244405 asks, or set allow_console_open")
+        if site.console_open is not False and not request.allow_console_open:
+            return self._refuse(self._console_reason())
         if self.method == "installer":
             return self._installer()
         return self._manual(source)
+
+    def _console_reason(self) -> str:
+        """Why the hotfix waits for the console: open, or not known to be closed (the probe's check failed:
+        WMI down, or msrpc without WMI). Unknown is not safe: the KB asks to close the console first."""
+        console = self.table["console"]
+        what = f"{console['process']} with {console['snapin']}"
+        if self.site.console_open:
+            return f"the SMS Administrator console is open ({what}); close it as KB Q244405 asks, or set allow_console_open"
+        why = "; ".join(self.site.errors_of("processes")) or "the probe did not say"
+        return (f"cannot tell whether the SMS Administrator console ({what}) is open: {why}; KB Q244405 asks to "
+                "close it before the hotfix: make sure it is closed and set allow_console_open")
 
     def _cross_build(self, source) -> str | None:
         """The reason a hotfix file of another build than the site's is refused, else None."""

@@ -197,6 +197,13 @@ class SiteFacts:
     # The journal a cut hotfix transaction left, as the probe read it ({path, text, error}; None: none).
     # hotfix_journal.from_probe validates it; decision.plan recovers it before anything else.
     transaction_journal: dict | None = None
+    # The probe's own errors ({source, message}: a source of facts it could not read, and why), as it sent them:
+    # what depends on such a source is unknown on this host (host_result says so in the report).
+    probe_errors: list = field(default_factory=list)
+
+    def errors_of(self, source: str) -> list:
+        """The messages of the probe's errors for one source (``wmi``, ``processes``, ``package_folders`` ...)."""
+        return [error["message"] for error in self.probe_errors if error.get("source") == source]
 
     @property
     def distmgr_version(self) -> str | None:
@@ -242,6 +249,7 @@ class SiteFacts:
             "package_folders": list(self.package_folders),
             "transport": self.transport,
             "transaction_journal": dict(self.transaction_journal) if self.transaction_journal else None,
+            "probe_errors": [dict(error) for error in self.probe_errors],
         }
 
     @classmethod
@@ -280,6 +288,8 @@ class SiteFacts:
             transport=facts.get("transport"),
             transaction_journal=dict(facts["transaction_journal"]) if isinstance(facts.get("transaction_journal"), dict)
             else None,
+            probe_errors=[{"source": str(error.get("source")), "message": str(error.get("message"))}
+                          for error in _list(facts.get("probe_errors")) if isinstance(error, dict)],
         )
 
     def origin_summary(self) -> dict:

@@ -102,10 +102,12 @@ def parse_probe(host: str, result: dict, table: dict, transport: str | None = No
         c.get(journal, "text", "transaction_journal", (str,))
         c.get(journal, "error", "transaction_journal", (str,))
 
+    probe_errors = []
     for i, err in enumerate(errors):
         c.obj(err, f"errors[{i}]")
         source = c.get(err, "source", f"errors[{i}]", (str,))
         message = c.get(err, "message", f"errors[{i}]", (str,))
+        probe_errors.append({"source": source or "unknown", "message": message or "no message"})
         if source != "wmi":  # WMI problems are reported with the WMI facts below
             warnings.append(f"probe error ({source}): {message}")
 
@@ -272,4 +274,5 @@ def parse_probe(host: str, result: dict, table: dict, transport: str | None = No
         package_folders=[folder["path"] for folder in folders_raw if folder.get("exists")],
         transport=transport,
         transaction_journal=journal,
+        probe_errors=probe_errors,
     )

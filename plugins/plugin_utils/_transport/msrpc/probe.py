@@ -112,9 +112,12 @@ class _Probe:
 
     def console_open(self) -> bool | None:
         wmi = wmi_hook.wmi_module()
-        if wmi is not None and hasattr(wmi, "console_open"):
-            return wmi.console_open(self.host.session, self.p.text("ConsoleProcess"), self.p.text("ConsoleSnapIn"),
-                                    self.timeout)
+        if wmi is not None and hasattr(wmi, "console_check"):
+            check = wmi.console_check(self.host.session, self.p.text("ConsoleProcess"), self.p.text("ConsoleSnapIn"),
+                                      self.timeout)
+            if check["open"] is None:       # as Test-ConsoleOpen: unknown, with the cause (it refuses the hotfix)
+                self.error("processes", check["error"] or "Win32_Process gave no answer")
+            return check["open"]
         self.error("processes", f"whether the SMS Administrator console is open needs Win32_Process: {wmi_hook.NOT_YET}")
         return None
 

@@ -119,6 +119,39 @@ def test_console_open_refuses_the_hotfix_unless_allowed():
     assert allowed.hotfix is True and allowed.steps[-1].kind == "hotfix_installer"
 
 
+# What each transport's probe answers when its console check fails: sms_probe.ps1 (Test-ConsoleOpen over WMI) and
+# the msrpc probe (Win32_Process over DCOM, or no WMI at all); console_open is null in every case.
+CONSOLE_UNKNOWN = {
+    "winrm, WMI down": "WMI namespace root\\cimv2 unavailable (0x80080005)",
+    "msrpc, WMI failed": "sms01: wmi: WMI root\\cimv2: RPC_S_SERVER_UNAVAILABLE",
+    "msrpc, no WMI": "whether the SMS Administrator console is open needs Win32_Process: WMI over DCOM not configured",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONSOLE_UNKNOWN))
+@pytest.mark.parametrize("method", ["installer", "manual"])
+def test_a_console_that_cannot_be_checked_refuses_the_hotfix_unless_allowed(case, method):
+    message = CONSOLE_UNKNOWN[case]
+    site = parse_probe("sms01", probe(registry=registry(full_version=STATES["affected"][0]),
+                                      platforms=platforms(*STATES["affected"][1:]), console_open=None,
+                                      errors=[{"source": "processes", "message": message}]), TABLE)
+    assert site.console_open is None
+    result = plan(site, [], request("hotfix", method, True), TABLE)
+    assert result.hotfix is False and result.hotfix_refused is True, result.hotfix_reason
+    assert result.steps[-1].kind == "refuse" and result.steps[-1].args["reason"] == result.hotfix_reason
+    assert "cannot tell whether the SMS Administrator console" in result.hotfix_reason
+    assert message in result.hotfix_reason and "allow_console_open" in result.hotfix_reason
+    allowed = plan(site, [], request("hotfix", method, True, allow_console_open=True), TABLE)
+    assert allowed.hotfix is True and not allowed.hotfix_refused
+    assert allowed.steps[-1].kind == f"hotfix_{'installer' if method == 'installer' else 'transaction'}"
+
+
+def test_a_console_unknown_without_a_probe_error_is_refused_too():
+    result = plan(facts_for("affected", console_open=None), [], request("hotfix", None, True), TABLE)
+    assert result.hotfix_refused is True and "cannot tell" in result.hotfix_reason
+    assert "the probe did not say" in result.hotfix_reason
+
+
 # --- leftovers and force ------------------------------------------------------------------------
 
 CLAIM = (deleting("60000012"), deleted("60000012"))
