@@ -5,9 +5,9 @@
 The session negotiates the dialect the host variables ask for (``auto``: SMB2/3 when the server offers
 it, else NT LM 0.12, the only dialect NT 4.0 and Windows 2000 speak), logs on with NTLMv2 (NTLMv1 only
 when ``q244405_msrpc_allow_ntlmv1`` is true, with a warning naming the host), keeps one tree per share
-and one bound DCE/RPC handle per named pipe, and counts the SMB requests and bytes it exchanges (the
-benchmark prints them). Every failure becomes ``TransportError(host, operation, message)`` whose message
-names the NT status or Win32 error (``describe``)."""
+and one bound DCE/RPC handle per named pipe (one SMB transact per call: ``pipe_transport``), and counts
+the SMB requests and bytes it exchanges (the benchmark prints them). Every failure becomes
+``TransportError(host, operation, message)`` whose message names the NT status or Win32 error (``describe``)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from dataclasses import dataclass
 # what is missing before anything is used (deps.missing()).
 try:
     from impacket import nt_errors, smb, smb3, system_errors
-    from impacket.dcerpc.v5 import transport as rpc_transport
     from impacket.dcerpc.v5.rpcrt import DCERPCException, rpc_status_codes
     from impacket.nmb import NetBIOSError, NetBIOSTimeout
     from impacket.smbconnection import SessionError, SMBConnection
 except ImportError:
-    nt_errors = smb = smb3 = system_errors = rpc_transport = rpc_status_codes = SMBConnection = None
+    nt_errors = smb = smb3 = system_errors = rpc_status_codes = SMBConnection = None
     DCERPCException = NetBIOSError = NetBIOSTimeout = SessionError = type("ImpacketMissing", (Exception,), {})
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.pipe_transport import TransceiveTransport
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import MsrpcSettings
 
 SMB1_DIALECT = "NT LM 0.12"          # impacket.smb.SMB_DIALECT; SMB2 dialects are MS-SMB2 2.2.3 numbers
@@ -219,8 +219,8 @@ class MsrpcSession:
         """A DCE/RPC handle bound to ``interface_uuid`` over ``\\pipe\\<name>`` on this session."""
         if name not in self._pipes:
             try:
-                rpc = rpc_transport.SMBTransport(self.settings.address, self.settings.port, filename=f"\\{name}",
-                                                 smb_connection=self.smb)
+                rpc = TransceiveTransport(self.settings.address, self.settings.port, filename=f"\\{name}",
+                                          smb_connection=self.smb)
                 dce = rpc.get_dce_rpc()
                 dce.connect()
                 dce.bind(interface_uuid)

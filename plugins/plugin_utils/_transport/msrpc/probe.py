@@ -10,6 +10,7 @@ listings, Distmgr.dll (sha256 and PE version resource) and the logs over SMB; WM
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 
@@ -161,17 +162,18 @@ class _Probe:
             return entry
         files = self.host.files
         try:
-            info = files.stat(path, "platforms")
-            if info is None or info.directory:
-                return entry
-            entry.update(exists=True, size=info.size)
             # sha256 needs every byte; the version parser then looks only at the headers and the
-            # resource section of the bytes this one pass read.
-            data = files.read_all(path, "platforms", MAX_DLL_BYTES)
-            entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                         file_version=file_version_of_bytes(data))
-        except TransportError as exc:
+            # resource section of the bytes this one pass read. Opened straight away: no lookup first.
+            data = files.read_all(path, "platforms", MAX_DLL_BYTES, missing_ok=True)
+        except TransportError as exc:        # there but unreadable (or too big): what a lookup says of it
+            info = self.guarded("platforms", lambda: files.stat(path, "platforms"))
+            if info is not None and not info.directory:
+                entry.update(exists=True, size=info.size)
             self.error("platforms", f"{path}: {exc.message}")
+            return entry
+        if data is not None:
+            entry.update(exists=True, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                         file_version=file_version_of_bytes(data))
         return entry
 
     def transaction_journal(self, install_dir: str | None) -> dict | None:
@@ -273,13 +275,16 @@ class _Probe:
         if install_dir is None:
             self.error("install_dir", "SMS installation directory not found (registry, WMI SMS_Site, service ImagePath)")
         platforms = {str(p): self.platform_dll(install_dir, str(p)) for p in self.p.list("Platforms")}
-        hotfix_log = join(join(install_dir, "Logs"), self.p.text("HotfixLogName"))
-        hotfix_exists = bool(hotfix_log) and bool(self.guarded(
-            "hotfix_log", lambda: self.host.files.exists(hotfix_log, "hotfix_log"), False))
-        journal = self.guarded("transaction_journal", lambda: self.transaction_journal(install_dir))
+        logs = join(install_dir, "Logs")
+        # the hotfix log, the journal and the Distmgr logs are all in Logs: one listing answers their stats
+        with self.host.files.listed(logs, "log") if logs else contextlib.nullcontext():
+            hotfix_log = join(logs, self.p.text("HotfixLogName"))
+            hotfix_exists = bool(hotfix_log) and bool(self.guarded(
+                "hotfix_log", lambda: self.host.files.exists(hotfix_log, "hotfix_log"), False))
+            journal = self.guarded("transaction_journal", lambda: self.transaction_journal(install_dir))
+            distmgr_log = self.log_facts(install_dir, registry["tracing"])
         folders = [self.folder_listing(path) for path in self.package_folder_paths()]
         console = self.console_open()
-        distmgr_log = self.log_facts(install_dir, registry["tracing"])
         self.host.log_cache.save()
         session = self.host.session
         return {

@@ -21,7 +21,8 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.c
     MsrpcSession, status_code)
 
 _HKLM = re.compile(r"^(?:HKLM|HKEY_LOCAL_MACHINE):?\\", re.IGNORECASE)
-ERROR_FILE_NOT_FOUND = 2
+ERROR_FILE_NOT_FOUND, ERROR_MORE_DATA, ERROR_CANTREAD = 2, 234, 1012
+MULTIPLE_BUFFER_SIZES = (1024, 16384)        # bytes for all the values of one key: SMS's are short text
 # value types and access rights (MS-RRP 2.2.4 / 2.2.3)
 REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ, REG_QWORD = 1, 2, 4, 7, 11
 KEY_READ, KEY_SET_VALUE = 0x20019, 0x0002
@@ -50,6 +51,7 @@ class Registry:
     def __init__(self, session: MsrpcSession):
         self.session = session
         self._root = None
+        self._multiple = True            # BaseRegQueryMultipleValues answered (until a server says otherwise)
 
     def _dce(self, operation: str):
         return self.session.pipe("winreg", rrp.MSRPC_UUID_RRP, operation)
@@ -83,14 +85,54 @@ class Registry:
             pass
 
     def read_values(self, key: str, names: list[str], operation: str = "registry") -> dict | None:
-        """``{name: value or None}`` for exactly ``names``; None when the key itself is missing."""
+        """``{name: value or None}`` for exactly ``names``; None when the key itself is missing.
+
+        One open, one BaseRegQueryMultipleValues for all the names, one close; when a value is missing
+        (the call fails for all of them) or the server has no such call, one BaseRegQueryValue per name."""
         handle = self._open(key, KEY_READ, operation)
         if handle is None:
             return None
         try:
-            return {name: self._query(handle, key, name, operation)[1] for name in names}
+            values = self._query_multiple(handle, names) if len(names) > 1 else None
+            if values is None:
+                values = {name: self._query(handle, key, name, operation)[1] for name in names}
+            return values
         finally:
             self._close(handle)
+
+    def _query_multiple(self, handle, names: list[str]) -> dict | None:
+        """Every value of ``names`` in one call (MS-RRP 3.1.5.23), or None to read them one by one."""
+        if not self._multiple:
+            return None
+        request = rrp.BaseRegQueryMultipleValues()
+        request["hKey"] = handle
+        for name in names:
+            entry = rrp.RVALENT()
+            entry["ve_valuename"] = name + "\x00"
+            entry["ve_valuelen"] = 2 * len(name + "\x00")
+            entry["ve_valueptr"] = 0
+            entry["ve_type"] = 0
+            request["val_listIn"].append(entry)
+        request["num_vals"] = len(names)
+        for size in MULTIPLE_BUFFER_SIZES:
+            request["lpvalueBuf"] = list(bytes(size))      # [in, out]: the server fills it
+            request["ldwTotsize"] = size
+            try:
+                answer = self._dce("registry").request(request)
+            except Exception as exc:  # a missing value, no room, or no such call: the caller reads one by one
+                code = status_code(exc)
+                if code == ERROR_MORE_DATA:
+                    continue
+                if code not in (ERROR_FILE_NOT_FOUND, ERROR_CANTREAD):
+                    self._multiple = False        # not answered by this server: not asked again
+                return None
+            data = b"".join(answer["lpvalueBuf"])
+            values = {}
+            for name, entry in zip(names, answer["val_listOut"]):
+                raw = data[entry["ve_valueptr"]:entry["ve_valueptr"] + entry["ve_valuelen"]]
+                values[name] = _plain(entry["ve_type"], rrp.unpackValue(entry["ve_type"], [raw]))
+            return values if len(values) == len(names) else None
+        return None
 
     def _query(self, handle, key: str, name: str, operation: str) -> tuple[int | None, object]:
         try:

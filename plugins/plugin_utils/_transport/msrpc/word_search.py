@@ -1,7 +1,8 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which lines of a block of log bytes (private to this collection) can match a LogPattern made of plain words (``a b|c d``), found on
-the bytes with ``bytes.translate`` and ``bytes.find`` (C speed) instead of decoding and searching each line.
+"""Which lines of a block of log bytes can match a LogPattern made of plain words (``a b|c d``), found on the
+bytes with ``bytes.translate`` and ``bytes.find`` (C speed) instead of decoding and searching each line
+(private to this collection).
 
 This only narrows the lines down: ``LineFilter`` then decodes those few lines and applies the real pattern,
 so a line is kept exactly when the probe script would keep it. What must hold is that no matching line is
