@@ -73,6 +73,46 @@ def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
     }
 
 
+# What a failed source of the probe (its ``errors``, docs/internals.md section 1) leaves unknown on the host.
+SOURCE_GAPS = {
+    "wmi": "SMS Provider (WMI) not read",
+    "package_folders": "package folders not listed",
+    "services": "service states unknown",
+    "processes": "whether the SMS Administrator console is open is unknown",
+    "registry": "registry not read",
+    "platforms": "Distmgr.dll not read",
+    "install_dir": "SMS installation directory unknown",
+    "hotfix_log": "hotfix log not checked",
+    "transaction_journal": "hotfix transaction journal not read",
+    "log": "Distmgr.log not read",
+}
+
+
+def sources_failed(site: SiteFacts, acted_on: bool) -> list:
+    """The sources of facts the probe could not read on this host, each with why and what it leaves unknown
+    (``{"source", "error", "text"}``): a host that found nothing because it could not look is not a clean ok."""
+    found = []
+    active_error = None
+    if not site.active.available:
+        active_error = site.active.error or "the SMS Provider could not be queried"
+        effect = "only forced packages acted on" if acted_on else "nothing removed"
+        label = "" if active_error.lower().startswith("active packages unknown") else "active packages unknown: "
+        found.append({"source": "active_packages", "error": active_error, "text": f"{label}{active_error}; {effect}"})
+    messages: dict[str, list] = {}
+    for error in site.probe_errors:
+        source, message = error["source"], error["message"]
+        # the active list's own error is said above; the same text is not repeated
+        if source == "wmi" and active_error and message in active_error:
+            continue
+        if message not in messages.setdefault(source, []):
+            messages[source].append(message)
+    for source, texts in messages.items():
+        error = "; ".join(texts)
+        found.append({"source": source, "error": error,
+                      "text": f"{SOURCE_GAPS.get(source, f'probe source {source} failed')}: {error}"})
+    return found
+
+
 def _recovery_summary(recovery: dict | None) -> dict | None:
     if not recovery:
         return None
@@ -80,11 +120,11 @@ def _recovery_summary(recovery: dict | None) -> dict | None:
 
 
 def host_result(host: str, outcome: dict | None, site_after: dict | None, check_mode: bool) -> dict:
-    """The report record of one host (status ok, failed, skipped or unreachable)."""
+    """The report record of one host (status ok, incomplete, failed, skipped or unreachable)."""
     if not outcome and not site_after:
         return {"host": host, "status": "unreachable", "error": NO_RESULT, "check_mode": check_mode,
                 "site": {}, "q244405": {}, "leftovers": [], "bytes_reclaimed": 0,
-                "actions": {"removed": [], "quarantined": [], "refused": [], "hotfix": {}}}
+                "actions": {"removed": [], "quarantined": [], "refused": [], "hotfix": {}}, "sources_failed": []}
     outcome = outcome or {}
     # Every sms_site fact is read through SiteFacts.from_facts (facts.py): the shape is written once.
     after = SiteFacts.from_facts(site_after, host, with_files=False) if site_after else None
@@ -98,10 +138,15 @@ def host_result(host: str, outcome: dict | None, site_after: dict | None, check_
     # script would not touch). The plan's kept leftovers were not asked for: the report says "kept" with
     # the leftover's own reasons.
     refused = list(plan.get("refused") or []) + list(workaround.get("refused") or [])
+    # the facts the decision had: what could not be read there limited what this run could do
+    gaps = sources_failed(before or site, bool(workaround.get("removed") or workaround.get("quarantined")))
     return {
         "host": host,
-        # skipped: q244405_stop_at_failed_child stopped at this site (the reason is the "error")
-        "status": "failed" if outcome.get("error") else "skipped" if outcome.get("skipped") else "ok",
+        # skipped: q244405_stop_at_failed_child stopped at this site (the reason is the "error");
+        # incomplete: nothing failed, but some facts could not be read (sources_failed says which and why)
+        "status": "failed" if outcome.get("error") else "skipped" if outcome.get("skipped") else
+        "incomplete" if gaps else "ok",
+        "sources_failed": gaps,
         "error": outcome.get("error") or outcome.get("skipped"),
         # the step of sms.remediation.remediate that failed (logging, workaround, hotfix, verify), else the task
         "failed_task": outcome.get("failed_step") or outcome.get("failed_task"),

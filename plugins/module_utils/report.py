@@ -8,8 +8,11 @@ Per-host result (the value of ``hosts[<inventory name>]``, produced by the q2444
 
     {
       "host": "sms01",                         # inventory name (the dict key wins when absent)
-      "status": "ok",                          # ok | failed | unreachable | skipped
+      "status": "ok",                          # ok | incomplete | failed | unreachable | skipped
       "error": None,                           # str: the cause when failed/unreachable/skipped
+      "sources_failed": [                      # facts the probe could not read (status ok becomes incomplete)
+          {"source": "active_packages", "error": "WMI namespace root\\SMS\\site_610 unavailable (0x80080005)",
+           "text": "active packages unknown: WMI namespace ... (0x80080005); nothing removed"}],
       "check_mode": False,                     # True: nothing changed, actions are predictions
       "site": {"site_code": "610", "parent_site_code": "600", "version": "2.00.1380.1000",
                "service_pack": "SP1", "platform": "i386", "transport": "winrm", "logging_enabled": False,
@@ -55,7 +58,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-HOST_STATUSES = ("ok", "failed", "unreachable", "skipped")
+# incomplete: the run did not fail, but a source of facts failed on the host (the entry's sources_failed), so
+# what depends on it was not done there: not a clean ok.
+HOST_STATUSES = ("ok", "incomplete", "failed", "unreachable", "skipped")
 CSV_COLUMNS = (
     "record_type", "host", "site_code", "status", "package_id", "leftover_status",
     "evidence_level", "size", "action", "reason",
@@ -108,9 +113,21 @@ def _hotfix_state(hotfix: dict, q244405: dict, check_mode: bool) -> str:
     return "unknown"
 
 
+def _sources_failed(raw: dict) -> list:
+    found = []
+    for item in _list(raw.get("sources_failed")):
+        item = _dict(item)
+        source, error = str(item.get("source") or "unknown"), str(item.get("error") or "no cause reported")
+        found.append({"source": source, "error": error, "text": str(item.get("text") or f"{source}: {error}")})
+    return found
+
+
 def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
     raw = _dict(raw)
     status = raw.get("status") if raw.get("status") in HOST_STATUSES else "failed"
+    sources_failed = _sources_failed(raw)
+    if status == "ok" and sources_failed:
+        status = "incomplete"
     check_mode = bool(raw.get("check_mode", default_check))
     site = _dict(raw.get("site"))
     q244405 = _dict(raw.get("q244405"))
@@ -125,7 +142,7 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
         for r in _list(actions.get("refused"))
     ]
     error = raw.get("error")
-    if status != "ok" and not error:
+    if status not in ("ok", "incomplete") and not error:
         error = "no cause reported" if raw.get("status") in HOST_STATUSES else (
             f"invalid host status {raw.get('status')!r}")
 
@@ -137,15 +154,19 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
     verb_remove = "would remove" if check_mode else "removed"
     verb_quar = "would quarantine" if check_mode else "quarantined"
     parts = []
-    if status != "ok":
+    if status not in ("ok", "incomplete"):
         parts.append(f"{status}: {error}")
     else:
+        if status == "incomplete":
+            parts.append("incomplete: " + "; ".join(item["text"] for item in sources_failed))
         recovery = _dict(actions.get("recovery"))
         if recovery.get("outcome"):
             done = {"completed": "completed", "rolled_back": "rolled back", "would_complete": "would complete",
                     "would_rollback": "would roll back"}.get(recovery["outcome"], recovery["outcome"])
             parts.append(f"hotfix transaction {recovery.get('transaction_id')} cut by a lost connection: {done}")
-        parts.append(f"{len(leftovers)} compressed package(s) found")
+        unlisted = any(item["source"] == "package_folders" for item in sources_failed)
+        parts.append(f"{len(leftovers)} compressed package(s) found"
+                     + (" in the package folders that could be listed" if unlisted else ""))
         if removed:
             parts.append(f"{verb_remove} {len(removed)}")
         if quarantined:
@@ -178,6 +199,7 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
         "host": str(raw.get("host") or name),
         "status": status,
         "error": error,
+        "sources_failed": sources_failed,
         "check_mode": check_mode,
         "site": {
             "site_code": site.get("site_code"),
@@ -232,7 +254,7 @@ def build_report(hosts: dict, meta: dict) -> dict:
 
     totals = {
         "hosts": len(entries),
-        "ok": 0, "failed": 0, "unreachable": 0, "skipped": 0,
+        "ok": 0, "incomplete": 0, "failed": 0, "unreachable": 0, "skipped": 0,
         "affected": 0, "fixed": 0, "affected_unknown": 0,
         "hotfix_applied": 0, "hotfix_would_apply": 0, "hotfix_failed": 0,
         "leftovers": 0, "leftovers_actionable": 0,
@@ -247,7 +269,7 @@ def build_report(hosts: dict, meta: dict) -> dict:
         q = e["q244405"]
         if q["affected"] is True:
             totals["affected"] += 1
-        if e["status"] == "ok" and q["affected"] is None and not q["fixed_by"]:
+        if e["status"] in ("ok", "incomplete") and q["affected"] is None and not q["fixed_by"]:
             totals["affected_unknown"] += 1
         if q["fixed_by"] or e["hotfix"]["applied"]:
             totals["fixed"] += 1
@@ -336,10 +358,10 @@ def render_markdown(report: dict) -> str:
     bytes_key = "bytes_would_reclaim" if check else "bytes_reclaimed"
     verb = "Would remove" if check else "Removed"
     lines += [
-        "| Hosts | OK | Failed | Unreachable | Skipped | Affected | Fixed | "
+        "| Hosts | OK | Incomplete | Failed | Unreachable | Skipped | Affected | Fixed | "
         f"{verb} | {'Would reclaim' if check else 'Reclaimed'} |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {totals.get('hosts', 0)} | {totals.get('ok', 0)} | {totals.get('failed', 0)} | "
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {totals.get('hosts', 0)} | {totals.get('ok', 0)} | {totals.get('incomplete', 0)} | {totals.get('failed', 0)} | "
         f"{totals.get('unreachable', 0)} | {totals.get('skipped', 0)} | {totals.get('affected', 0)} | "
         f"{totals.get('fixed', 0)} | {totals.get(removed_key, 0)} | {_size(totals.get(bytes_key, 0))} |",
         "",
@@ -359,11 +381,17 @@ def render_markdown(report: dict) -> str:
             f"{_md(qtext)} | "
             f"{_md(e['hotfix']['state'])} | {_size(e['bytes_reclaimed'])} | {_md(e['summary'])} |"
         )
-    failures = [e for e in report.get("hosts", []) if e["status"] != "ok"]
+    failures = [e for e in report.get("hosts", []) if e["status"] not in ("ok", "incomplete")]
     if failures:
         lines += ["", "## Failures", ""]
         for e in failures:
             lines.append(f"- **{_md(e['host'])}** ({_md(e['status'])}): {_md(e['error'])}")
+    gaps = [e for e in report.get("hosts", []) if e["sources_failed"]]
+    if gaps:
+        lines += ["", "## Facts that could not be read", ""]
+        for e in gaps:
+            for item in e["sources_failed"]:
+                lines.append(f"- **{_md(e['host'])}** ({_md(item['source'])}): {_md(item['text'])}")
     for e in report.get("hosts", []):
         if not e["leftovers"]:
             continue
@@ -387,7 +415,7 @@ th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:to
 th{background:#eee;cursor:pointer;user-select:none}
 th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
 tr.ok td.status{color:#176a17}tr.failed td.status,tr.unreachable td.status{color:#b00;font-weight:bold}
-tr.skipped td.status{color:#777}
+tr.skipped td.status{color:#777}tr.incomplete td.status{color:#b35c00;font-weight:bold}
 .totals td{text-align:right}.note{color:#555}
 """.strip()
 
@@ -449,11 +477,11 @@ def render_html(report: dict) -> str:
     ]
     removed_key = "leftovers_would_remove" if check else "leftovers_removed"
     bytes_key = "bytes_would_reclaim" if check else "bytes_reclaimed"
-    total_headers = ["Hosts", "OK", "Failed", "Unreachable", "Skipped", "Affected", "Fixed",
+    total_headers = ["Hosts", "OK", "Incomplete", "Failed", "Unreachable", "Skipped", "Affected", "Fixed",
                      "Hotfix " + ("would apply" if check else "applied"),
                      "Would remove" if check else "Removed", "Refused",
                      "Bytes " + ("would reclaim" if check else "reclaimed")]
-    total_values = [totals.get("hosts", 0), totals.get("ok", 0), totals.get("failed", 0),
+    total_values = [totals.get("hosts", 0), totals.get("ok", 0), totals.get("incomplete", 0), totals.get("failed", 0),
                     totals.get("unreachable", 0), totals.get("skipped", 0),
                     totals.get("affected", 0), totals.get("fixed", 0),
                     totals.get("hotfix_would_apply" if check else "hotfix_applied", 0),
@@ -491,12 +519,18 @@ def render_html(report: dict) -> str:
          "Bytes " + ("would reclaim" if check else "reclaimed"), "Summary"],
         site_rows))
 
-    failures = [e for e in report.get("hosts", []) if e["status"] != "ok"]
+    failures = [e for e in report.get("hosts", []) if e["status"] not in ("ok", "incomplete")]
     if failures:
         parts.append("<h2>Failures</h2>")
         parts.append(_table(["Host", "Status", "Cause"], [
             f'<tr class="{_h(e["status"])}">' + _td(e["host"]) + _td(e["status"], "status")
             + _td(e["error"]) + "</tr>" for e in failures]))
+    gaps = [(e, item) for e in report.get("hosts", []) for item in e["sources_failed"]]
+    if gaps:
+        parts.append("<h2>Facts that could not be read</h2>")
+        parts.append(_table(["Host", "Status", "Source", "What it leaves unknown, and why"], [
+            f'<tr class="{_h(e["status"])}">' + _td(e["host"]) + _td(e["status"], "status") + _td(item["source"])
+            + _td(item["text"]) + "</tr>" for e, item in gaps]))
 
     rows = []
     for e in report.get("hosts", []):

@@ -44,7 +44,9 @@ options:
     type: str
   allow_console_open:
     description:
-      - Proceed although the SMS Administrator console (C(mmc.exe) with C(sms.msc)) is open on the host.
+      - Proceed although the SMS Administrator console (C(mmc.exe) with C(sms.msc)) is open on the host, or although
+        the probe cannot tell whether it is open (its WMI console check failed - WMI down, or the C(msrpc) transport
+        without WMI); unknown is refused like open, with the probe's cause.
       - The KB asks to close it first.
     type: bool
     default: false

@@ -13,6 +13,9 @@ description:
     verification facts) and writes one report per run in O(dest) on the controller, named by mode and time
     (C(q244405-check-20261125T150000.json), C(q244405-run-...)).
   - Hosts without a record (unreachable, or failed before facts were gathered) are listed with that reason.
+  - A host where a source of facts could not be read (WMI down, a package folder that could not be listed, the
+    console check) is C(incomplete), not C(ok) - its C(sources_failed) names each source with the cause and what
+    it left undone (C(active packages unknown - ...; nothing removed)), in every format.
   - Check-mode runs report what would be removed or applied.
   - Runs on the controller only; run it on C(localhost) with C(check_mode=false) so the report is written
     in check mode too.
@@ -86,7 +89,8 @@ files:
   type: dict
   sample: {json: /srv/reports/q244405-run-20261125T150000.json, html: /srv/reports/q244405-run-20261125T150000.html}
 totals:
-  description: Fleet totals (hosts, ok, failed, unreachable, affected, leftovers removed, bytes reclaimed).
+  description: Fleet totals (hosts, ok, incomplete, failed, unreachable, skipped, affected, leftovers removed, bytes
+    reclaimed).
   returned: always
   type: dict
 report:

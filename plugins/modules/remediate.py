@@ -84,7 +84,8 @@ options:
     description: Host folder where the new C(Distmgr.dll) is staged; see M(sms.remediation.distmgr_hotfix).
     type: str
   allow_console_open:
-    description: Apply the hotfix although the SMS Administrator console is open (the KB asks to close it).
+    description: Apply the hotfix although the SMS Administrator console is open, or cannot be checked (WMI down, or
+      C(msrpc) without WMI; unknown is refused like open). The KB asks to close it.
     type: bool
     default: false
   allow_cross_build:

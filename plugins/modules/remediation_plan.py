@@ -42,7 +42,8 @@ options:
     description: Host or UNC path of C(Q244405.exe), for O(hotfix_method=installer).
     type: str
   allow_console_open:
-    description: Plan the hotfix although the SMS Administrator console is open.
+    description: Plan the hotfix although the SMS Administrator console is open, or cannot be checked (unknown is
+      refused like open).
     type: bool
     default: false
   allow_cross_build:

@@ -84,7 +84,14 @@ def test_dropped_connection_fails_or_unreachable(faults):
 def test_harmless_faults_succeed(faults, host):
     counts = faults.run.recap[host]
     assert counts["failed"] == 0 and counts["unreachable"] == 0, (counts, fatal_lines(faults.run, host))
-    assert faults.by_host[host]["status"] == "ok"
+    # sms804's active list could not be read: the run did not fail there, but its record is not a clean ok
+    if host == "sms804":
+        entry = faults.by_host[host]
+        assert entry["status"] == "incomplete" and entry["error"] is None, entry
+        assert [item["source"] for item in entry["sources_failed"]] == ["active_packages"], entry["sources_failed"]
+        assert entry["sources_failed"][0]["text"].endswith("; nothing removed"), entry["sources_failed"]
+    else:
+        assert faults.by_host[host]["status"] == "ok", faults.by_host[host]
     if host != "sms800":
         assert faults.lab.file_version(host, faults.lab.distmgr_path(host)) == HOTFIX_VERSION, host
 

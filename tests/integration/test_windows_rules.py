@@ -84,10 +84,17 @@ def test_a_host_with_a_full_wmi_outage_and_a_corrupt_log_keeps_its_files(two_fau
     assert lab.exists("sms610", "D:\\SMSPKG\\60000009.PCK"), run.stdout[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason="controller/report (not the host side): the probe's errors (package_folders, "
-                   "services: WMI 0x80080005) do not reach the host's report record, which says '0 compressed "
-                   "package(s) found' with status ok")
 def test_the_report_says_why_the_host_with_a_wmi_outage_found_nothing(two_faults):
-    _lab, _run, hosts = two_faults
-    record = json.dumps(hosts["sms610"])
-    assert "0x80080005" in record or "WMI" in record, record
+    """The probe's per-source errors reach the record: which sources failed and why, not a clean ok."""
+    lab, _run, hosts = two_faults
+    record = hosts["sms610"]
+    assert record["status"] == "incomplete" and hosts["sms620"]["status"] == "ok", record
+    texts = {item["source"]: item["text"] for item in record["sources_failed"]}
+    assert texts["active_packages"].startswith("active packages unknown: ") and "0x80080005" in texts["active_packages"]
+    assert texts["active_packages"].endswith("; nothing removed"), texts
+    assert texts["package_folders"].startswith("package folders not listed: ") and "0x80080005" in texts["package_folders"]
+    assert texts["processes"].startswith("whether the SMS Administrator console is open is unknown: "), texts
+    assert record["summary"].startswith("incomplete: active packages unknown: "), record["summary"]
+    markdown = lab.latest_report("run", "md").read_text(encoding="utf-8")
+    assert "| sms610 | 610 | incomplete |" in markdown and "## Facts that could not be read" in markdown
+    assert "**sms610** (package\\_folders): package folders not listed: " in markdown, markdown
