@@ -156,3 +156,47 @@ def test_no_connection_is_left_open(wmi, lab):
     for address in lab.addresses.values():
         assert address not in DCOMConnection.PORTMAPS
         assert not INTERFACE.CONNECTIONS.get(address, {}).get(threading.current_thread().name)
+
+
+def test_one_task_uses_one_dcom_connection_for_every_wmi_call(wmi, lab, monkeypatch):
+    """The probe's site, packages and console check share the session's connection; closing the session
+    closes it (a transport session carries ``wmi_cache``)."""
+    from impacket.dcerpc.v5.dcomrt import INTERFACE, DCOMConnection
+    lab.start()
+    activations = []
+    original = wmi.WmiConnection.open
+    monkeypatch.setattr(wmi.WmiConnection, "open", lambda self: activations.append(1) or original(self))
+    session = SimpleNamespace(settings=lab.session("sms712").settings, wmi_cache={})
+    assert wmi.site(session, "712", 10)["available"] is True
+    assert wmi.active_packages(session, "712", 10)["available"] is True
+    assert wmi.console_open(session, "mmc.exe", "sms.msc", 10) is False
+    assert len(activations) == 1
+    wmi.close_cached(session)
+    address = lab.addresses["sms712"]
+    assert address not in DCOMConnection.PORTMAPS
+    assert not INTERFACE.CONNECTIONS.get(address, {}).get(threading.current_thread().name)
+
+
+def test_a_failed_activation_is_not_retried_in_the_task_and_each_call_says_why(wmi, lab, monkeypatch):
+    lab.start()
+    session = SimpleNamespace(settings=lab.session("sms711", password_override="wrong").settings, wmi_cache={})
+    activations = []
+    original = wmi.WmiConnection.open
+    monkeypatch.setattr(wmi.WmiConnection, "open", lambda self: activations.append(1) or original(self))
+    packages = wmi.active_packages(session, "711", 10)
+    site = wmi.site(session, "711", 10)
+    assert packages["available"] is False and packages["packages"] is None
+    assert "rpc_s_access_denied" in packages["error"] and "rpc_s_access_denied" in site["error"]
+    assert wmi.console_check(session, "mmc.exe", "sms.msc", 10)["open"] is None
+    assert len(activations) == 1
+
+
+def test_a_call_that_runs_out_of_time_on_the_shared_connection_ends_and_the_next_opens_anew(wmi, lab):
+    lab.start(sms711={"wmi_query_hangs": True})
+    session = SimpleNamespace(settings=lab.session("sms711", timeout=2).settings, wmi_cache={})
+    started = time.monotonic()
+    answer = wmi.active_packages(session, "711", 2)
+    assert time.monotonic() - started < 10
+    assert answer["packages"] is None and "within 2 s (timeout)" in answer["error"]
+    assert "connection" not in session.wmi_cache and session.wmi_cache.get("failure") is None
+    wmi.close_cached(session)

@@ -130,6 +130,7 @@ class MsrpcSession:
         self._pipes: dict[str, object] = {}
         self.dialect_name: str | None = None
         self.ntlm: str | None = None
+        self.wmi_cache: dict = {}       # the task's one DCOM connection to WMI (wmi.connected), closed with us
 
     def error(self, operation: str, message: str) -> TransportError:
         return TransportError(self.host, operation, message)
@@ -232,6 +233,8 @@ class MsrpcSession:
         return self._pipes[name]
 
     def close(self) -> None:
+        from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi import close_cached
+        close_cached(self)
         for dce in self._pipes.values():
             try:
                 dce.disconnect()

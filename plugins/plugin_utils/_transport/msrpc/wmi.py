@@ -7,9 +7,9 @@ hotfix installer. impacket's DCOM and MS-WMI client (``DCOMConnection``, ``IWbem
 ``session``: the msrpc transport's per-task connection object (``msrpc.connection.MsrpcSession``). Only
 ``session.settings`` is read: ``host`` (inventory name), ``address`` (or ``wmi_address`` when set: where
 the host's port 135 answers, if not at ``ansible_host``), ``user``, ``password``, ``domain``, ``timeout``
-and ``allow_ntlmv1``. Each call opens its own DCOM connection and closes it (WMI is used a few times per
-task) and is bounded by ``timeout`` seconds in all: when it runs out, the sockets are closed under
-impacket and the call fails with a timeout message (impacket's own socket timeout is 300 s).
+and ``allow_ntlmv1``. The calls of one task share one DCOM connection, kept on the session and closed with
+it (``connected``); each call is bounded by ``timeout`` seconds in all: when it runs out, the sockets are
+closed under impacket and the call fails with a timeout message (impacket's own socket timeout is 300 s).
 
 Entry points (``wmi_hook`` calls the first three):
 
@@ -288,21 +288,58 @@ def _next_batch(enum, services, count: int) -> tuple[list, bool]:
 
 @contextlib.contextmanager
 def connected(session, timeout: int | None = None):
-    """A ``WmiConnection`` for the session's host, closed afterwards, bounded by ``timeout`` seconds."""
-    connection = WmiConnection(target_of(session, timeout))
-    watchdog = _Watchdog(connection.target.timeout, connection.sockets)
+    """A ``WmiConnection`` for the session's host; this use of it is bounded by ``timeout`` seconds.
+
+    A transport session (one with a ``wmi_cache`` dict: ``MsrpcSession``) keeps the connection open for the
+    task's other WMI calls (the probe's site, packages and console check share one) and closes it with
+    itself (``close_cached``); an activation that failed is not tried again in that task, each later call
+    fails at once with the same reason. Any other session gets a connection of its own, closed afterwards.
+    A call that fails or runs out of time closes the connection (the next call opens a new one)."""
+    cache = getattr(session, "wmi_cache", None)
+    target = target_of(session, timeout)
+    if cache is not None and cache.get("failure") is not None:
+        failed = cache["failure"]
+        raise WmiError(target.host, failed.operation, failed.message, failed.code)
+    connection = cache.get("connection") if cache is not None else None
+    opened = connection is not None
+    if connection is None:
+        connection = WmiConnection(target)
+    watchdog = _Watchdog(target.timeout, connection.sockets)
+    keep = False
     try:
         with watchdog:
-            connection.open()
+            if not opened:
+                connection.open()
+                opened = True
             yield connection
+        keep = cache is not None and not watchdog.fired
     except WmiError as exc:
+        error = exc
         if watchdog.fired:
-            raise WmiError(connection.target.host, exc.operation,
-                           f"no answer from WMI on {connection.target.address} within "
-                           f"{connection.target.timeout} s (timeout)") from None
-        raise
+            error = WmiError(target.host, exc.operation, f"no answer from WMI on {target.address} within "
+                                                         f"{target.timeout} s (timeout)")
+        if cache is not None and connection._login is None:      # the activation itself failed
+            cache["failure"] = error
+        if error is exc:
+            raise
+        raise error from None
     finally:
-        connection.close()
+        if keep:
+            cache["connection"] = connection
+        else:
+            if cache is not None:
+                cache.pop("connection", None)
+            connection.close()
+
+
+def close_cached(session) -> None:
+    """Close the connection a transport session kept (``connected``) and forget a failed activation."""
+    cache = getattr(session, "wmi_cache", None)
+    if cache:
+        connection = cache.pop("connection", None)
+        cache.pop("failure", None)
+        if connection is not None:
+            connection.close()
 
 
 def _facts() -> dict:
