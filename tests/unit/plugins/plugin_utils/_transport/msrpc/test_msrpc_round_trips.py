@@ -146,7 +146,7 @@ def test_values_larger_than_the_first_buffer_are_asked_again_with_room():
 def test_a_server_without_the_call_is_not_asked_again(registry):
     pipe = RegistryPipe(SETUP, multiple=False)
     reg = registry(pipe)
-    for _ in range(2):
+    for _attempt in range(2):
         assert reg.read_values("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", ["Type", "Full Version"]) == {
             "Type": 1, "Full Version": "2.00.1493.2000"}
     assert pipe.calls.count("BaseRegQueryMultipleValues") == 1
