@@ -123,8 +123,8 @@ def bench_fleet_side_by_side(tmp: Path, n_hosts: int, forks: int) -> dict:
     result["msrpc_start_s"] = time.perf_counter() - started
     try:
         if os.geteuid() == 0:
-            from smslab.dcom import WmiResponder, loopback_addresses
-            addresses = loopback_addresses(names, first=180)
+            from smslab.dcom import WmiResponder, free_loopback_addresses
+            addresses = free_loopback_addresses(names)
             responder = WmiResponder(state_dir, names, addresses.__getitem__).start()
         hosts = {}
         for name in names:

@@ -47,8 +47,8 @@ def samba_site(tmp_path: Path, scenario="demo.yml", hosts=None, options=None, wm
         if wmi:
             if os.geteuid() != 0:
                 pytest.skip("the WMI responder listens on port 135: binding it needs root")
-            from smslab.dcom import WmiResponder, loopback_addresses
-            addresses = loopback_addresses(lab.names, first=140)
+            from smslab.dcom import WmiResponder, free_loopback_addresses
+            addresses = free_loopback_addresses(lab.names)
             responder = WmiResponder(state_dir, lab.names, addresses.__getitem__).start()
         yield state_dir, lab, addresses
     finally:

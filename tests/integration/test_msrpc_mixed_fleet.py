@@ -23,14 +23,14 @@ MSRPC = ["sms610", "sms620"]
 @pytest.fixture
 def mixed(tmp_path):
     require_samba()
-    from smslab.dcom import WmiResponder, loopback_addresses
+    from smslab.dcom import WmiResponder, free_loopback_addresses
 
     lab = make_lab(__import__("lab_harness").SCENARIOS / "demo.yml", tmp_path / "mixed")
     samba = SambaLab(lab.state_dir, MSRPC)
     responder = None
     try:
         samba.start()
-        addresses = loopback_addresses(MSRPC, first=170)
+        addresses = free_loopback_addresses(MSRPC)
         responder = WmiResponder(lab.state_dir, MSRPC, addresses.__getitem__).start()
         inventory = yaml.safe_load(lab.inventory.read_text(encoding="utf-8"))
         hosts = _hosts(inventory)
