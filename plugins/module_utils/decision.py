@@ -69,7 +69,8 @@ from ansible_collections.sms.remediation.plugins.module_utils.package_ids import
 )
 from ansible_collections.sms.remediation.plugins.module_utils.versions import VersionError, parse_version
 
-__all__ = ["HOTFIX_METHODS", "HotfixFile", "POLICIES", "Plan", "Request", "STEP_KINDS", "Step", "package_args", "plan"]
+__all__ = ["HOTFIX_METHODS", "HotfixFile", "POLICIES", "Plan", "Request", "STEP_KINDS", "Step", "package_args", "plan",
+           "quarantine_drive_refusal"]
 
 # The steps a plan can hold, in the order they run. ``recover_hotfix`` finishes or rolls back a hotfix
 # transaction that a cut connection left half done (the host's journal, reported by the probe); it runs
@@ -176,6 +177,8 @@ def plan(site, leftovers: list, request: Request, table: dict) -> Plan:
 
     notes: list[str] = []
     remove, kept, refused = _leftovers(leftovers, request, notes)
+    if request.workaround_state == "quarantined":
+        remove = _same_drive_only(site, remove, request.quarantine_dir, refused)
     hotfix = _Hotfix(site, request, table)
     steps = []
     recovery = _recovery_step(site, request, table, notes)
@@ -235,6 +238,32 @@ def _leftovers(leftovers, request, notes):
     for pid in sorted(forced - matched):
         notes.append(f"force ID {pid} matches no compressed package on this site")
     return remove, kept, refused
+
+
+def quarantine_drive_refusal(host: str, transport: str | None, path: str, quarantine_dir: str | None) -> str | None:
+    """Why ``path`` cannot be moved to or from ``quarantine_dir`` on this host, or None. Over msrpc a move is an
+    SMB rename, which stays inside one share, that is one drive; winrm's PowerShell move copies across drives."""
+    if transport != "msrpc" or not path or not quarantine_dir:
+        return None
+    drive, quarantine_drive = ntpath.splitdrive(path)[0].upper(), ntpath.splitdrive(quarantine_dir)[0].upper()
+    if not drive or not quarantine_drive or drive == quarantine_drive:
+        return None
+    return (f"{host}: {path} is on drive {drive} and the quarantine folder {quarantine_dir} on drive "
+            f"{quarantine_drive}: over msrpc a move is an SMB rename, which cannot cross drives (shares "
+            f"{drive[0]}$ and {quarantine_drive[0]}$); use a quarantine_dir on drive {drive} (over winrm PowerShell "
+            "copies across drives)")
+
+
+def _same_drive_only(site, remove, quarantine_dir, refused) -> list:
+    """The leftovers the host can quarantine; the others refused with the reason (msrpc: one drive only)."""
+    kept_in_place = []
+    for item in remove:
+        reason = quarantine_drive_refusal(site.host, site.transport, item.path, quarantine_dir)
+        if reason:
+            refused.append({"id": item.package_id, "name": item.name, "reason": reason})
+        else:
+            kept_in_place.append(item)
+    return kept_in_place
 
 
 def _forceable(item) -> tuple[bool, str]:

@@ -48,6 +48,11 @@ options:
   quarantine_dir:
     description:
       - Folder on the host for O(state=quarantined) and O(state=restored), for example C(D:\SMSPKG-Q244405).
+      - A drive-absolute path (C(X:\...)); a relative one is refused by the host.
+      - With the C(msrpc) transport it must be on the same drive as the package folder of each file - a move there
+        is an SMB rename, which cannot cross drives (administrative shares C(D$), C(E$)) - a file on another drive
+        is refused, in check mode too, with a reason naming the host and both drives, and nothing is moved. Over
+        C(winrm) PowerShell's move copies across drives.
     type: str
   min_evidence:
     description:

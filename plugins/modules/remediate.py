@@ -62,7 +62,11 @@ options:
     choices: [absent, quarantined]
     default: absent
   quarantine_dir:
-    description: Host folder for O(workaround_state=quarantined).
+    description:
+      - Host folder for O(workaround_state=quarantined), drive-absolute (C(X:\...)).
+      - With the C(msrpc) transport, on the same drive as the package folder - a move there is an SMB rename, which
+        cannot cross drives; a leftover on another drive is refused in the plan (check mode too) with a reason
+        naming the host and both drives. Over C(winrm) PowerShell's move copies across drives.
     type: str
   hotfix_method:
     description: C(manual) replaces C(Distmgr.dll) (any platform); C(installer) runs C(Q244405.exe /s) (I386 only).

@@ -8,7 +8,9 @@ plain file directly inside one of PackageFolders whose name matches IdPattern an
 when its package is active now (or the active list cannot be read). The quarantine manifest is the
 script's: ``<QuarantineDir>\\manifest.json``, a JSON list of ``{id, original_path, quarantine_path,
 sha256, size, origin_site}``, written beside and swapped in. A move is an SMB rename, so the quarantine
-folder must be on the same drive as the package folder (another drive refuses the item, nothing moves).
+folder must be on the same drive as the package folder: another drive refuses the item before anything is read,
+created or moved, in check mode too, naming the host (``decision.quarantine_drive_refusal``; PowerShell's move
+on the winrm path copies across drives).
 In check mode nothing is written: outcomes are ``would_remove`` / ``would_quarantine`` / ``would_restore``."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import ntpath
 import re
 
+from ansible_collections.sms.remediation.plugins.module_utils.decision import quarantine_drive_refusal
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PACKAGE_DEFAULTS, Params
@@ -139,6 +142,11 @@ class _Packages:
             return f"{path} is a reparse point"
         return None
 
+    def same_drive(self, path: str, quarantine_dir: str) -> None:
+        reason = quarantine_drive_refusal(self.host.session.host, "msrpc", path, quarantine_dir)
+        if reason:
+            raise _Refused(reason)
+
     # ---- the three actions -------------------------------------------------------------------
     def remove(self, result: dict, info) -> None:
         path = result["path"]
@@ -152,6 +160,7 @@ class _Packages:
     def quarantine(self, result: dict, info) -> None:
         path = result["path"]
         target = ntpath.join(self.quarantine_dir, result["id"] + ".PCK")
+        self.same_drive(path, self.quarantine_dir)
         if self.files.exists(target, OPERATION):
             raise _Refused(f"quarantine already holds {target}")
         result["sha256"], result["size"] = self.files.sha256(path, OPERATION)
@@ -177,6 +186,7 @@ class _Packages:
         entries = self.read_manifest()
         entry = self.find_entry(entries, result["id"])
         source = entry["quarantine_path"] if entry else ntpath.join(self.quarantine_dir, result["id"] + ".PCK")
+        self.same_drive(path, ntpath.dirname(source))
         source_info = self.files.stat(source, OPERATION)
         if source_info is None:
             result.update(outcome="missing", reason=f"{source} not found in quarantine")

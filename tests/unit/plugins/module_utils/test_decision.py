@@ -179,6 +179,31 @@ def by_id(items):
     return {i.package_id or i.name: i for i in items}
 
 
+@pytest.mark.parametrize("transport, quarantine_dir, refused", [
+    ("msrpc", "C:\\Q244405", True),        # an SMB rename cannot leave the D$ share
+    ("msrpc", "D:\\Q244405", False),
+    ("winrm", "C:\\Q244405", False),       # PowerShell's move copies across drives
+    (None, "C:\\Q244405", False),
+])
+def test_a_quarantine_on_another_drive_is_refused_in_the_plan_over_msrpc(transport, quarantine_dir, refused):
+    site, items = mixed_site()
+    site.transport = transport
+    confirmed = {i.package_id for i in items if i.actionable and i.status == "stale_confirmed"}
+    result = plan(site, items, request("workaround", workaround_state="quarantined", quarantine_dir=quarantine_dir),
+                  TABLE)
+    removed = {i.package_id for i in result.remove}
+    reasons = {r["id"]: r["reason"] for r in result.refused}
+    if not refused:
+        assert removed == confirmed and not reasons
+        return
+    assert removed == set() and result.step("workaround") is None           # nothing handed to the host
+    assert set(reasons) == confirmed
+    assert reasons["60000012"] == (
+        "child: D:\\SMSPKG\\60000012.PCK is on drive D: and the quarantine folder C:\\Q244405 on drive C:: over msrpc "
+        "a move is an SMB rename, which cannot cross drives (shares D$ and C$); use a quarantine_dir on drive D: "
+        "(over winrm PowerShell copies across drives)")
+
+
 def test_report_policy_changes_nothing():
     site, items = mixed_site()
     result = plan(site, items, request("report", None, True, ["62000001"]), TABLE)

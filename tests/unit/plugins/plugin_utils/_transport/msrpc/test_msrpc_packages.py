@@ -15,7 +15,7 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc i
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import (
     FILE_ATTRIBUTE_REPARSE_POINT)
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.packages import act_on_packages
-from fake_host import FakeHost
+from fake_host import HOST, FakeHost
 
 FOLDER = "D:\\SMSPKG"
 QUARANTINE = "D:\\SMSPKG-quarantine"
@@ -143,13 +143,31 @@ def test_restore_refuses_a_changed_copy_an_existing_target_and_no_entry(host):
     assert not result["changed"]
 
 
-def test_a_quarantine_on_another_drive_refuses_the_item_and_moves_nothing(host):
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_quarantine_on_another_drive_refuses_the_item_naming_host_and_cause(host, check_mode):
+    before = host.files.snapshot()
     result = act_on_packages(host, {"Mode": "quarantined", "PackageFolders": [FOLDER], "IdPattern": PATTERN,
                                     "Items": [{"id": "61000012", "path": f"{FOLDER}\\61000012.PCK"}],
-                                    "QuarantineDir": "C:\\Quarantine"}, False)
+                                    "QuarantineDir": "C:\\Quarantine"}, check_mode)
     item = result["items"][0]
-    assert item["outcome"] == "refused" and "a rename stays on one drive" in item["reason"]
-    assert host.files.data(f"{FOLDER}\\61000012.PCK") == PCK and host.files.data("C:\\Quarantine\\manifest.json") is None
+    assert item["outcome"] == "refused" and not result["changed"], item      # check mode predicts the refusal
+    assert item["reason"].startswith(f"{HOST}: {FOLDER}\\61000012.PCK is on drive D: and the quarantine folder "
+                                     "C:\\Quarantine on drive C:: over msrpc a move is an SMB rename, which cannot "
+                                     "cross drives"), item["reason"]
+    assert "use a quarantine_dir on drive D:" in item["reason"]
+    assert host.files.snapshot() == before                  # nothing read into, created or moved (no C:\\Quarantine)
+
+
+def test_a_restore_from_a_quarantine_on_another_drive_is_refused_naming_host_and_cause(host):
+    host.files.add_file("C:\\Quarantine\\61000099.PCK", PCK)
+    host.files.add_file("C:\\Quarantine\\manifest.json", json.dumps([{
+        "id": "61000099", "original_path": f"{FOLDER}\\61000099.PCK", "quarantine_path": "C:\\Quarantine\\61000099.PCK",
+        "sha256": hashlib.sha256(PCK).hexdigest(), "size": len(PCK), "origin_site": "610"}]).encode())
+    result = act_on_packages(host, {"Mode": "restored", "PackageFolders": [FOLDER], "IdPattern": PATTERN,
+                                    "Items": [{"id": "61000099", "path": ""}], "QuarantineDir": "C:\\Quarantine"}, False)
+    item = result["items"][0]
+    assert item["outcome"] == "refused" and item["reason"].startswith(f"{HOST}: {FOLDER}\\61000099.PCK is on drive D:")
+    assert host.files.data(f"{FOLDER}\\61000099.PCK") is None and host.files.data("C:\\Quarantine\\61000099.PCK") == PCK
 
 
 def test_a_manifest_write_failure_puts_the_file_back(host):
