@@ -3,6 +3,9 @@
 #
 #   bash scripts/ansible-test-offline.sh [extra ansible-test sanity args...]
 #   bash scripts/ansible-test-offline.sh --bootstrap-only   # only write the get_pip stand-in
+#   bash scripts/ansible-test-offline.sh --test pylint --test pep8 <file>...
+#                                     # seconds, not minutes: only those files (before committing them);
+#                                     # its pylint forbids `_` as a name: `for _attempt in ...`, `value, _unused = ...`
 #
 # ansible-test bootstraps pip into each sanity venv with a get-pip script that it downloads from
 # a host that is not reachable here, unless ~/.ansible/test/cache/get_pip_<X_Y>.py already exists.
