@@ -12,6 +12,10 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base im
 
 __all__ = ["HostTransport", "TRANSPORT_VAR", "TRANSPORTS", "TransportError", "transport_for"]
 
+# Loaded here, in the main process that imports the action plugins, so that the worker forked for each host
+# task inherits the msrpc transport and impacket instead of loading them again (msrpc/preload.py).
+importlib.import_module(f"{__name__}.msrpc.preload").preload()
+
 TRANSPORT_VAR = "q244405_transport"
 DEFAULT_TRANSPORT = "winrm"
 # Each name of choices.TRANSPORTS is a module (or package) of this package that defines

@@ -42,6 +42,9 @@ def fold_table(codec: str, errors: str) -> bytes | None:
     chars = _single_byte_chars(codec, errors)
     if chars is None:
         return None
+    # the characters of the code page re.IGNORECASE matches to each word character (one search each)
+    text = "".join(char for char in chars if char is not None)
+    matched = {word_char: set(re.findall(re.escape(word_char), text, re.IGNORECASE)) for word_char in WORD_CHARS}
     table = bytearray(256)
     for byte, char in enumerate(chars):
         if char is None:
@@ -49,21 +52,17 @@ def fold_table(codec: str, errors: str) -> bytes | None:
         elif char.isascii():
             table[byte] = ord(char.lower())
         else:
-            letters = [letter for letter in string.ascii_lowercase if _matches(letter, char)]
+            letters = [letter for letter in string.ascii_lowercase if char in matched[letter]]
             table[byte] = ord(letters[0]) if len(letters) == 1 else NEUTRAL
-    for byte, char in enumerate(chars):   # the proof: folding agrees with re.IGNORECASE everywhere
-        for word_char in WORD_CHARS:
-            folds_equal = table[byte] == ord(word_char.lower())
-            if char is None:
-                if folds_equal:
-                    return None
-            elif _matches(word_char, char) != folds_equal:
-                return None
+    bytes_of, folded_to = {}, {}
+    for byte, char in enumerate(chars):
+        bytes_of.setdefault(char, set()).add(byte)
+        folded_to.setdefault(table[byte], set()).add(byte)
+    for word_char in WORD_CHARS:     # the proof: folding agrees with re.IGNORECASE for every byte
+        matching = set().union(*(bytes_of[char] for char in matched[word_char]))
+        if matching != folded_to.get(ord(word_char.lower()), set()):
+            return None
     return bytes(table)
-
-
-def _matches(word_char: str, char: str) -> bool:
-    return re.fullmatch(re.escape(word_char), char, re.IGNORECASE) is not None
 
 
 def _single_byte_chars(codec: str, errors: str) -> list[str | None] | None:
@@ -76,10 +75,14 @@ def _single_byte_chars(codec: str, errors: str) -> list[str | None] | None:
         return None
     if any(len(char) != 1 for char in chars) or chars[0x0A] != "\n":
         return None
-    high = range(0x80, 0x100)
+    high = bytes(range(0x80, 0x100))
+    high_text = "".join(chars[0x80:])
+    pairs = bytearray(256)
+    pairs[1::2] = high
     for first in high:                 # a lead byte would join the next one (UTF-8, cp932 ...)
-        pairs = bytes(b for second in high for b in (first, second)).decode(codec, errors)
-        if pairs != "".join(chars[first] + chars[second] for second in high):
+        pairs[0::2] = bytes([first]) * 128
+        text = bytes(pairs).decode(codec, errors)
+        if len(text) != 256 or text[1::2] != high_text or text[0::2] != chars[first] * 128:
             return None
     return chars
 
