@@ -59,6 +59,19 @@ def path_key(windows_path: str) -> str:
     return (f"{drive}:\\" + "\\".join(parts)).lower()
 
 
+def tree_digest(folder: Path) -> str:
+    """One sha256 over every path below ``folder``, each link's target and each file's content: an equal
+    digest means nothing there was added, removed, relinked or rewritten (what check mode promises)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_symlink():
+            digest.update(b"->" + os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 class ChainedReader(io.RawIOBase):
     """Read-only, seekable view of several local files one after the other."""
 

@@ -3,7 +3,6 @@ and ansible-playbook runs of playbooks/remediate.yml against it (what scripts/de
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,7 @@ if str(LAB) not in sys.path:
 
 from smslab.scenario import build_state_dir  # noqa: E402
 from smslab.server import ServedLab  # noqa: E402
-from smslab.state import file_version_of, split_windows_path  # noqa: E402
+from smslab.state import file_version_of, split_windows_path, tree_digest  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PLAYBOOK = ROOT / "playbooks" / "remediate.yml"
@@ -68,17 +67,6 @@ def parse_recap(output: str) -> dict[str, dict[str, int]]:
             continue
         recap[match.group("host")] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group("counts"))}
     return recap
-
-
-def tree_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_symlink():
-            digest.update(b"->" + os.readlink(path).encode())
-        elif path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
 
 from smslab.server import start_lab  # noqa: E402
+from smslab.state import tree_digest  # noqa: E402
 from smslab.samba.testing import samba_lab, samba_scenario  # noqa: E402,F401 pylint: disable=unused-import
 
 PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
@@ -42,16 +42,6 @@ def build_host(state_dir: Path, name: str = HOST) -> Path:
     (root / "fs" / "C" / "SMS" / "Logs" / "Distmgr.log").write_bytes(b"line one\r\nline two\r\n")
     (root / "fs" / "C" / "SMS" / "bin" / "i386" / "Distmgr.dll").write_bytes(b"MZ FileVersion=2.00.1380.1000\n")
     return root
-
-
-def tree_digest(folder: Path) -> str:
-    """One hash over every path and file content below ``folder`` (empty folders included)."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture

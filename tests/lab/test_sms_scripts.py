@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO / "lab"))
 from smslab.handlers import COMMAND_HANDLERS, SCRIPT_HANDLERS, HostContext, script_name  # noqa: E402
 # Importing sms_scripts registers the script handlers.
 from smslab.handlers import sms_scripts  # noqa: E402,F401 pylint: disable=unused-import
-from smslab.state import HostState, dll_bytes  # noqa: E402
+from smslab.state import HostState, dll_bytes, tree_digest  # noqa: E402
 
 SETUP = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"
 IDENT = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
@@ -98,17 +98,10 @@ def run_script(state: HostState, name: str, parameters: dict, check_mode: bool =
     return SCRIPT_HANDLERS[name](HostContext(name=state.name, state=state, check_mode=check_mode), parameters)
 
 
-def tree_digest(state: HostState) -> str:
-    """Hash of every file (and link) of the host, host.json included."""
-    digest = hashlib.sha256()
-    for path in sorted(state.root.rglob("*")):
-        digest.update(str(path.relative_to(state.root)).encode())
-        if path.is_symlink():
-            digest.update(os.readlink(path).encode())
-        elif path.is_file():
-            digest.update(path.read_bytes())
-    digest.update(json.dumps(state.data, sort_keys=True).encode())
-    return digest.hexdigest()
+def host_digest(state: HostState) -> str:
+    """Hash of every file (and link) of the host and of its state in memory (host.json as it would be saved)."""
+    in_memory = json.dumps(state.data, sort_keys=True)
+    return hashlib.sha256((tree_digest(state.root) + in_memory).encode()).hexdigest()
 
 
 # ---- a small schema checker -------------------------------------------------------------------
@@ -227,9 +220,9 @@ def test_script_marker_and_parameters_match_the_contract(file_name):
 def test_probe_schema_and_facts(tmp_path):
     state = make_host(tmp_path)
     os.symlink(state.local_path("C:\\important.dat"), state.local_path("D:\\SMSPKG\\61000014.PCK"))
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "probe", {})
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     check(result, PROBE_SCHEMA)
     json.dumps(result)                                   # what crosses the wire is plain JSON
     assert result["computer_name"] == "SMS01" and result["processor_architecture"] == "x86"
@@ -394,9 +387,9 @@ def test_compressed_package_refusals(tmp_path):
         {"id": "61000012", "path": "SMSPKG\\61000012.PCK"},                      # relative
         {"id": "6100001F", "path": "D:\\SMSPKG\\6100001F.PCK"},                  # not there
     ]
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("absent", items))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     for item in result["items"]:
         check(item, ITEM_SCHEMA)
     outcomes = [(i["outcome"], i["reason"]) for i in result["items"]]
@@ -437,14 +430,14 @@ def test_compressed_package_remove(tmp_path):
 @pytest.mark.parametrize("mode,outcome", [("absent", "would_remove"), ("quarantined", "would_quarantine")])
 def test_compressed_package_check_mode_changes_nothing(tmp_path, mode, outcome):
     state = make_host(tmp_path)
-    before = tree_digest(state)
+    before = host_digest(state)
     items = [{"id": "61000012", "path": "D:\\SMSPKG\\61000012.PCK"},
              {"id": "6100001A", "path": "E:\\SMSPKG\\6100001A.PCK"}]
     result, changed = run_script(state, "compressed_package", package_params(mode, items), check_mode=True)
     assert [i["outcome"] for i in result["items"]] == [outcome, outcome]
     assert all(i["sha256"] for i in result["items"])
     assert changed is True                              # check mode reports what would change
-    assert tree_digest(state) == before
+    assert host_digest(state) == before
 
 
 def test_quarantine_and_restore_roundtrip(tmp_path):
@@ -460,9 +453,9 @@ def test_quarantine_and_restore_roundtrip(tmp_path):
                          "quarantine_path": "E:\\SMSQUARANTINE\\61000012.PCK",
                          "sha256": hashlib.sha256(original).hexdigest(), "size": len(original), "origin_site": "610"}]
 
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("restored", [item]), check_mode=True)
-    assert result["items"][0]["outcome"] == "would_restore" and tree_digest(state) == before
+    assert result["items"][0]["outcome"] == "would_restore" and host_digest(state) == before
 
     result, changed = run_script(state, "compressed_package", package_params("restored", [item]))
     assert changed is True and result["items"][0]["outcome"] == "restored"
@@ -519,9 +512,9 @@ def test_restore_by_id_puts_each_file_back_in_its_own_package_folder(tmp_path):
     params = package_params("restored", BY_ID)
     assert params["PackageFolders"] == ["D:\\SMSPKG", "E:\\SMSPKG"]
 
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", params, check_mode=True)
-    assert changed is True and tree_digest(state) == before
+    assert changed is True and host_digest(state) == before
     assert [(i["outcome"], i["path"]) for i in result["items"]] == [
         ("would_restore", "D:\\SMSPKG\\61000012.PCK"), ("would_restore", "E:\\SMSPKG\\6100001A.PCK")]
 
@@ -541,9 +534,9 @@ def test_restore_by_id_puts_each_file_back_in_its_own_package_folder(tmp_path):
     assert json.loads(state.read_bytes(QUARANTINE_MANIFEST)) == []
 
     # again: nothing left in quarantine, nothing changes
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", params)
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     assert [(i["outcome"], i["reason"]) for i in result["items"]] == [
         ("missing", "E:\\SMSQUARANTINE\\61000012.PCK not found in quarantine"),
         ("missing", "E:\\SMSQUARANTINE\\6100001A.PCK not found in quarantine")]
@@ -554,9 +547,9 @@ def test_restore_by_id_refuses_an_existing_target_and_a_changed_copy(tmp_path):
     quarantine_both(state)
     state.write_bytes("E:\\SMSPKG\\6100001A.PCK", b"a new copy arrived meanwhile")
     state.write_bytes("E:\\SMSQUARANTINE\\61000012.PCK", b"tampered")
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     (tampered, obstacle) = result["items"]
     assert tampered["outcome"] == "refused" and tampered["path"] == "D:\\SMSPKG\\61000012.PCK"
     assert tampered["reason"].startswith("sha256 of E:\\SMSQUARANTINE\\61000012.PCK is "
@@ -585,9 +578,9 @@ def test_restore_by_id_refuses_a_target_outside_the_package_folders(tmp_path, or
     state = make_host(tmp_path)
     quarantine_both(state)
     edit_manifest(state, "61000012", original_path=original_path)
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID[:1]))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     (item,) = result["items"]
     assert (item["outcome"], item["reason"]) == ("refused", reason)
     assert item["path"] == (original_path or "")
@@ -605,16 +598,16 @@ def test_restore_by_id_refuses_an_active_package_and_when_wmi_cannot_answer(tmp_
                     "quarantine_path": "E:\\SMSQUARANTINE\\61000013.PCK",
                     "sha256": hashlib.sha256(b"PCK-61000013").hexdigest(), "size": 12, "origin_site": "610"})
     state.write_bytes(QUARANTINE_MANIFEST, json.dumps(entries).encode("utf-8"))
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package",
                                  package_params("restored", [{"id": "61000013", "path": ""}]))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     assert result["items"][0]["reason"] == "package 61000013 is active in root\\SMS\\site_610 (ActionInProgress=0)"
 
     state.faults["wmi_unavailable"] = True
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     assert [i["outcome"] for i in result["items"]] == ["refused", "refused"]
     assert all(i["reason"].startswith("cannot re-check active packages: ") for i in result["items"])
 
@@ -624,10 +617,10 @@ def test_restore_by_id_without_a_manifest_entry(tmp_path):
     quarantine_both(state)
     # a copy in quarantine that the manifest does not list: refused, no target to check
     state.write_bytes("E:\\SMSQUARANTINE\\6100001F.PCK", b"PCK-6100001F")
-    before = tree_digest(state)
+    before = host_digest(state)
     items = [{"id": "6100001F", "path": ""}, {"id": "6100001E", "path": ""}, {"id": "", "path": ""}]
     result, changed = run_script(state, "compressed_package", package_params("restored", items))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     for item in result["items"]:
         check(item, ITEM_SCHEMA)
     assert [(i["outcome"], i["path"], i["reason"]) for i in result["items"]] == [
@@ -650,9 +643,9 @@ def test_unreadable_manifest_refuses_each_item_and_moves_nothing(tmp_path):
     state = make_host(tmp_path)
     quarantine_both(state)
     state.write_bytes(QUARANTINE_MANIFEST, b"{not json")
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "compressed_package", package_params("restored", BY_ID))
-    assert changed is False and tree_digest(state) == before
+    assert changed is False and host_digest(state) == before
     assert [i["outcome"] for i in result["items"]] == ["refused", "refused"]
     assert all(i["reason"].startswith("error: ") for i in result["items"])
     assert state.exists("E:\\SMSQUARANTINE\\61000012.PCK") and not state.exists("D:\\SMSPKG\\61000012.PCK")
@@ -706,10 +699,10 @@ def test_hotfix_success_then_unchanged(tmp_path):
 
 def test_hotfix_check_mode_changes_nothing(tmp_path):
     state = make_host(tmp_path)
-    before = tree_digest(state)
+    before = host_digest(state)
     result, changed = run_script(state, "hotfix_transaction", hotfix_params(), check_mode=True)
     assert result["outcome"] == "would_replace" and changed is True
-    assert result["new_sha256"] == OLD_SHA and tree_digest(state) == before
+    assert result["new_sha256"] == OLD_SHA and host_digest(state) == before
 
 
 def test_hotfix_precheck_refuses_a_wrong_staged_file(tmp_path):
@@ -761,18 +754,18 @@ def run_installer(state, *args):
 
 def test_installer_refused_on_alpha(tmp_path):
     state = make_host(tmp_path, arch="ALPHA")
-    before = tree_digest(state)
+    before = host_digest(state)
     rc, _unused, err = run_installer(state, "/s")
-    assert rc == 1 and "I386" in err and tree_digest(state) == before
+    assert rc == 1 and "I386" in err and host_digest(state) == before
 
 
 def test_installer_needs_quiet_mode_and_a_closed_console(tmp_path):
     state = make_host(tmp_path, console=True)
-    before = tree_digest(state)
+    before = host_digest(state)
     rc, _unused, err = run_installer(state)
     assert rc == 1 and "interactive wizard not supported in the lab" in err
     rc, _unused, err = run_installer(state, "/s")
-    assert rc == 1 and "console" in err and tree_digest(state) == before
+    assert rc == 1 and "console" in err and host_digest(state) == before
 
 
 def test_installer_quiet_install(tmp_path):
