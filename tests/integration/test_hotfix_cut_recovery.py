@@ -115,3 +115,25 @@ def test_the_run_after_that_changes_nothing(runs):
     assert runs.third.rc == 0, runs.third.stdout[-3000:]
     for host in HOSTS:
         assert runs.third.recap[host]["changed"] == 0, (host, runs.third.recap[host])
+
+
+def test_a_tmp_journal_left_by_a_cut_msrpc_swap_is_recovered_over_winrm(lab_factory):
+    """The msrpc transport swaps its journal in from ``<name>.tmp`` (old one deleted, then the rename): a cut in
+    between leaves only the .tmp. A host whose next run comes over winrm must still be recovered from it."""
+    site = {"name": "sms899", "site_code": "899", "parent": "800", "build": "sp1", "platform": "i386",
+            "services": {"SMS_SITE_BACKUP": "running"}, "faults": {"cut_after_step": "swap"}}
+    lab = lab_factory({"seed": 11, "sites": [scenario()["sites"][0], site]}, "hotfix-tmp-journal")
+    before = lab.host_json("sms899")["services"]
+    cut = lab.playbook()
+    assert cut.recap["sms899"]["failed"] >= 1 or cut.recap["sms899"]["unreachable"] >= 1, cut.stdout[-3000:]
+    journal = lab.local("sms899", JOURNAL)
+    journal.rename(journal.with_name(journal.name + ".tmp"))            # where the msrpc swap was cut
+    run = lab.playbook()
+    assert run.recap["sms899"]["failed"] == 0 and run.recap["sms899"]["unreachable"] == 0, run.stdout[-5000:]
+    assert not lab.exists("sms899", JOURNAL) and not lab.exists("sms899", JOURNAL + ".tmp")
+    assert lab.file_version("sms899", lab.distmgr_path("sms899")) == HOTFIX_VERSION
+    assert lab.host_json("sms899")["services"] == before
+    report = json.loads(lab.latest_report("run", "json").read_text(encoding="utf-8"))
+    summary = {entry["host"]: entry["summary"] for entry in report["hosts"]}["sms899"]
+    assert "cut by a lost connection: completed" in summary, summary
+    assert lab.local("sms899", HOTFIX_LOG).read_text(encoding="utf-8").count("\n") == 1

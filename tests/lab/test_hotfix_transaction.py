@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -302,6 +303,43 @@ def test_the_probe_reports_the_journal_a_cut_run_left(tmp_path):
     reported = probe(ctx, {"PackageFolders": ["D:\\SMSPKG"]})[0]["transaction_journal"]
     assert reported["path"] == JOURNAL and reported["error"] is None
     assert hj.parse(reported["text"], reported["path"]).last_step == "swap"
+
+
+# A cut inside the msrpc transport's journal swap (old journal deleted, the new one not yet renamed in from
+# <name>.tmp) leaves only Q244405.journal.json.tmp. The next run may come over winrm: the PowerShell probe and
+# -Mode Recover (these twins) take the .tmp as the journal, as the msrpc probe does.
+@pytest.mark.parametrize("cut", ["backup", "swap"])
+def test_only_a_tmp_journal_left_by_a_cut_msrpc_swap_is_recovered_over_winrm(tmp_path, cut):
+    state = make_host(tmp_path, {"cut_after_step": cut})
+    run(state)
+    state.move(JOURNAL, JOURNAL + ".tmp")
+    probe = SCRIPT_HANDLERS["probe"]
+    reported = probe(HostContext(name=state.name, state=state, check_mode=True),
+                     {"PackageFolders": ["D:\\SMSPKG"]})[0]["transaction_journal"]
+    assert reported["path"] == JOURNAL + ".tmp" and reported["error"] is None, reported
+    journal = hj.parse(reported["text"], reported["path"])
+    assert journal.last_step == cut
+    refused, changed, _notes = run(state)          # no second transaction over the unfinished one
+    assert refused["failed_step"] == "precheck" and f"recorded in {JOURNAL}.tmp" in refused["error"] and not changed
+    decision = hj.decide(journal, observed(state))
+    result, changed, _notes = run(state, Mode="Recover", Recovery=decision.action, TransactionId=journal.transaction_id)
+    assert result["outcome"] == ("completed" if cut == "swap" else "rolled_back") and changed, result
+    assert services(state) == BEFORE and not state.exists(JOURNAL + ".tmp") and not state.exists(JOURNAL)
+    final, _changed, _notes = run(state)
+    assert final["outcome"] == ("unchanged" if cut == "swap" else "replaced"), final
+
+
+def _function(script: str, name: str) -> str:
+    text = (ROOT / "plugins" / "plugin_utils" / "powershell" / script).read_text(encoding="utf-8")
+    return re.search(r"^function " + name + r" \{\n.*?^\}", text, re.MULTILINE | re.DOTALL).group(0)
+
+
+def test_the_scripts_these_twins_mirror_look_for_the_tmp_journal_too():
+    assert "$journal + '.tmp'" in _function("sms_probe.ps1", "Get-TransactionJournal")
+    assert "($JournalPath + '.tmp')" in _function("sms_hotfix_transaction.ps1", "Find-Journal")
+    assert "Find-Journal" in _function("sms_hotfix_transaction.ps1", "Read-Journal")
+    assert "Find-Journal" in _function("sms_hotfix_transaction.ps1", "Invoke-Precheck")
+    assert "($JournalPath + '.tmp')" in _function("sms_hotfix_transaction.ps1", "Remove-Journal")
 
 
 # ---- the scenario schema knows the transaction's faults -------------------------------------------

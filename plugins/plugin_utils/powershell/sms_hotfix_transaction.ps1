@@ -148,14 +148,21 @@ function Save-Journal {
     else { [System.IO.File]::Move($temporary, $JournalPath) }
 }
 
+function Find-Journal {
+    # The journal file on the host: <name>, else <name>.tmp (the msrpc transport swaps a new journal in from
+    # it after deleting the old one: a cut inside that swap leaves only the .tmp); $null when neither is there.
+    @($JournalPath, ($JournalPath + '.tmp')) | Where-Object { [System.IO.File]::Exists($_) } | Select-Object -First 1
+}
+
 function Read-Journal {
     # The journal left on the host, or $null when there is none; throws when it cannot be read.
-    if (-not [System.IO.File]::Exists($JournalPath)) { return $null }
-    $text = [System.IO.File]::ReadAllText($JournalPath)
+    $path = Find-Journal
+    if ($null -eq $path) { return $null }
+    $text = [System.IO.File]::ReadAllText($path)
     try { $data = ConvertFrom-Json -InputObject $text }
-    catch { throw "journal $JournalPath is not JSON: $((Get-InnermostException $_.Exception).Message)" }
+    catch { throw "journal $path is not JSON: $((Get-InnermostException $_.Exception).Message)" }
     if ($data.format -ne 'sms.remediation/q244405-transaction-journal' -or $data.format_version -ne 1) {
-        throw "journal $JournalPath is not a Q244405 transaction journal of format version 1"
+        throw "journal $path is not a Q244405 transaction journal of format version 1"
     }
     $data
 }
@@ -165,7 +172,9 @@ function Remove-Journal {
     if (-not [string]::IsNullOrEmpty($ExtraBackup) -and $ExtraBackup -ne $BackupPath -and [System.IO.File]::Exists($ExtraBackup)) {
         [System.IO.File]::Delete($ExtraBackup)
     }
-    [System.IO.File]::Delete($JournalPath)
+    foreach ($path in @($JournalPath, ($JournalPath + '.tmp'))) {
+        if ([System.IO.File]::Exists($path)) { [System.IO.File]::Delete($path) }
+    }
 }
 
 # ---- services -------------------------------------------------------------------------------
@@ -268,7 +277,8 @@ function Invoke-Precheck {
     # Read-only checks; a failure here has changed nothing. Returns an error text or $null.
     if ([string]::IsNullOrEmpty($StagedPath) -or [string]::IsNullOrEmpty($ExpectedSha256)) { return '-Mode Apply needs StagedPath and ExpectedSha256' }
     if ($null -eq (ConvertTo-VersionFields $MinimumVersion)) { return "MinimumVersion '$MinimumVersion' is not a version" }
-    if ([System.IO.File]::Exists($JournalPath)) { return "an unfinished transaction is recorded in $JournalPath; the next run recovers it first" }
+    $journal = Find-Journal
+    if ($null -ne $journal) { return "an unfinished transaction is recorded in $journal; the next run recovers it first" }
     if (-not [System.IO.File]::Exists($TargetPath)) { return "$TargetPath not found" }
     if (-not [System.IO.File]::Exists($StagedPath)) { return "staged file $StagedPath not found" }
     $stagedSha = Get-Sha256 $StagedPath

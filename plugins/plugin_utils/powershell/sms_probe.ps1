@@ -431,11 +431,15 @@ function Invoke-ProbeSource {
 }
 
 function Get-TransactionJournal {
-    # The journal a cut hotfix transaction left (sms_hotfix_transaction.ps1); the controller validates
-    # it (hotfix_journal.py) and the next run recovers it. $null when there is none.
+    # The journal a cut hotfix transaction left (sms_hotfix_transaction.ps1, or the msrpc transport); the
+    # controller validates it (hotfix_journal.py) and the next run recovers it. $null when there is none.
+    # The msrpc transport swaps a new journal in from <name>.tmp (old one deleted, then the rename): a cut
+    # inside that swap leaves only the .tmp, which is the journal then (as the msrpc probe reads it).
     param([string]$InstallDir)
-    $path = Join-WindowsPath (Join-WindowsPath $InstallDir 'Logs') $HotfixJournalName
-    if ($null -eq $path -or -not [System.IO.File]::Exists($path)) { return $null }
+    $journal = Join-WindowsPath (Join-WindowsPath $InstallDir 'Logs') $HotfixJournalName
+    if ($null -eq $journal) { return $null }
+    $path = @($journal, ($journal + '.tmp')) | Where-Object { [System.IO.File]::Exists($_) } | Select-Object -First 1
+    if ($null -eq $path) { return $null }
     $size = (New-Object System.IO.FileInfo -ArgumentList $path).Length
     # A journal is a few KB; a bigger file is not one, and is not read into the result.
     if ($size -gt 65536) { return @{ path = $path; text = $null; error = "$size bytes: too big for a journal" } }

@@ -109,8 +109,13 @@ class _Run:
     def remove_journal(self, extra_backup: str | None) -> None:
         if extra_backup and extra_backup.lower() != self.backup.lower() and file_exists(self.state, extra_backup):
             self.state.remove(extra_backup)
-        if file_exists(self.state, self.journal_path):
-            self.state.remove(self.journal_path)
+        for path in (self.journal_path, self.journal_path + ".tmp"):
+            if file_exists(self.state, path):
+                self.state.remove(path)
+
+    def find_journal(self) -> str | None:
+        """Find-Journal: ``<name>``, else ``<name>.tmp`` (a cut inside the msrpc transport's swap)."""
+        return next((p for p in (self.journal_path, self.journal_path + ".tmp") if file_exists(self.state, p)), None)
 
     # ---- services and files ----------------------------------------------------------------
     def states(self, names: list[str]) -> dict:
@@ -208,8 +213,9 @@ class _Apply(_Run):
             return "-Mode Apply needs StagedPath and ExpectedSha256"
         if version_fields(self.minimum) is None:
             return f"MinimumVersion '{self.minimum}' is not a version"
-        if file_exists(self.state, self.journal_path):
-            return f"an unfinished transaction is recorded in {self.journal_path}; the next run recovers it first"
+        journal = self.find_journal()
+        if journal is not None:
+            return f"an unfinished transaction is recorded in {journal}; the next run recovers it first"
         if not file_exists(self.state, self.target):
             return f"{self.target} not found"
         if not file_exists(self.state, self.staged):

@@ -30,15 +30,16 @@ class Recover(_Run):
         self.running: list[str] = []
 
     def read_journal(self) -> dict | None:
-        if not file_exists(self.state, self.journal_path):
+        path = self.find_journal()
+        if path is None:
             return None
-        text = self.state.read_bytes(self.journal_path).decode("utf-8-sig")
+        text = self.state.read_bytes(path).decode("utf-8-sig")
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise StepFailed(f"journal {self.journal_path} is not JSON: {exc}") from None
+            raise StepFailed(f"journal {path} is not JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or data.get("format_version") != 1:
-            raise StepFailed(f"journal {self.journal_path} is not a Q244405 transaction journal of format version 1")
+            raise StepFailed(f"journal {path} is not a Q244405 transaction journal of format version 1")
         return data
 
     def steps_of(self, data: dict) -> None:

@@ -151,9 +151,13 @@ class _Probe:
         return entry
 
     def transaction_journal(self, install_dir: str | None) -> dict | None:
-        """Get-TransactionJournal: the journal a cut hotfix transaction left, as text, or None."""
-        path = join_path(join_path(install_dir, "Logs"), self.p["HotfixJournalName"])
-        if path is None or not file_exists(self.state, path):
+        """Get-TransactionJournal: the journal a cut hotfix transaction left, as text, or None; ``<name>.tmp``
+        when only that is there (a cut inside the msrpc transport's swap)."""
+        journal = join_path(join_path(install_dir, "Logs"), self.p["HotfixJournalName"])
+        if journal is None:
+            return None
+        path = next((c for c in (journal, journal + ".tmp") if file_exists(self.state, c)), None)
+        if path is None:
             return None
         size = self.state.file_size(path)
         if size > 65536:
