@@ -207,6 +207,15 @@ def assert_ok_run(run: Run, hosts=None) -> None:
     assert not bad, f"hosts failed: {bad}\n{run.stdout[-6000:]}"
 
 
+def assert_second_run_changes_nothing(second: Run, hosts) -> None:
+    """The run after a successful one: every host in its recap, none changed, failed or unreachable."""
+    assert second.rc == 0, second.stdout[-4000:]
+    assert set(hosts) <= set(second.recap)
+    for host, counts in second.recap.items():
+        assert counts["changed"] == 0, f"{host} changed on the second run: {counts}"
+        assert counts["failed"] == 0 and counts["unreachable"] == 0, host
+
+
 @dataclass
 class DemoRuns:
     lab: Lab

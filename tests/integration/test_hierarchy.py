@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from lab_harness import SCENARIOS, Lab, Run, assert_ok_run, make_lab
+from lab_harness import SCENARIOS, Lab, Run, assert_ok_run, assert_second_run_changes_nothing, make_lab
 
 PARENT = "sms700"
 CHILDREN = ["sms711", "sms712", "sms713"]
@@ -184,12 +184,7 @@ def test_real_run_sets_enabled_where_it_was_off(hierarchy):
 
 
 def test_second_run_changes_nothing(hierarchy):
-    second = hierarchy.second
-    assert second.rc == 0, second.stdout[-4000:]
-    assert set(HOSTS) <= set(second.recap)
-    for host, counts in second.recap.items():
-        assert counts["changed"] == 0, f"{host} changed on the second run: {counts}"
-        assert counts["failed"] == 0 and counts["unreachable"] == 0, host
+    assert_second_run_changes_nothing(hierarchy.second, HOSTS)
 
 
 # ---- restarting SMS_EXECUTIVE so it takes effect now ------------------------------------------------
