@@ -185,6 +185,22 @@ def fmt_row(result: dict, hosts: int, forks: int) -> str:
             f"{result['lab_cpu_s']:.1f} | {smbd} | {result['load_avg']:.1f} | {result['maxrss_mib']:.0f} | {failed} |")
 
 
+def start_msrpc_and_probe(fleet: Fleet, args) -> tuple[MsrpcLab, dict]:
+    lab, start = start_msrpc(fleet, args.msrpc_timeout)
+    print(f"  msrpc lab: started in {start['start_wall_s']:.1f} s ({start['start_wall_s'] / args.hosts:.2f} s/host; "
+          f"lab CPU {start['lab_start_cpu_s']:.1f} s), {start['processes']} Samba processes, "
+          f"PSS {start['pss_mib']:.0f} MiB ({start['pss_mib'] / args.hosts:.1f} MiB/host), "
+          f"{start['fds']} descriptors ({start['fds'] / args.hosts:.0f}/host); WMI on port 135 of "
+          f"{len(start['addresses'])} addresses {start['addresses'][0]}-{start['addresses'][-1]}", flush=True)
+    cost = probe_cost(lab, fleet.names[:args.probe_sample], fleet.root / "probe-cache")
+    print(f"  one msrpc probe in this process, {cost['hosts']} hosts: {cost['wall_s']:.2f} s wall, "
+          f"{cost['cpu_s']:.2f} s controller CPU per host ({cost['impacket_share']:.0%} of the Python time in "
+          f"impacket, under cProfile); {cost['smb_messages']:.0f} SMB messages + {cost['rpc_requests']:.0f} "
+          f"DCE/RPC requests per host ({cost['cpu_per_message_ms']:.1f} ms controller CPU per message)", flush=True)
+    start["probe"] = cost
+    return lab, start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=200, help="fleet size (the msrpc lab serves at most 253)")
@@ -207,22 +223,11 @@ def main() -> int:
     try:
         print(f"fleet: {args.hosts} hosts ({fleet.logging_hosts} with a {args.log_mb} MB Distmgr.log), built in "
               f"{fleet.build_seconds:.1f} s", flush=True)
-        lab, start = start_msrpc(fleet, args.msrpc_timeout)
-        print(f"msrpc lab: started in {start['start_wall_s']:.1f} s ({start['start_wall_s'] / args.hosts:.2f} s/host; "
-              f"lab CPU {start['lab_start_cpu_s']:.1f} s), {start['processes']} Samba processes, "
-              f"PSS {start['pss_mib']:.0f} MiB ({start['pss_mib'] / args.hosts:.1f} MiB/host), "
-              f"{start['fds']} descriptors ({start['fds'] / args.hosts:.0f}/host); WMI on port 135 of "
-              f"{len(start['addresses'])} addresses {start['addresses'][0]}-{start['addresses'][-1]}", flush=True)
-        sample = fleet.names[:args.probe_sample]
-        cost = probe_cost(lab, sample, fleet.root / "probe-cache")
-        print(f"one msrpc probe in this process, {cost['hosts']} hosts: {cost['wall_s']:.2f} s wall, "
-              f"{cost['cpu_s']:.2f} s controller CPU per host ({cost['impacket_share']:.0%} of the Python time in "
-              f"impacket, under cProfile); {cost['smb_messages']:.0f} SMB messages + {cost['rpc_requests']:.0f} "
-              f"DCE/RPC requests per host ({cost['cpu_per_message_ms']:.1f} ms controller CPU per message)", flush=True)
-        start["probe"] = cost
         print(HEADER, flush=True)
         for label in args.runs.split(","):
             if label.endswith("-msrpc"):
+                if lab is None:           # started only now: it holds 127.0.0.x:135 that other labs may want
+                    lab, start = start_msrpc_and_probe(fleet, args)
                 result = run_msrpc(fleet, lab, env, label)
             else:
                 result = run_winrm(fleet, env, NAIVE if label.startswith("naive") else PLAYBOOK, label)
