@@ -16,6 +16,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.facts import (
     OUTCOME_FACT, PACKAGES_FACT, PLAN_FACT, PROBE_FACT, SITE_FACT)
 from ansible_collections.sms.remediation.plugins.module_utils.leftovers import packages_fact
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
+from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import failed_child_reason
 from ansible_collections.sms.remediation.plugins.plugin_utils._steps import OUTCOME_KEYS, Progress, StepError, run_plan
 
 
@@ -34,10 +35,11 @@ class ActionModule(SmsActionBase):
         if not cached:
             facts.update({PROBE_FACT: answer, SITE_FACT: site.to_facts()})
         outcome = {"error": None, "packages_before": packages}
-        if args["stop_reason"]:
-            outcome.update(skipped=args["stop_reason"], plan={})
+        stop_reason = args["stop_reason"] or self.failed_child(site, args, task_vars)
+        if stop_reason:
+            outcome.update(skipped=stop_reason, plan={})
             facts[OUTCOME_FACT] = outcome
-            return {"changed": False, "msg": f"{site.host}: not remediated: {args['stop_reason']}", "ansible_facts": facts}
+            return {"changed": False, "msg": f"{site.host}: not remediated: {stop_reason}", "ansible_facts": facts}
         # ---- plan --------------------------------------------------------------------------------
         decided = plan(site, leftovers, request, self.table)
         outcome["plan"] = facts[PLAN_FACT] = decided.to_dict()
@@ -69,6 +71,14 @@ class ActionModule(SmsActionBase):
         if diff:
             result["diff"] = diff
         return result
+
+    @staticmethod
+    def failed_child(site, args, task_vars) -> str:
+        """stop_at_failed_child: why this site waits for a child site that failed earlier in the play, or ''."""
+        if not args["stop_at_failed_child"]:
+            return ""
+        return failed_child_reason(site.site_code, task_vars.get("hostvars") or {},
+                                   task_vars.get("ansible_play_hosts_all") or [], task_vars.get("ansible_play_hosts"))
 
     def request(self, args, task_vars) -> Request:
         """The options as a decision.Request, with the controller's copies of the hotfix files."""

@@ -125,9 +125,17 @@ options:
   stop_reason:
     description:
       - When not empty, the host is not remediated, only classified, and the outcome record says C(skipped)
-        with this reason (the role's C(q244405_stop_at_failed_child)).
+        with this reason.
     type: str
     default: ""
+  stop_at_failed_child:
+    description:
+      - Do not remediate a site whose child site failed (or was itself stopped) earlier in the play, as
+        O(stop_reason) does, with a reason naming each such child host and site (the role's
+        C(q244405_stop_at_failed_child); the play runs children first). The children are read from every play
+        host's C(sms_site) facts and outcome record.
+    type: bool
+    default: false
 notes:
   - The outcome record is the fact C(q244405_outcome), which M(sms.remediation.fleet_report) reads.
   - A hotfix transaction cut in the middle (the connection lost while it ran) leaves a journal on the host; the

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.sms.remediation.plugins.module_utils import batches
 from ansible_collections.sms.remediation.plugins.module_utils.facts import SITE_FACT, SiteFacts
+from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of
 
 
 def host_vars(hostvars, host) -> Mapping:
@@ -46,3 +48,37 @@ def origin_index(hostvars, hosts) -> dict:
         if site is not None and site.site_code:
             index[site.site_code] = site.origin_summary()
     return index
+
+
+def sites(hostvars, hosts) -> dict:
+    """host -> ``{site_code, parent_site_code}`` from each host's ``sms_site`` facts (None when it has none)."""
+    found = {}
+    for host in hosts or []:
+        site = site_facts(hostvars, host)
+        found[str(host)] = {"site_code": site.site_code if site else None,
+                            "parent_site_code": site.parent_site_code if site else None}
+    return found
+
+
+def outcomes(hostvars, hosts) -> dict:
+    """host -> its ``q244405_outcome`` record ({} when it has none)."""
+    found = {}
+    for host in hosts or []:
+        outcome = outcome_of(host_vars(hostvars, host))
+        found[str(host)] = dict(outcome) if isinstance(outcome, Mapping) else {}
+    return found
+
+
+def removed_hosts(all_hosts, active_hosts) -> list:
+    """The hosts of the play that ansible-core took out of it (failed or unreachable)."""
+    active = {str(h) for h in active_hosts or []}
+    return [str(h) for h in all_hosts or [] if str(h) not in active]
+
+
+def failed_child_reason(site_code, hostvars, all_hosts, active_hosts=None) -> str:
+    """Why the site ``site_code`` is not remediated (a child site failed or was stopped earlier in the play,
+    ``q244405_stop_at_failed_child``), or an empty string."""
+    known = sites(hostvars, all_hosts)
+    records = outcomes(hostvars, all_hosts)
+    children = batches.failed_children(site_code, known, records, removed_hosts(all_hosts, active_hosts or all_hosts))
+    return batches.skip_reason(site_code, children, known, records) if children else ""

@@ -262,6 +262,41 @@ def test_stop_reason_skips_the_host(make_action):
     assert leftover_statuses(facts["sms_packages"])[LEFTOVER_ID] == "stale_confirmed"
 
 
+def play_with_a_failed_child(child_outcome):
+    """Site 610 (this host) is the parent of 611 (sms611), whose remediation had ``child_outcome``; facts in
+    hostvars exactly as the facts play leaves them (SiteFacts.to_facts, the sms_site fact of facts.py)."""
+    from ansible_collections.sms.remediation.plugins.module_utils import sms20
+    from ansible_collections.sms.remediation.plugins.module_utils.probe_result import parse_probe
+    table = sms20.merge_overrides(None)
+    child = parse_probe("sms611", pb.site_probe("611", "610"), table).to_facts()
+    hostvars = {HOST: {"ansible_facts": {"sms_site": parse_probe(HOST, CHILD, table).to_facts()}},
+                "sms611": {"ansible_facts": {"sms_site": child}, "q244405_outcome": child_outcome}}
+    return task_vars_for(CHILD, hostvars=hostvars, ansible_play_hosts_all=["sms611", HOST],
+                         ansible_play_hosts=[HOST] if child_outcome.get("error") else ["sms611", HOST])
+
+
+def test_stop_at_failed_child_skips_a_parent_whose_child_failed(make_action):
+    task_vars = play_with_a_failed_child({"error": "sms611: hotfix: SMS_EXECUTIVE did not stop"})
+    action = build_remediate(make_action, {"stop_at_failed_child": True})
+    result = action.run(task_vars=task_vars)
+    assert action._execute_module.calls == []
+    reason = ("not remediated: child site 611 (sms611) failed; q244405_stop_at_failed_child stops the walk up the "
+              "hierarchy at site 610")
+    assert result["ansible_facts"]["q244405_outcome"]["skipped"] == reason
+    assert result["msg"] == f"{HOST}: not remediated: {reason}"
+
+
+@pytest.mark.parametrize("stop_at_failed_child, child_outcome", [
+    (False, {"error": "sms611: hotfix: SMS_EXECUTIVE did not stop"}),     # the option is off
+    (True, {"error": None}),                                              # the child did not fail
+])
+def test_a_parent_is_remediated_unless_asked_and_a_child_failed(make_action, stop_at_failed_child, child_outcome):
+    task_vars = play_with_a_failed_child(child_outcome)
+    action = build_remediate(make_action, {"stop_at_failed_child": stop_at_failed_child, "policy": "report"})
+    result = action.run(task_vars=task_vars)
+    assert "skipped" not in result["ansible_facts"]["q244405_outcome"], result
+
+
 def test_auto_removes_and_hotfixes_and_the_hotfix_probe_serves_as_verification(make_action, new_dll):
     after = child_probe(with_leftover=False, distmgr_version=FIXED_DLL)
     replies = {PWSH: [removal_reply(), hotfix_transaction_reply(), powershell_reply(after)]}
