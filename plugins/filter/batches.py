@@ -29,7 +29,8 @@ def batch_summary(batch_hosts, hostvars, all_hosts, active_hosts=None, plan=None
     """One progress line for a finished batch."""
     plan = plan if isinstance(plan, dict) else {}
     return batches.batch_summary(batch_hosts, _hostvars.outcomes(hostvars, batch_hosts), all_hosts, plan.get("batches"),
-                                 _hostvars.removed_hosts(all_hosts, active_hosts or all_hosts), bool(check_mode))
+                                 _hostvars.removed_hosts(all_hosts, active_hosts or all_hosts), bool(check_mode),
+                                 _hostvars.incomplete_hosts(hostvars, batch_hosts))
 
 
 class FilterModule:

@@ -143,12 +143,15 @@ def _size(count: int) -> str:
 
 
 def batch_summary(batch_hosts: list, outcomes: dict, all_hosts: list, batches=None,
-                  removed_hosts=(), check_mode: bool = False) -> str:
-    """One line per batch: ``batch 2/3: 2 ok, 1 failed, 0 skipped; leftovers removed 3 (12.0 KiB); 5/8 hosts done``."""
+                  removed_hosts=(), check_mode: bool = False, incomplete_hosts=()) -> str:
+    """One line per batch: ``batch 2/3: 2 ok, 1 failed, 0 skipped; leftovers removed 3 (12.0 KiB); 5/8 hosts done``;
+    ``N incomplete`` after the ok count when some hosts did not fail but could not read a source of facts
+    (``incomplete_hosts``, the report's status ``incomplete``)."""
     batch_hosts = [str(h) for h in batch_hosts or []]
     all_hosts = [str(h) for h in all_hosts or []]
     removed = set(removed_hosts or ())
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    incomplete = {str(h) for h in incomplete_hosts or ()}
+    counts = {"ok": 0, "incomplete": 0, "failed": 0, "skipped": 0}
     leftovers, reclaimed = 0, 0
     for host in batch_hosts:
         outcome = outcomes.get(host) if isinstance(outcomes.get(host), dict) else {}
@@ -156,6 +159,8 @@ def batch_summary(batch_hosts: list, outcomes: dict, all_hosts: list, batches=No
             counts["failed"] += 1
         elif outcome.get("skipped"):
             counts["skipped"] += 1
+        elif host in incomplete:
+            counts["incomplete"] += 1
         else:
             counts["ok"] += 1
         workaround = outcome.get("workaround") if isinstance(outcome.get("workaround"), dict) else {}
@@ -171,5 +176,6 @@ def batch_summary(batch_hosts: list, outcomes: dict, all_hosts: list, batches=No
             label = f"batch {number}/{len(batch_lists)}"
             break
     verb = "would remove" if check_mode else "removed"
-    return (f"{label}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
+    partial = f"{counts['incomplete']} incomplete, " if counts["incomplete"] else ""
+    return (f"{label}: {counts['ok']} ok, {partial}{counts['failed']} failed, {counts['skipped']} skipped; "
             f"leftovers {verb} {leftovers} ({_size(reclaimed)}); {done}/{len(all_hosts)} hosts done")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from ansible_collections.sms.remediation.plugins.module_utils import batches
 from ansible_collections.sms.remediation.plugins.module_utils.facts import SITE_FACT, SiteFacts
-from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of
+from ansible_collections.sms.remediation.plugins.module_utils.host_result import outcome_of, sources_failed
 
 
 def host_vars(hostvars, host) -> Mapping:
@@ -66,6 +66,16 @@ def outcomes(hostvars, hosts) -> dict:
     for host in hosts or []:
         outcome = outcome_of(host_vars(hostvars, host))
         found[str(host)] = dict(outcome) if isinstance(outcome, Mapping) else {}
+    return found
+
+
+def incomplete_hosts(hostvars, hosts) -> list:
+    """The hosts whose facts say a source of facts could not be read there (the report's ``incomplete``)."""
+    found = []
+    for host in hosts or []:
+        site = site_facts(hostvars, host)
+        if site is not None and sources_failed(site, False):
+            found.append(str(host))
     return found
 
 
