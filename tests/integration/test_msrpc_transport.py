@@ -53,6 +53,17 @@ def test_without_wmi_the_active_packages_are_unknown_and_say_why(tmp_path):
     assert answer["active_packages"]["available"] is False and answer["active_packages"]["packages"] is None
     assert "active packages unknown" in answer["active_packages"]["error"]
     assert answer["registry"]["identification"]["Site Code"] == "610"
+    # The console cannot be checked either: unknown with the cause, as sms_probe.ps1 answers; the hotfix waits.
+    causes = [error["message"] for error in answer["errors"] if error["source"] == "processes"]
+    assert answer["console_open"] is None and causes, answer["errors"]
+    from ansible_collections.sms.remediation.plugins.module_utils import sms20
+    from ansible_collections.sms.remediation.plugins.module_utils.decision import HotfixFile, Request, plan
+    from ansible_collections.sms.remediation.plugins.module_utils.probe_result import parse_probe
+    site = parse_probe("sms610", answer, sms20.merge_overrides(None), transport="msrpc")
+    hotfix = {"i386": HotfixFile("i386/Distmgr.dll", path="/controller/Distmgr.dll", sha256="ab" * 32)}
+    decided = plan(site, [], Request(policy="hotfix", hotfix_files=hotfix), sms20.merge_overrides(None))
+    assert decided.hotfix_refused and "cannot tell whether the SMS Administrator console" in decided.hotfix_reason
+    assert causes[0] in decided.hotfix_reason, decided.hotfix_reason
 
 
 def test_a_rerun_reads_only_the_head_of_an_unchanged_log(tmp_path):
