@@ -45,6 +45,23 @@ def test_the_probe_answers_what_the_script_answers_on_sp2_sp1_rtm_and_hotfixed_s
         assert site.q244405.fixed_by == "hotfix"          # sms630: Distmgr.dll 2.00.1380.1083 read from its PE
 
 
+def test_over_smb1_the_probe_answers_what_it_answers_over_smb3_in_half_the_messages(tmp_path):
+    """NT 4.0 and Windows 2000 speak only NT LM 0.12: there each RPC call is one SMB_COM_TRANSACTION
+    (TransactNmPipe) and a key's values come in one BaseRegQueryMultipleValues, as over SMB 2/3."""
+    with samba_site(tmp_path, hosts=["sms610"], wmi=True) as (state_dir, lab, wmi):
+        answers = {}
+        for dialect in ("smb1", "smb3"):
+            host = transport(lab, "sms610", tmp_path / dialect, wmi_addresses=wmi, dialect=dialect)
+            try:
+                answers[dialect] = host.probe(probe_parameters())
+            finally:
+                host.close()
+        old, new = answers["smb1"].pop("msrpc"), answers["smb3"].pop("msrpc")
+        assert old["dialect"] == "NT LM 0.12 (SMB1)" and new["dialect"].startswith("SMB 3")
+        assert answers["smb1"] == answers["smb3"] == dict(twin_answer(state_dir, "sms610"), transport="msrpc")
+        assert old["wire"]["requests"] <= 80, old["wire"]          # was about 150 with a write and a read per call
+
+
 def test_without_wmi_the_active_packages_are_unknown_and_say_why(tmp_path):
     with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path, wmi_address="127.0.0.250", timeout=3)
