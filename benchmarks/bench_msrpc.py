@@ -4,8 +4,9 @@
    by its own smbd (``smslab.samba``). For each host: the facts probe with an empty controller cache (first
    run), again on the unchanged log (rerun), and again after 8 KiB more were appended over SMB (append).
    Per run it prints the SMB messages the session sent (``requests``; a DCE/RPC call over a pipe is one SMB
-   write/read pair, so the registry and service calls are in it), the bytes each way on the wire, and how
-   many bytes of the logs were read. Target: a rerun on an unchanged log reads at most 64 KiB of it.
+   transact, ``pipe_transport``; the registry and service calls are in it), the bytes
+   each way on the wire, and how many bytes of the logs were read. Targets: a rerun on an unchanged log reads
+   at most 64 KiB of it; a rerun's probe sends at most 74 SMB messages (half of the first version's 148).
 2. Fleet (``--fleet 20``): the same generated fleet (``smslab.scenario.generate_fleet``) served once over
    msrpc (one smbd per host, and the lab's WMI responder when this runs as root) and once over WinRM
    (``bench_fleet.Fleet``), and ``playbooks/remediate.yml --check -e q244405_policy=report`` (the facts row
@@ -43,6 +44,7 @@ from smslab.scenario import build_state_dir, generate_fleet  # noqa: E402
 
 MB = 1024 * 1024
 TARGET_RERUN_LOG_BYTES = 64 * 1024
+TARGET_PROBE_MESSAGES = 74       # half the 148 SMB messages of a rerun's probe when the transport landed (18e2a91)
 APPEND = ("Start adding package 61000077...  $$<SMS_DISTRIBUTION_MANAGER><Mon Nov 30 10:00:00.000 2026 "
           "Pacific Standard Time><thread=297 (0x129)>\r\n") * 64      # about 8 KiB of new log lines
 
@@ -206,6 +208,9 @@ def main() -> int:
             ok = row["log_bytes_read"] <= TARGET_RERUN_LOG_BYTES
             print(f"{'PASS' if ok else 'FAIL'} {row['host']}: a rerun on the unchanged log read {row['log_bytes_read']:,} "
                   f"bytes of it (target <= {TARGET_RERUN_LOG_BYTES:,})")
+            ok = row["requests"] <= TARGET_PROBE_MESSAGES
+            print(f"{'PASS' if ok else 'FAIL'} {row['host']}: the rerun's probe sent {row['requests']} SMB messages "
+                  f"(target <= {TARGET_PROBE_MESSAGES}: half of the first version's 148)")
     if fleet:
         m, w = fleet["msrpc"], fleet["winrm"]
         print(f"\n{args.fleet}-host facts run (remediate.yml --check -e q244405_policy=report, {args.forks} forks):")
