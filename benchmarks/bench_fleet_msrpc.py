@@ -163,7 +163,7 @@ def code_version() -> str:
         return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
     dirty = git("status", "--porcelain", "--", "plugins", "playbooks", "roles")
     return f"{git('rev-parse', '--short', 'HEAD')}" + (f" with uncommitted changes in {len(dirty.splitlines())} "
-                                                      "collection file(s)" if dirty else " (collection files clean)")
+                                                       "collection file(s)" if dirty else " (collection files clean)")
 
 
 def failure_reasons(root: Path, label: str) -> dict:
