@@ -6,7 +6,8 @@ Until that module exists, every WMI fact of an msrpc host is unavailable with ``
 active packages are unknown, so the classification removes nothing there and says why. When it exists,
 the probe calls ``wmi.active_packages(session, site_code, timeout)`` (the probe's ``active_packages``
 dict) and, if the module defines them, ``wmi.site(session, site_code, timeout)`` (the probe's
-``wmi_site`` dict) and ``wmi.console_open(session, process, snap_in, timeout)`` (bool)."""
+``wmi_site`` dict) and ``wmi.console_check(session, process, snap_in, timeout)`` (``open``: True, False or
+None with the ``error`` the probe reports under source ``processes``)."""
 
 from __future__ import annotations
 
