@@ -20,27 +20,47 @@ Two ways in:
   for the candidate phrases and decodes and parses only those lines (plus the
   continuation lines of a wrapped candidate).
 
-One file of ~600 lines on purpose: both ways in share the entry assembler and its bounds, and the fast path
-is only correct while it agrees with the full parser line for line (the tests compare them on the same bytes).
+Three files, one job each: ``_distmgr_decoding`` (bytes to lines: BOM, UTF-16, code page),
+``_distmgr_entries`` (lines to entries: the assembler and its bounds, shared by both ways in) and this one
+(package events, the fast path, histories, the probe's matches); every name is importable from here. The fast
+path is only correct while it agrees with the full parser line for line (the tests compare them on the same bytes).
 """
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Iterable, Iterator
 
+from ansible_collections.sms.remediation.plugins.module_utils._distmgr_decoding import (
+    CHUNK_SIZE,
+    MAX_LINE_BYTES,
+    decode_line,
+    iter_regions,
+    iter_stream_lines,
+    iter_utf16_lines,
+    sniff,
+)
+from ansible_collections.sms.remediation.plugins.module_utils._distmgr_entries import (
+    MAX_ENTRY_CHARS,
+    MAX_ENTRY_LINES,
+    Assembler,
+    LogEntry,
+    ParseStats,
+    iter_entries,
+)
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import (
     PackageIdError,
     validate_package_id,
 )
 
 __all__ = [
+    "CHUNK_SIZE",
     "DEFAULT_COMPONENT",
     "LogEntry",
     "MAX_ENTRY_CHARS",
     "MAX_ENTRY_LINES",
+    "MAX_LINE_BYTES",
     "PackageEvent",
     "PackageHistory",
     "ParseStats",
@@ -55,34 +75,6 @@ __all__ = [
 ]
 
 DEFAULT_COMPONENT = "SMS_DISTRIBUTION_MANAGER"
-MAX_ENTRY_LINES = 4
-MAX_ENTRY_CHARS = 8192
-# A physical line longer than this (no newline in sight: binary garbage, NUL padding)
-# is cut into pieces (of about one read chunk), each counted as one line, so memory
-# stays bounded.
-MAX_LINE_BYTES = 64 * 1024
-CHUNK_SIZE = 2 * 1024 * 1024
-
-_MARKER = "$$<"
-# The end of an entry: the thread tag is closed (SMS 2.0 "<thread=297 (0x129)>",
-# SMS 1.2 "<thread=D7>").
-_COMPLETE_RE = re.compile(r"<thread=[^<>]*>")
-_ENTRY_RE = re.compile(
-    r"\$\$<(?P<component>[^<>]*)>\s*<(?P<date>[^<>]*)>\s*<thread=(?P<thread>[^<>]*)>"
-)
-_THREAD_RE = re.compile(r"\s*(?P<dec>\d+)\s*\(\s*0x(?P<hex>[0-9A-Fa-f]+)\s*\)\s*")
-_THREAD_HEX_RE = re.compile(r"\s*(?P<hex>[0-9A-Fa-f]+)\s*")
-_DATE_RE = re.compile(
-    r"\s*(?:[A-Za-z]{3}\s+)?(?P<mon>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+"
-    r"(?P<H>\d{1,2}):(?P<M>\d{2}):(?P<S>\d{2})(?:\.(?P<ms>\d{1,3}))?\s+(?P<Y>\d{4})"
-    r"(?P<tz>[^~]*)~?\s*"
-)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
 # The messages are fixed strings (single spaces), like the probe's LogPattern.
 _EVENT_RE = re.compile(
     r"(?P<phrase>start deleting the package|successfully deleted the package"
@@ -92,36 +84,6 @@ _EVENT_RE = re.compile(
 # Byte needles of the fast path (searched in the lower-cased chunk): every _EVENT_RE
 # match contains one of them.
 _NEEDLES = (b"deleting the package", b"deleted the package", b"adding package")
-
-
-@dataclass
-class ParseStats:
-    """Counters of one parse: physical lines, entries, skipped lines, truncated entries, bytes.
-
-    ``invalid_package_ids`` counts deletion/adding messages whose ID is not a valid
-    package ID. In the fast path, ``entries`` and ``skipped_lines`` count only the
-    lines that were inspected (candidates and their continuations).
-    """
-
-    lines: int = 0
-    entries: int = 0
-    skipped_lines: int = 0
-    truncated_entries: int = 0
-    bytes: int = 0
-    invalid_package_ids: int = 0
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One log entry. ``timestamp`` is naive local time; ``tz_name`` is the time zone as logged."""
-
-    text: str
-    component: str
-    timestamp: datetime | None
-    tz_name: str | None
-    thread_id: int | None
-    source: str
-    line_no: int
 
 
 @dataclass(frozen=True)
@@ -148,259 +110,6 @@ class PackageHistory:
     events: int = 0
 
 
-# --------------------------------------------------------------------------- parsing
-
-
-def _parse_timestamp(date_text: str) -> tuple[datetime | None, str | None]:
-    # Fast path for the usual "Fri Oct 15 17:09:46.677 1999 Pacific Daylight Time".
-    parts = date_text.split()
-    if len(parts) >= 5 and len(parts[3]) == 12 and parts[3][2] == ":" and parts[3][8] == ".":
-        clock = parts[3]
-        month = _MONTHS.get(parts[1].lower())
-        if (
-            month is not None and parts[2].isdigit() and parts[4].isdigit()
-            and clock[:2].isdigit() and clock[3:5].isdigit() and clock[6:8].isdigit()
-            and clock[9:].isdigit() and clock[5] == ":" and "~" not in date_text
-        ):
-            try:
-                ts = datetime(
-                    int(parts[4]), month, int(parts[2]), int(clock[:2]), int(clock[3:5]),
-                    int(clock[6:8]), int(clock[9:]) * 1000,
-                )
-            except ValueError:
-                ts = None
-            return ts, " ".join(parts[5:]) or None
-    m = _DATE_RE.fullmatch(date_text)
-    if m is None:
-        return None, None
-    tz = " ".join(m.group("tz").split()) or None
-    month = _MONTHS.get(m.group("mon").lower())
-    if month is None:
-        return None, tz
-    ms = m.group("ms")
-    try:
-        ts = datetime(
-            int(m.group("Y")), month, int(m.group("day")),
-            int(m.group("H")), int(m.group("M")), int(m.group("S")),
-            int(ms.ljust(3, "0")) * 1000 if ms else 0,
-        )
-    except ValueError:
-        return None, tz
-    return ts, tz
-
-
-def _parse_thread(thread_text: str) -> int | None:
-    m = _THREAD_RE.fullmatch(thread_text)
-    if m is not None:
-        return int(m.group("dec"))
-    m = _THREAD_HEX_RE.fullmatch(thread_text)
-    if m is not None:  # SMS 1.2: hexadecimal thread id
-        return int(m.group("hex"), 16)
-    return None
-
-
-class _Assembler:
-    """Joins wrapped physical lines into entries (the state machine of the parser)."""
-
-    __slots__ = ("source", "stats", "parts", "start_line", "chars")
-
-    def __init__(self, source: str, stats: ParseStats) -> None:
-        self.source = source
-        self.stats = stats
-        self.parts: list[str] | None = None
-        self.start_line = 0
-        self.chars = 0
-
-    @property
-    def pending(self) -> bool:
-        return self.parts is not None
-
-    def finish(self) -> None:
-        """End of input (or of a contiguous run of lines): a pending entry is truncated."""
-        if self.parts is not None:
-            self.parts = None
-            self.stats.truncated_entries += 1
-
-    def feed(self, line: str, line_no: int) -> LogEntry | None:
-        """Feed one physical line (no line ending); return an entry when one completes."""
-        marker = line.find(_MARKER)
-        if self.parts is not None:
-            if marker < 0:
-                self.parts.append(line)
-                self.chars += len(line)
-                text = "\n".join(self.parts)
-                if _COMPLETE_RE.search(text, text.find(_MARKER)):
-                    nlines = len(self.parts)
-                    self.parts = None
-                    return self._parse(text, self.start_line, nlines)
-                if len(self.parts) >= MAX_ENTRY_LINES or self.chars > MAX_ENTRY_CHARS:
-                    self.finish()
-                return None
-            self.finish()  # a new entry starts: the pending one never ended
-        if marker < 0:
-            self.stats.skipped_lines += 1
-            return None
-        if _COMPLETE_RE.search(line, marker):
-            return self._parse(line, line_no, 1)
-        if len(line) > MAX_ENTRY_CHARS:
-            self.stats.truncated_entries += 1
-            return None
-        self.parts = [line]
-        self.start_line = line_no
-        self.chars = len(line)
-        return None
-
-    def _parse(self, text: str, line_no: int, nlines: int) -> LogEntry | None:
-        m = _ENTRY_RE.search(text, text.find(_MARKER))
-        if m is None:
-            self.stats.skipped_lines += nlines
-            return None
-        body = " ".join(text[: m.start()].split())
-        if body.startswith("~"):
-            body = body[1:].lstrip()
-        timestamp, tz_name = _parse_timestamp(m.group("date"))
-        self.stats.entries += 1
-        return LogEntry(
-            text=body,
-            component=m.group("component").strip(),
-            timestamp=timestamp,
-            tz_name=tz_name,
-            thread_id=_parse_thread(m.group("thread")),
-            source=self.source,
-            line_no=line_no,
-        )
-
-
-def iter_entries(
-    lines: Iterable[str], source: str = "", stats: ParseStats | None = None
-) -> Iterator[LogEntry]:
-    """Yield the entries of an iterable of text lines (line endings are stripped)."""
-    stats = stats if stats is not None else ParseStats()
-    asm = _Assembler(source, stats)
-    line_no = 0
-    for line in lines:
-        line_no += 1
-        stats.lines += 1
-        if line.endswith("\n"):
-            line = line[:-1]
-        if line.endswith("\r"):
-            line = line[:-1]
-        if "\x00" in line:
-            line = line.replace("\x00", "")
-        entry = asm.feed(line, line_no)
-        if entry is not None:
-            yield entry
-    asm.finish()
-
-
-# --------------------------------------------------------------------------- bytes
-
-
-def _decode_line(raw: bytes) -> str:
-    """Decode one physical line: UTF-8, else cp1252 (never raises); drop CR and NULs."""
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", "replace")
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return text
-
-
-def _sniff(binary_file: BinaryIO, stats: ParseStats) -> tuple[bytes, str | None]:
-    """Read the first bytes; return (bytes to process first, UTF-16 codec name or None).
-
-    A byte order mark is consumed here (and counted in ``stats.bytes``).
-    """
-    head = binary_file.read(4096)
-    for bom, codec in ((codecs.BOM_UTF8, None), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                       (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if head.startswith(bom):
-            stats.bytes += len(bom)
-            return head[len(bom):], codec
-    # BOM-less UTF-16: mostly NULs in odd (LE) or even (BE) positions.
-    if len(head) >= 16:
-        even, odd = head[0::2], head[1::2]
-        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-            return head, "utf-16-le"
-        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
-            return head, "utf-16-be"
-    return head, None
-
-
-def _iter_regions(
-    binary_file: BinaryIO, head: bytes, stats: ParseStats, chunk_size: int
-) -> Iterator[bytes]:
-    """Yield byte regions made of whole lines, each ending with b"\\n" (bounded memory)."""
-    carry = head
-    stats.bytes += len(head)
-    eof = False
-    while not eof:
-        chunk = binary_file.read(chunk_size)
-        if not chunk:
-            eof = True
-        else:
-            stats.bytes += len(chunk)
-        buf = carry + chunk if carry else chunk
-        if eof:
-            if buf:
-                yield buf if buf.endswith(b"\n") else buf + b"\n"
-            return
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            if len(buf) > MAX_LINE_BYTES:  # a runaway line: cut it
-                yield buf + b"\n"
-                carry = b""
-            else:
-                carry = buf
-            continue
-        region, carry = buf[: cut + 1], buf[cut + 1 :]
-        if len(carry) > MAX_LINE_BYTES:
-            region, carry = buf + b"\n", b""
-        yield region
-
-
-def _iter_utf16_lines(
-    binary_file: BinaryIO, head: bytes, codec: str, stats: ParseStats, chunk_size: int
-) -> Iterator[str]:
-    """Yield the text lines of a UTF-16 stream, decoded incrementally."""
-    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-    carry = ""
-    data = head
-    stats.bytes += len(head)
-    while True:
-        final = not data
-        text = carry + decoder.decode(data, final=final)
-        lines = text.split("\n")
-        carry = lines.pop()
-        if len(carry) > MAX_LINE_BYTES:
-            lines.append(carry)
-            carry = ""
-        yield from lines
-        if final:
-            if carry:
-                yield carry
-            return
-        data = binary_file.read(chunk_size)
-        stats.bytes += len(data)
-
-
-def _iter_stream_lines(
-    binary_file: BinaryIO, stats: ParseStats, chunk_size: int
-) -> Iterator[str]:
-    head, codec = _sniff(binary_file, stats)
-    if codec is not None:
-        yield from _iter_utf16_lines(binary_file, head, codec, stats, chunk_size)
-        return
-    for region in _iter_regions(binary_file, head, stats, chunk_size):
-        parts = region.split(b"\n")
-        parts.pop()  # the region ends with b"\n"
-        for raw in parts:
-            yield _decode_line(raw)
-
-
 def iter_entries_from_stream(
     binary_file: BinaryIO,
     source: str = "",
@@ -409,7 +118,7 @@ def iter_entries_from_stream(
 ) -> Iterator[LogEntry]:
     """Yield every entry of a binary file object (UTF-16 with BOM, else UTF-8/cp1252 per line)."""
     stats = stats if stats is not None else ParseStats()
-    yield from iter_entries(_iter_stream_lines(binary_file, stats, chunk_size), source, stats)
+    yield from iter_entries(iter_stream_lines(binary_file, stats, chunk_size), source, stats)
 
 
 # --------------------------------------------------------------------------- events
@@ -462,14 +171,14 @@ def iter_package_events_from_stream(
     those lines and the continuation lines of wrapped candidates.
     """
     stats = stats if stats is not None else ParseStats()
-    head, codec = _sniff(binary_file, stats)
+    head, codec = sniff(binary_file, stats)
     if codec is not None:
-        lines = _iter_utf16_lines(binary_file, head, codec, stats, chunk_size)
+        lines = iter_utf16_lines(binary_file, head, codec, stats, chunk_size)
         yield from iter_package_events(iter_entries(lines, source, stats), stats, component)
         return
-    asm = _Assembler(source, stats)
+    asm = Assembler(source, stats)
     line_no = 0  # lines before the current position
-    for region in _iter_regions(binary_file, head, stats, chunk_size):
+    for region in iter_regions(binary_file, head, stats, chunk_size):
         size = len(region)
         lower = region.lower()
         hits = [lower.find(needle) for needle in _NEEDLES]
@@ -478,7 +187,7 @@ def iter_package_events_from_stream(
             if asm.pending:  # continuation lines of a wrapped candidate
                 end = region.find(b"\n", pos)
                 line_no += 1
-                entry = asm.feed(_decode_line(region[pos:end]), line_no)
+                entry = asm.feed(decode_line(region[pos:end]), line_no)
                 pos = end + 1
                 if entry is not None:
                     yield from _events_of(entry, component, stats)
@@ -493,7 +202,7 @@ def iter_package_events_from_stream(
             start = pos if nl < 0 else nl + 1
             line_no += region.count(b"\n", pos, start) + 1
             end = region.find(b"\n", hit)
-            entry = asm.feed(_decode_line(region[start:end]), line_no)
+            entry = asm.feed(decode_line(region[start:end]), line_no)
             pos = end + 1
             if entry is not None:
                 yield from _events_of(entry, component, stats)
@@ -520,7 +229,7 @@ def entries_from_probe_matches(
         matches = file_info.get("matches") or []
         if not isinstance(matches, list):
             raise ValueError(f"distmgr_log.files[{index}].matches in {path!r}: expected a list")
-        asm = _Assembler(path, stats)
+        asm = Assembler(path, stats)
         for match in matches:
             if not isinstance(match, dict):
                 raise ValueError(f"match {match!r} in {path!r}: expected a dict with line and text")
