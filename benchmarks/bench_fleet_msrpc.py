@@ -24,9 +24,9 @@ What each figure exercised:
 
 What limits the fleet size of the msrpc lab here (printed with the start figures): DCOM has no port option, so each
 host's WMI needs port 135 of an address of its own, and the lab takes them from 127.0.0.2-254 (253 at most, fewer
-when other labs hold some); each smbd costs start time (samba-dcerpcd starts each rpcd_* helper once), about 11 MiB
-and 130 descriptors (smslab.samba's docstring); each msrpc host costs the controller an SMB session, pipe binds and a
-DCOM activation per task, in Python (impacket).
+when other labs hold some); each smbd costs start time (samba-dcerpcd starts each rpcd_* helper once), 8-11 MiB
+and 110-130 descriptors (here and in smslab.samba's docstring); each msrpc host costs the controller an SMB session,
+pipe binds and a DCOM activation per task, in Python (impacket).
 
     .venv/bin/python benchmarks/bench_fleet_msrpc.py [--hosts 200] [--forks 10] [--log-mb 1] [--json out.json]
 Needs root (port 135) and Samba (apt-get install samba).
