@@ -238,7 +238,8 @@ def main() -> int:
                 print(result["output_tail"], file=sys.stderr)
         for result in results:
             for reason, hosts in result["failures"].items():
-                print(f"  {result['label']}: {len(hosts)} host(s) failed: {reason} ({', '.join(hosts[:6])})", flush=True)
+                print(f"  {result['label']}: {len(hosts)} host(s) failed: {reason} ({', '.join(hosts[:6])})",
+                      flush=True)
         by_label = {r["label"]: r for r in results}
         if {"check-winrm", "check-msrpc"} <= set(by_label):
             winrm, msrpc = by_label["check-winrm"], by_label["check-msrpc"]
@@ -257,7 +258,8 @@ def main() -> int:
         fleet.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
-        summary = {"machine": machine(), "code": code_version(), "hosts": args.hosts, "start": start, "results": results}
+        summary = {"machine": machine(), "code": code_version(), "hosts": args.hosts, "start": start,
+                   "results": results}
         Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0        # failed hosts are figures too: each run's reasons are printed above
 
