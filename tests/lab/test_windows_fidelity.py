@@ -1,6 +1,6 @@
 """Issue 11: the script twins fail where Windows fails and read what Windows reads.
 
-Each test is one defect of the review, on a hand-built host (helpers of test_sms_scripts.py): the twin
+Each test is one defect of the review, on a hand-built host (helpers of sms_script_host.py): the twin
 mirrors its fixed script, and the lab's .NET emulation throws where .NET throws.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_sms_scripts import KB_LOG, make_host, run_script
+from sms_script_host import KB_LOG, make_host, run_script
 from smslab.handlers import ScriptError
 from smslab.handlers.sms_scripts.dotnet_io import NOT_LEGAL_FORM, DotnetException, file_replace
 from smslab.handlers.sms_scripts.encodings import CODE_PAGE_KEY
