@@ -38,6 +38,7 @@ class Demo:
     left_after: str         # processes of this lab still running once the script has ended
 
     def recap(self, name: str) -> dict:
+        assert self.rc == 0, f"the demo failed (rc {self.rc}):\n{self.output[-6000:]}"
         return parse_recap(self.sections[name])
 
     def host(self, name: str) -> HostState:
@@ -80,6 +81,7 @@ def test_the_demo_succeeds_and_every_run_is_clean(demo):
 
 
 def test_check_diff_shows_the_removals_and_the_hotfix(demo):
+    assert demo.rc == 0, demo.output[-6000:]
     check = demo.sections["check"]
     for package_ids in CONFIRMED.values():
         for package_id in package_ids:
