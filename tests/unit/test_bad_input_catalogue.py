@@ -10,108 +10,25 @@ Every row asserts two things:
   input (``60000012``), that leftover IS selected: the check can fail.
 
 Action plugins are driven as in tests/unit/plugins/action/test_actions.py: a mocked task and
-recorded win_powershell replies. When ``SMS_SAFETY_FIGURES`` names a file, the number of rows is
-appended to it as one JSON line.
+recorded win_powershell replies (``bad_input_plumbing``); the rows about Distmgr.log content are in
+``bad_input_log_cases``, the table of every row stays here. When ``SMS_SAFETY_FIGURES`` names a file, the
+number of rows is appended to it as one JSON line.
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import json
 import os
-import random
-import sys
-from pathlib import Path
 
 import pytest
+from ansible.errors import AnsibleActionFail
 
-HERE = Path(__file__).resolve().parent
-for extra in (HERE / "plugins" / "module_utils", HERE / "plugins" / "action"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+from ansible_collections.sms.remediation.plugins.module_utils.probe_result import ProbeError, parse_probe
 
-from ansible.errors import AnsibleActionFail  # noqa: E402
-
-from ansible_collections.sms.remediation.plugins.module_utils import sms20  # noqa: E402
-from ansible_collections.sms.remediation.plugins.module_utils.decision import plan  # noqa: E402
-from ansible_collections.sms.remediation.plugins.module_utils.distmgr_log import (  # noqa: E402
-    ParseStats,
-    iter_package_events_from_stream,
-    package_histories,
-)
-from ansible_collections.sms.remediation.plugins.module_utils.facts import LogHistory  # noqa: E402
-from ansible_collections.sms.remediation.plugins.module_utils.leftovers import (  # noqa: E402
-    classify,
-    origin_view_from_facts,
-)
-from ansible_collections.sms.remediation.plugins.module_utils.probe_result import (  # noqa: E402
-    ProbeError,
-    parse_probe,
-)
-
-from mocked_action import mocked_action  # noqa: E402
+# bad_input_plumbing puts tests/unit/plugins/{module_utils,action} on sys.path (probe_builders, mocked_action)
+from bad_input_plumbing import CLAIM, GOOD, HOST, TABLE, child, decide, echo_reply, make_action, task_vars_for
+import bad_input_log_cases as log_cases
 import probe_builders as pb
-from probe_builders import request  # noqa: E402
-from recorded_replies import powershell_reply  # noqa: E402
-
-TABLE = sms20.merge_overrides(None)
-HOST = "sms610"
-PWSH = "ansible.windows.win_powershell"
-GOOD = "60000012"            # a confirmed leftover (claimed in the log, gone at its origin 600)
-ACTIVE_AT_ORIGIN = "60000013"
-PARENT_FACTS = {"host": "sms600", "site_code": "600",
-                "active": {"available": True, "ids": [ACTIVE_AT_ORIGIN], "deleting": []}}
-CLAIM = (pb.deleting(GOOD), pb.deleted(GOOD))
-
-
-# ---- plumbing ------------------------------------------------------------------------------------
-class Recorder:
-    """Stands in for ``_execute_module``: answers win_powershell with ``reply``, records every call."""
-
-    def __init__(self, reply=None):
-        self.reply = reply
-        self.calls = []
-
-    def __call__(self, module_name=None, module_args=None, task_vars=None, **_unused):
-        self.calls.append((module_name, module_args))
-        if self.reply is None:
-            raise AssertionError(f"unexpected remote call {module_name}")
-        return self.reply
-
-    def sent_items(self) -> list:
-        return [item for name, args in self.calls if name == PWSH
-                for item in (args.get("parameters") or {}).get("Items") or []]
-
-
-def make_action(module: str, args: dict, reply=None, check_mode: bool = False):
-    return mocked_action(module, args, Recorder(reply), check_mode)
-
-
-def task_vars_for(probe_answer, parent=True):
-    hostvars = {"sms600": {"ansible_facts": {"sms_site": PARENT_FACTS}}} if parent else {}
-    return {"inventory_hostname": HOST, "hostvars": hostvars,
-            "ansible_facts": {"sms_probe": probe_answer, "sms_packages": {"min_evidence": "origin"}}}
-
-
-def echo_reply(items_removed=()):
-    return powershell_reply({"items": [{"id": pid, "path": f"D:\\SMSPKG\\{pid}.PCK", "outcome": "removed",
-                                        "reason": None, "sha256": "00", "size": 1} for pid in items_removed],
-                             "manifest": None}, changed=bool(items_removed))
-
-
-def child(files=(), log=CLAIM, **overrides):
-    """The child site 610 with a genuine confirmed leftover GOOD plus ``files``."""
-    answer = pb.site_probe("610", "600", files=[pb.pck(GOOD), *files], log=log)
-    answer.update(overrides)
-    return answer
-
-
-def decide(answer, parent=True, min_evidence="origin", force=()):
-    site = parse_probe(HOST, answer, TABLE)
-    origins = {"600": origin_view_from_facts(PARENT_FACTS)} if parent else {}
-    items = classify(site, origins, min_evidence)
-    return site, items, plan(site, items, request("auto", None, True, force), TABLE)
 
 
 # ---- 1. malformed probe answers / registry / platform: ProbeError naming the host -----------------
@@ -327,125 +244,7 @@ def _active_unavailable_case(active_packages, cause):
     assert any(r["id"] == GOOD and cause in r["reason"] for r in result["refused"]), result["refused"]
 
 
-# ---- 5. Distmgr.log content -----------------------------------------------------------------------
-def _no_claim_from(log_files, min_evidence="log"):
-    """The log gives no usable claim: without the origin in the run, GOOD is not removed."""
-    answer = child(log=(), distmgr_log={"logging_enabled": True, "max_file_size": 1048576, "files": log_files})
-    _site, items, decided = decide(answer, parent=False, min_evidence=min_evidence)
-    good = [i for i in items if i.package_id == GOOD][0]
-    assert good.evidence["log"] is None and good.status == "stale_unconfirmed", good
-    assert good.package_id not in {i.package_id for i in decided.remove}
-    assert any(r["id"] == GOOD and "weaker than the required log" in r["reason"] for r in decided.kept)
-    # and the control: with the proper claim the same site would be removed with min_evidence=log
-    _site, _items, control = decide(child(), parent=False, min_evidence="log")
-    assert [i.package_id for i in control.remove] == [GOOD]
-
-
-def _log_empty_case():
-    _no_claim_from([{"path": "C:\\SMS\\Logs\\Distmgr.log", "exists": True, "size": 0, "matches": []}])
-
-
-def _log_truncated_case():
-    cut = CLAIM[1][: CLAIM[1].index("><thread=")]           # the entry stops before its thread tag
-    _no_claim_from([{"path": "C:\\SMS\\Logs\\Distmgr.log", "exists": True, "size": 4096,
-                     "matches": [{"line": 1, "text": CLAIM[0]}, {"line": 3, "text": cut}]}])
-
-
-def _log_binary_matches_case():
-    rng = random.Random(244405)
-    garbage = bytes(rng.randrange(256) for _unused in range(300)).decode("cp1252", "replace")
-    text = garbage + " deleted the package 60000012 \x00\x00" + garbage
-    _no_claim_from([{"path": "C:\\SMS\\Logs\\Distmgr.log", "exists": True, "size": 65536,
-                     "matches": [{"line": 1, "text": text}]}])
-
-
-def _stream_histories(stream):
-    stats = ParseStats()
-    events = list(iter_package_events_from_stream(stream, "C:\\SMS\\Logs\\Distmgr.log", stats))
-    return package_histories(events), stats
-
-
-def _with_histories(histories, min_evidence="log", parent=False):
-    site = parse_probe(HOST, child(log=()), TABLE)
-    site.log_histories = {pid: LogHistory.from_history(history) for pid, history in histories.items()}
-    site.logging["evidence_available"] = True
-    origins = {"600": origin_view_from_facts(PARENT_FACTS)} if parent else {}
-    items = classify(site, origins, min_evidence)
-    return items, plan(site, items, request("auto", None, True, ()), TABLE)
-
-
-def _log_binary_stream_case():
-    rng = random.Random(99)
-    blob = bytearray(rng.randbytes(1 << 20))
-    blob[5000:5000] = b"~Successfully deleted the package 60000012\x00\x00\xff$$<SMS_DISTR\x00"
-    histories, stats = _stream_histories(io.BytesIO(bytes(blob)))
-    assert GOOD not in histories and stats.bytes == len(blob)
-    _items, decided = _with_histories(histories)
-    assert decided.remove == []
-
-
-def _utf16_log(text: str, bom: bool) -> bytes:
-    body = text.encode("utf-16-le")
-    return (codecs.BOM_UTF16_LE + body) if bom else body
-
-
-def _log_utf16_case(bom):
-    """A UTF-16 Distmgr.log is understood: its claims are read, and a claim for a package still at its
-    origin (60000013) is refused whatever the log says; the claimed leftover is selected (control)."""
-    lines = [pb.deleting(GOOD), pb.deleted(GOOD), pb.deleting(ACTIVE_AT_ORIGIN), pb.deleted(ACTIVE_AT_ORIGIN)]
-    histories, _stats = _stream_histories(io.BytesIO(_utf16_log("\r\n".join(lines) + "\r\n", bom)))
-    assert histories[GOOD].deleted_claim is not None and histories[ACTIVE_AT_ORIGIN].deleted_claim is not None
-    site = parse_probe(HOST, child(files=[pb.pck(ACTIVE_AT_ORIGIN)], log=()), TABLE)
-    site.log_histories = {pid: LogHistory.from_history(history) for pid, history in histories.items()}
-    items = classify(site, {"600": origin_view_from_facts(PARENT_FACTS)}, "log")
-    decided = plan(site, items, request("auto", None, True, (ACTIVE_AT_ORIGIN,)), TABLE)
-    assert [i.package_id for i in decided.remove] == [GOOD]
-    assert any(r["id"] == ACTIVE_AT_ORIGIN and "still present at its origin" in r["reason"] for r in decided.refused)
-
-
-class _HugeLog(io.RawIOBase):
-    """``size`` bytes of Distmgr.log noise made on the fly (never held in memory), ending with
-    a "Successfully deleted" claim cut in the middle of its entry."""
-
-    LINE = (b"Processing package 6100000F (SourceVersion:2;StoredVersion:2)...  $$<SMS_DISTRIBUTION_MANAGER>"
-            b"<Fri Oct 15 17:09:46.677 1999 Pacific Daylight Time><thread=297 (0x129)>\r\n")
-    TAIL = b"~Successfully deleted the package 60000012  $$<SMS_DISTRIBUTION_MANAGER><Fri Oct 15 17:09"
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-        self.pos = 0
-        self.block = self.LINE * (1 << 20 // len(self.LINE) + 1)
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        body = self.size - len(self.TAIL)
-        if self.pos >= self.size:
-            return 0
-        if self.pos < body:
-            count = min(len(buffer), body - self.pos, len(self.block))
-            start = self.pos % len(self.LINE)
-            chunk = (self.block[start:] + self.block[:start])[:count]
-        else:
-            offset = self.pos - body
-            chunk = self.TAIL[offset:offset + len(buffer)]
-            count = len(chunk)
-        buffer[:count] = chunk
-        self.pos += count
-        return count
-
-
-def _log_200mb_case():
-    size = 200 * 1024 * 1024
-    stream = io.BufferedReader(_HugeLog(size), buffer_size=1 << 20)
-    histories, stats = _stream_histories(stream)
-    assert stats.bytes == size, stats
-    assert stats.truncated_entries == 1, stats
-    assert GOOD not in histories
-    _items, decided = _with_histories(histories)
-    assert decided.remove == []
+# ---- 5. Distmgr.log content: bad_input_log_cases.py ------------------------------------------
 
 
 # ---- 6. wrong module arguments --------------------------------------------------------------------
@@ -502,13 +301,13 @@ CASES += [
     pytest.param(lambda **_k: _active_unavailable_case(
         {"available": True, "error": None, "namespace": "root\\SMS\\site_600", "packages": []}, "site_600"),
         id="active-list-of-another-site"),
-    pytest.param(lambda **_k: _log_empty_case(), id="log-empty"),
-    pytest.param(lambda **_k: _log_truncated_case(), id="log-truncated-mid-entry"),
-    pytest.param(lambda **_k: _log_binary_matches_case(), id="log-binary-probe-match"),
-    pytest.param(lambda **_k: _log_binary_stream_case(), id="log-binary-stream"),
-    pytest.param(lambda **_k: _log_utf16_case(True), id="log-utf16-bom"),
-    pytest.param(lambda **_k: _log_utf16_case(False), id="log-utf16-no-bom"),
-    pytest.param(lambda **_k: _log_200mb_case(), id="log-200mb-streamed"),
+    pytest.param(lambda **_k: log_cases.log_empty_case(), id="log-empty"),
+    pytest.param(lambda **_k: log_cases.log_truncated_case(), id="log-truncated-mid-entry"),
+    pytest.param(lambda **_k: log_cases.log_binary_matches_case(), id="log-binary-probe-match"),
+    pytest.param(lambda **_k: log_cases.log_binary_stream_case(), id="log-binary-stream"),
+    pytest.param(lambda **_k: log_cases.log_utf16_case(True), id="log-utf16-bom"),
+    pytest.param(lambda **_k: log_cases.log_utf16_case(False), id="log-utf16-no-bom"),
+    pytest.param(lambda **_k: log_cases.log_200mb_case(), id="log-200mb-streamed"),
     pytest.param(lambda **_k: _bad_args_case("compressed_package", {"state": "shredded"}, ["state", "shredded"]),
                  id="args-compressed-package-bad-state"),
     pytest.param(lambda **_k: _bad_args_case("compressed_package", {"path": "D:\\SMSPKG"}, ["path"]),
