@@ -4,8 +4,8 @@
 # comments before a script's param() block, so this cannot simply be put in front.
 
 $ErrorActionPreference = 'Stop'
-# WMI types (ManagementException, ManagementObjectSearcher) for the probe, the package re-check
-# and Format-WmiError; already loaded in most sessions, so this costs nothing there.
+# WMI types (ManagementException, ManagementObjectSearcher) for Invoke-WmiQuery and Format-WmiError;
+# already loaded in most sessions, so this costs nothing there.
 Add-Type -AssemblyName System.Management
 # Run by hand (not through win_powershell; write the script out with tools/host_script.py): provide
 # the same $Ansible surface; the script prints its result as JSON at the end.
@@ -38,4 +38,35 @@ function Format-WmiError {
     $inner = Get-InnermostException $Exception
     $code = if ($inner -is [System.Management.ManagementException]) { [int]$inner.ErrorCode } else { $inner.HResult }
     'WMI namespace {0} unavailable (0x{1:x8})' -f $Namespace, $code
+}
+
+# Get-WmiObject has no timeout of its own; a hung provider would hang the whole script, so every
+# WMI query (the probe's, the package re-check's) goes through ManagementObjectSearcher with connection
+# and enumeration timeouts. Returns the rows as hashtables (property name -> value), as one list.
+function Invoke-WmiQuery {
+    param([string]$Namespace, [string]$Query, [int]$TimeoutSeconds)
+    $timeout = [TimeSpan]::FromSeconds($TimeoutSeconds)
+    $connection = New-Object System.Management.ConnectionOptions
+    $connection.Timeout = $timeout
+    $scope = New-Object System.Management.ManagementScope -ArgumentList ('\\.\' + $Namespace), $connection
+    $scope.Connect()
+    $options = New-Object System.Management.EnumerationOptions
+    $options.Timeout = $timeout
+    $options.ReturnImmediately = $true
+    $options.Rewindable = $false
+    $objectQuery = New-Object System.Management.ObjectQuery -ArgumentList $Query
+    $searcher = New-Object System.Management.ManagementObjectSearcher -ArgumentList $scope, $objectQuery, $options
+    $rows = New-Object System.Collections.Generic.List[object]
+    try {
+        foreach ($instance in $searcher.Get()) {
+            $row = @{}
+            foreach ($property in $instance.Properties) { $row[$property.Name] = $property.Value }
+            $rows.Add($row)
+            $instance.Dispose()
+        }
+    }
+    finally {
+        $searcher.Dispose()
+    }
+    Write-Output -NoEnumerate $rows
 }

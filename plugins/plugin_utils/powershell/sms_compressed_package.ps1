@@ -58,26 +58,10 @@ function Get-ActivePackage {
     # PackageID -> ActionInProgress for every SMS_Package the site knows right now. A row with
     # ActionInProgress = 3 is a deletion in progress: it belongs to Distribution Manager.
     param([string]$Namespace)
-    $timeout = [TimeSpan]::FromSeconds($WmiTimeoutSeconds)
-    $connection = New-Object System.Management.ConnectionOptions
-    $connection.Timeout = $timeout
-    $scope = New-Object System.Management.ManagementScope -ArgumentList ('\\.\' + $Namespace), $connection
-    $scope.Connect()
-    $options = New-Object System.Management.EnumerationOptions
-    $options.Timeout = $timeout
-    $options.ReturnImmediately = $true
-    $options.Rewindable = $false
-    $query = New-Object System.Management.ObjectQuery -ArgumentList 'SELECT PackageID, ActionInProgress FROM SMS_Package'
-    $searcher = New-Object System.Management.ManagementObjectSearcher -ArgumentList $scope, $query, $options
     $active = @{}
-    try {
-        foreach ($instance in $searcher.Get()) {
-            $active[([string]$instance['PackageID']).ToUpperInvariant()] = $instance['ActionInProgress']
-            $instance.Dispose()
-        }
-    }
-    finally {
-        $searcher.Dispose()
+    $rows = Invoke-WmiQuery -Namespace $Namespace -Query 'SELECT PackageID, ActionInProgress FROM SMS_Package' -TimeoutSeconds $WmiTimeoutSeconds
+    foreach ($row in $rows) {
+        $active[([string]$row['PackageID']).ToUpperInvariant()] = $row['ActionInProgress']
     }
     $active
 }

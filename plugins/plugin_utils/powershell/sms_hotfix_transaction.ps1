@@ -1,4 +1,6 @@
 # sms.remediation:hotfix_transaction v1
+# over 500 lines: one transaction sent as one unit through win_powershell (the host runs no second file);
+# Apply, Rollback and Recover share its journal, file and service steps, so they are kept side by side.
 #
 # Installs the Q244405 Distmgr.dll by the KB's "Manual Installation" steps, as ONE transaction
 # on the host (-Mode Apply): stop the SMS services that run (in StopOrder), waiting for each

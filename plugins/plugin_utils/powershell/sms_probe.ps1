@@ -56,37 +56,6 @@ function ConvertTo-QuotedWql {
     "'" + $Value.Replace('\', '\\').Replace("'", "\'") + "'"
 }
 
-# ---- WMI with a bounded timeout ------------------------------------------------------------
-# Get-WmiObject has no timeout of its own; a hung provider would hang the whole probe, so the
-# query goes through ManagementObjectSearcher with connection and enumeration timeouts.
-function Invoke-WmiQuery {
-    param([string]$Namespace, [string]$Query, [int]$TimeoutSeconds)
-    $timeout = [TimeSpan]::FromSeconds($TimeoutSeconds)
-    $connection = New-Object System.Management.ConnectionOptions
-    $connection.Timeout = $timeout
-    $scope = New-Object System.Management.ManagementScope -ArgumentList ('\\.\' + $Namespace), $connection
-    $scope.Connect()
-    $options = New-Object System.Management.EnumerationOptions
-    $options.Timeout = $timeout
-    $options.ReturnImmediately = $true
-    $options.Rewindable = $false
-    $objectQuery = New-Object System.Management.ObjectQuery -ArgumentList $Query
-    $searcher = New-Object System.Management.ManagementObjectSearcher -ArgumentList $scope, $objectQuery, $options
-    $rows = New-Object System.Collections.Generic.List[object]
-    try {
-        foreach ($instance in $searcher.Get()) {
-            $row = @{}
-            foreach ($property in $instance.Properties) { $row[$property.Name] = $property.Value }
-            $rows.Add($row)
-            $instance.Dispose()
-        }
-    }
-    finally {
-        $searcher.Dispose()
-    }
-    Write-Output -NoEnumerate $rows
-}
-
 # ---- registry -------------------------------------------------------------------------------
 function Read-RegistryValues {
     # Returns a hashtable with exactly the wanted value names (null when a value is absent), or
