@@ -1,3 +1,5 @@
+# over 500 lines: the four renderers (JSON, CSV, Markdown, HTML) read the one report structure built here,
+# and the schema in the docstring below is their shared contract.
 """Fleet report of one run: built from the per-host results, rendered as JSON, CSV, Markdown, HTML.
 
 Pure functions: nothing here reads or writes files, so the controller renders once at the end
