@@ -50,8 +50,10 @@ def share_folders(host_root: Path) -> dict[str, Path]:
 
 
 def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgroup: str, port: int,
-                    address: str, options: HostOptions) -> str:
-    """The smb.conf of one instance."""
+                    address: str, options: HostOptions, rpc_ports: tuple[int, int] | None = None) -> str:
+    """The smb.conf of one instance. ``rpc_ports``: samba-dcerpcd's TCP range, outside the one smbd's
+    port comes from (``smslab.samba.ports``); None keeps Samba's 49152-65535."""
+    rpc_range = [f"  rpc server dynamic port range = {rpc_ports[0]}-{rpc_ports[1]}"] if rpc_ports else []
     lines = [
         "# written by smslab.samba; regenerated on every start",
         "[global]",
@@ -69,6 +71,7 @@ def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgrou
         # smbd hands named pipes to <socket_dir>/np/<pipe>: svcctl is the lab's, the rest samba-dcerpcd's
         f"  external_rpc_pipe:socket_dir = {instance / 'pipes'}",
         "  rpc start on demand helpers = no",
+        *rpc_range,
         f"  username map = {instance / 'usermap'}",
         f"  log file = {instance / 'log' / 'samba.log'}",
         "  max log size = 1000",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from smslab.samba import config
+from smslab.samba import config, ports
 from smslab.samba.config import HostOptions
 from smslab.samba.services import locked_state
 from smslab.samba.svcctl import SvcctlResponder
@@ -26,6 +26,15 @@ DCERPCD = "samba-dcerpcd"
 RPCD_HELPERS = ("rpcd_classic", "rpcd_winreg", "rpcd_lsad")
 LOG = logging.getLogger("smslab.samba")
 INSTALL_HINT = "install Samba: apt-get install samba (Debian/Ubuntu; brings smbd, samba-dcerpcd and net)"
+SMBD_LISTEN_SECONDS = 30.0          # bounded waits at start (a few seconds on a busy 2-core machine)
+DCERPCD_PIPES_SECONDS = 30.0
+PORT_ATTEMPTS = 3                   # a port the lab chose and another process took meanwhile: choose again
+ADDRESS_IN_USE = "Address already in use"       # smbd's log when its port is taken (strerror(EADDRINUSE))
+LOG_TAIL_LINES = 12
+# Samba log lines that are no message: "[2026/12/01 07:42:44.206610,  0] ../../source3/...(func)",
+# "=====", backtrace frames "   #3 /usr/lib/...", blank lines
+SAMBA_LOG_NOISE = re.compile(r"^(\[\d{4}/\d\d/\d\d [^]]*\] |\s*=+\s*$|\s+#\d+ |\s*$)")
+PIPES_CHECKED = ("winreg", "srvsvc")
 
 
 class SambaError(RuntimeError):
@@ -64,10 +73,7 @@ def samba_available() -> str | None:
     return None
 
 
-def free_port(address: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
+free_port = ports.free_port         # kept here: callers and tests import it from this module
 
 
 class SambaHost:
@@ -92,6 +98,9 @@ class SambaHost:
         self.netbios_name = (state.environment.get("COMPUTERNAME") or name).upper()[:15]
         self.domain = self.netbios_name          # a local account of the site server, as on NT 4.0
         self._procs: list[subprocess.Popen] = []
+        self._smbd: subprocess.Popen | None = None
+        self._dcerpcd: subprocess.Popen | None = None
+        self.rpc_ports: tuple[int, int] | None = None   # samba-dcerpcd's TCP range (smslab.samba.ports)
         self.groups: list[int] = []          # process groups ever started (kept after stop)
         self._alias_dir: Path | None = None
         self._registry_filled = False
@@ -105,26 +114,32 @@ class SambaHost:
 
     # ---- start -------------------------------------------------------------------------
     def start(self) -> "SambaHost":
+        """Start smbd, samba-dcerpcd and the \\svcctl responder; return once each is alive and
+        listening (smbd on ``port``, samba-dcerpcd on its pipes), else stop them all and raise
+        SambaError naming the host, the port and the last lines of the instance's log."""
         reason = samba_available()
         if reason:
             raise SambaError(f"{self.name}: {reason}")
         began = time.monotonic()
         binaries = samba_binaries()
+        try:
+            self.rpc_ports = ports.rpc_port_range()
+        except ValueError as exc:
+            raise SambaError(f"{self.name}: {exc}") from None
         self._prepare_folders()
-        if not self.port:
+        chosen_port = not self.port         # the lab's choice (retried if taken), not the caller's
+        if chosen_port:
             self.port = free_port(self.address)
-        self.conf.write_text(config.render_smb_conf(
-            self._alias, self.host_root, self.netbios_name, "SMSLAB", self.port, self.address, self.options),
-            encoding="utf-8")
+        self._write_conf()
         (self.instance / "usermap").write_text(f"root = {self.user}\n", encoding="utf-8")
         self._set_password(binaries["smbpasswd"])
         self._fill_registry(binaries["net"])
         try:
-            self._spawn([binaries["smbd"], "--foreground", "--no-process-group", "-s", str(self.conf)], "smbd")
-            self._wait_port()
-            self._spawn([os.path.join(binaries["libexec"], DCERPCD), "--foreground", "--no-process-group",
-                         "-s", str(self.conf)] + [os.path.join(binaries["libexec"], h) for h in RPCD_HELPERS],
-                        "samba-dcerpcd")
+            self._start_smbd(binaries["smbd"], chosen_port)
+            self._dcerpcd = self._spawn(
+                [os.path.join(binaries["libexec"], DCERPCD), "--foreground", "--no-process-group",
+                 "-s", str(self.conf)] + [os.path.join(binaries["libexec"], h) for h in RPCD_HELPERS],
+                "samba-dcerpcd")
             self._link_pipes()
             self._svcctl = SvcctlResponder(self._alias / "pipes" / "np" / "svcctl", self.host_root,
                                            admin=self.options.admin)
@@ -134,6 +149,31 @@ class SambaHost:
             raise
         self.start_seconds = time.monotonic() - began
         return self
+
+    def _write_conf(self) -> None:
+        self.conf.write_text(config.render_smb_conf(
+            self._alias, self.host_root, self.netbios_name, "SMSLAB", self.port, self.address, self.options,
+            rpc_ports=self.rpc_ports), encoding="utf-8")
+
+    def _start_smbd(self, smbd: str, chosen_port: bool) -> None:
+        """smbd listening on ``port``. A port the lab chose can be taken by any process of the machine
+        between ``free_port`` and smbd's bind: then another one, at most PORT_ATTEMPTS times."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._smbd = self._spawn([smbd, "--foreground", "--no-process-group", "-s", str(self.conf)], "smbd")
+            try:
+                self._wait_smbd_listening()
+                return
+            except SambaError:
+                if not chosen_port or attempt == PORT_ATTEMPTS or ADDRESS_IN_USE not in self.log_tail():
+                    raise
+                LOG.warning("%s: port %s taken before smbd bound it; choosing another", self.name, self.port)
+            self._end_process(self._smbd)
+            self._procs.remove(self._smbd)
+            log = self.instance / "log" / "samba.log"
+            if log.exists():                # keep it, but out of the next attempt's tail
+                log.rename(log.with_name(f"samba-port{self.port}.log"))
+            self.port = free_port(self.address)
+            self._write_conf()
 
     def _prepare_folders(self) -> None:
         from smslab.samba.files import materialise_generated_files      # pylint: disable=import-outside-toplevel
@@ -189,8 +229,8 @@ class SambaHost:
                 state.save()
         return changed
 
-    def _spawn(self, argv: list[str], label: str) -> None:
-        log = open(self.instance / "log" / f"{label}.out", "wb")     # pylint: disable=consider-using-with
+    def _spawn(self, argv: list[str], label: str) -> subprocess.Popen:
+        log = open(self.instance / "log" / f"{label}.out", "ab")     # pylint: disable=consider-using-with
         # stdin is a pipe held by this process: smbd and samba-dcerpcd in --foreground exit when it
         # closes, so a lab whose Python process dies leaves no server behind.
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
@@ -198,31 +238,80 @@ class SambaHost:
         log.close()
         self._procs.append(proc)
         self.groups.append(proc.pid)
+        return proc
 
-    def _wait_port(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._procs[0].poll() is not None:
-                raise SambaError(f"{self.name}: smbd exited with {self._procs[0].returncode} at start; "
-                                 f"see {self.instance / 'log'}")
+    # ---- is it serving? -----------------------------------------------------------------
+    def _smbd_problem(self) -> str | None:
+        """None when smbd runs and itself listens on ``address:port`` (a connect would also
+        succeed on another process's socket there: how a dead smbd went unnoticed)."""
+        smbd = self._smbd
+        if smbd is None or smbd.poll() is not None:
+            code = "never started" if smbd is None else f"exited with {smbd.returncode}"
+            return f"smbd {code} (port {self.address}:{self.port})"
+        if not ports.tcp_listeners(self.address, self.port) & ports.socket_inodes([smbd.pid]):
+            return f"smbd (pid {smbd.pid}) is not listening on {self.address}:{self.port}"
+        return None
+
+    def _dcerpcd_problem(self) -> str | None:
+        """None when samba-dcerpcd runs and its group listens on the pipes smbd hands it."""
+        dcerpcd = self._dcerpcd
+        if dcerpcd is None or dcerpcd.poll() is not None:
+            code = "never started" if dcerpcd is None else f"exited with {dcerpcd.returncode}"
+            return f"samba-dcerpcd {code} (smbd port {self.address}:{self.port})"
+        owned = ports.socket_inodes(live_pids_in_groups([dcerpcd.pid]))
+        for pipe_name in PIPES_CHECKED:
+            if not ports.unix_listeners(str(self._alias / "ncalrpc" / "np" / pipe_name)) & owned:
+                return f"samba-dcerpcd (pid {dcerpcd.pid}) is not listening on \\{pipe_name} (smbd port {self.port})"
+        return None
+
+    def check_running(self) -> None:
+        """SambaError naming the host, its port and the log's last lines unless smbd listens on its
+        port and samba-dcerpcd on its pipes (SambaLab.start asks every host once all have started)."""
+        problem = self._smbd_problem() or self._dcerpcd_problem()
+        if problem:
+            raise self._start_error(problem)
+
+    def _start_error(self, problem: str) -> SambaError:
+        return SambaError(f"{self.name}: {problem}; last lines of {self.instance / 'log'}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` messages of the instance's Samba log (without Samba's header lines,
+        separators and backtrace frames, which would crowd out the cause) and of smbd's own output."""
+        parts = []
+        for name in ("samba.log", "smbd.out"):
             try:
-                socket.create_connection((self.address, self.port), timeout=0.2).close()
-                return
+                text = (self.instance / "log" / name).read_text(encoding="utf-8", errors="replace")
             except OSError:
-                time.sleep(0.02)
-        raise SambaError(f"{self.name}: smbd did not listen on {self.address}:{self.port} within {timeout}s")
+                continue
+            messages = [line.strip() for line in text.splitlines() if not SAMBA_LOG_NOISE.match(line)]
+            if messages:
+                parts.append(f"[{name}]\n" + "\n".join(messages[-lines:]))
+        return "\n".join(parts) or "(empty)"
 
-    def _link_pipes(self, timeout: float = 20.0) -> None:
-        """Point ``pipes/np/<pipe>`` at samba-dcerpcd's sockets once it has made them (not svcctl)."""
-        served = self.instance / "ncalrpc" / "np"
+    def _wait_smbd_listening(self, timeout: float = SMBD_LISTEN_SECONDS) -> None:
         deadline = time.monotonic() + timeout
-        while not (served / "winreg").exists() or not (served / "srvsvc").exists():
-            if self._procs[-1].poll() is not None:
-                raise SambaError(f"{self.name}: samba-dcerpcd exited with {self._procs[-1].returncode}; "
-                                 f"see {self.instance / 'log'}")
+        while True:
+            problem = self._smbd_problem()
+            if problem is None:
+                return
+            if self._smbd.poll() is not None:
+                time.sleep(0.1)     # its last log lines are on their way
+                raise self._start_error(problem)
             if time.monotonic() > deadline:
-                raise SambaError(f"{self.name}: samba-dcerpcd made no pipe sockets within {timeout}s")
-            time.sleep(0.02)
+                raise self._start_error(f"{problem} after {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def _link_pipes(self, timeout: float = DCERPCD_PIPES_SECONDS) -> None:
+        """Point ``pipes/np/<pipe>`` at samba-dcerpcd's sockets once it listens on them (not svcctl)."""
+        deadline = time.monotonic() + timeout
+        while (problem := self._dcerpcd_problem()) is not None:
+            if self._dcerpcd.poll() is not None:
+                time.sleep(0.1)
+                raise self._start_error(problem)
+            if time.monotonic() > deadline:
+                raise self._start_error(f"{problem} after {timeout:.0f} s")
+            time.sleep(0.05)
+        served = self.instance / "ncalrpc" / "np"
         for entry in os.listdir(served):
             if entry != "svcctl":
                 os.symlink(self._alias / "ncalrpc" / "np" / entry, self.instance / "pipes" / "np" / entry)
@@ -244,19 +333,9 @@ class SambaHost:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 5
         for proc in self._procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            # each instance process is its session's leader: its children share its group
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
-            if proc.stdin:
-                proc.stdin.close()
+            self._end_process(proc, max(0.1, deadline - time.monotonic()))
         self._procs = []
+        self._smbd = self._dcerpcd = None
         if self._alias_dir is not None:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None
@@ -264,6 +343,24 @@ class SambaHost:
         deadline = time.monotonic() + 5
         while self.pids() and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    @staticmethod
+    def _end_process(proc: subprocess.Popen, grace: float = 0.1) -> None:
+        """SIGTERM, ``grace`` seconds, then SIGKILL to the process and its group; reaped."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        # each instance process is its session's leader: its children share its group
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+        if proc.stdin:
+            proc.stdin.close()
 
     def pids(self) -> list[int]:
         """Live (not zombie) processes of every group this host started, also after stop()."""

@@ -28,11 +28,16 @@ class SambaLab:
 
     ``options`` maps a host name to ``HostOptions`` (NTLMv1, SMB1 refused, missing shares, a
     non-administrator account). ``parallel`` hosts start at once (each start spends most of its
-    time waiting for samba-dcerpcd).
+    time waiting for samba-dcerpcd). ``ports`` fixes a host's smbd port; the others get one from
+    the kernel (``smslab.samba.ports`` says why those cannot collide).
+
+    ``start()`` returns once every smbd listens on its port and every samba-dcerpcd on its pipes;
+    otherwise it stops all it started and raises SambaError naming the host, the port and the last
+    lines of that instance's log.
     """
 
     def __init__(self, state_dir, host_names=None, options: dict[str, HostOptions] | None = None,
-                 address: str = "127.0.0.1", parallel: int = 4):
+                 address: str = "127.0.0.1", parallel: int = 4, ports: dict[str, int] | None = None):
         self.state_dir = Path(state_dir)
         hosts_dir = self.state_dir / "hosts"
         if not hosts_dir.is_dir():
@@ -44,6 +49,7 @@ class SambaLab:
             raise ValueError(f"smslab.samba: no such host in {hosts_dir}: {', '.join(unknown)}")
         self.names = names
         self.options = dict(options or {})
+        self.ports = dict(ports or {})
         self.address = address
         self.parallel = max(1, parallel)
         self.user, self.password = scenario_credentials(self.state_dir)
@@ -54,12 +60,18 @@ class SambaLab:
         if reason:
             raise SambaError(reason)
         hosts = [SambaHost(name, self.state_dir, self.user, self.password, address=self.address,
-                           options=self.options.get(name)) for name in self.names]
+                           port=self.ports.get(name, 0), options=self.options.get(name)) for name in self.names]
         self.hosts = {host.name: host for host in hosts}
+        pool = ThreadPoolExecutor(max_workers=self.parallel)
         try:
-            with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            try:
                 for future in [pool.submit(host.start) for host in hosts]:
                     future.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)     # after a failure, start no more
+            # one host's smbd may have died while the others started
+            for host in hosts:
+                host.check_running()
         except BaseException:
             self.stop()
             raise
