@@ -5,8 +5,9 @@ API (stable; the msrpc transport's tests use it)::
     samba_available() -> str | None     None: this machine can serve Samba hosts; else why not
                                          and how to fix it ("apt-get install samba")
     SambaHost                           name, address, port, user, password, domain, state_dir;
-                                         start(), stop(), pids(); options: HostOptions
-    SambaLab(state_dir, host_names=None, options=None)
+                                         start(), stop(), pids(), check_running(), log_tail();
+                                         options: HostOptions
+    SambaLab(state_dir, host_names=None, options=None, ports=None)
                                          context manager; start() -> {name: SambaHost}; stop();
                                          inventory_vars(name) -> Ansible host variables
                                          (ansible_host, ansible_connection: local,
@@ -26,6 +27,12 @@ of host.json with its faults. Big shared logs become real files first (``files``
 ends every process of the instance (smbd and its children, samba-dcerpcd, rpcd_*); the servers
 also exit when the lab's Python process dies (their stdin is a pipe from it).
 
+Ports (``ports``): smbd's comes from the kernel's ephemeral range (or ``SambaLab(ports=...)``),
+samba-dcerpcd's TCP ports from outside it (``rpc server dynamic port range``, 61000-65535 here), so
+no samba-dcerpcd of this or another lab takes an smbd's port. ``start()`` returns once every smbd
+itself listens on its port and every samba-dcerpcd on its pipes; otherwise it stops everything it
+started and raises SambaError naming the host, the port and the last lines of the instance's log.
+
 Cost, measured on this project's 2-core machine (Debian 12, Samba 4.17.12, 24 GB, fd limit 20000,
 shared with other jobs: load average 8-18) by benchmarks/bench_samba_lab.py:
 
@@ -39,7 +46,7 @@ shared with other jobs: load average 8-18) by benchmarks/bench_samba_lab.py:
 (0.45 s per host on an idle machine.) Start time is CPU: samba-dcerpcd runs each rpcd_* helper
 once to list its interfaces; the first call of a pipe starts its worker (~0.5-1 s). Memory (about
 11 MiB per host) and descriptors (about 130 per host, 3 in the lab's own process) allow well over
-a thousand hosts here; the ports do too (smbd one, samba-dcerpcd three in 49152-65535 per host).
+a thousand hosts here; the ports do too (smbd one, samba-dcerpcd three above 60999 per host).
 So 200 hosts fit, at about 2-3 minutes of start on 2 busy cores; 20 hosts start in ~10 s. No
 process was left after any stop.
 """
