@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -241,33 +242,36 @@ class SambaHost:
         return proc
 
     # ---- is it serving? -----------------------------------------------------------------
-    def _smbd_problem(self) -> str | None:
+    def _smbd_problem(self, tcp_table: dict | None = None) -> str | None:
         """None when smbd runs and itself listens on ``address:port`` (a connect would also
         succeed on another process's socket there: how a dead smbd went unnoticed)."""
         smbd = self._smbd
         if smbd is None or smbd.poll() is not None:
             code = "never started" if smbd is None else f"exited with {smbd.returncode}"
             return f"smbd {code} (port {self.address}:{self.port})"
-        if not ports.tcp_listeners(self.address, self.port) & ports.socket_inodes([smbd.pid]):
+        if not ports.tcp_listeners(self.address, self.port, tcp_table) & ports.socket_inodes([smbd.pid]):
             return f"smbd (pid {smbd.pid}) is not listening on {self.address}:{self.port}"
         return None
 
-    def _dcerpcd_problem(self) -> str | None:
-        """None when samba-dcerpcd runs and its group listens on the pipes smbd hands it."""
+    def _dcerpcd_problem(self, unix_table: dict | None = None) -> str | None:
+        """None when samba-dcerpcd runs and listens on the pipes smbd hands it (it keeps the
+        listening sockets and passes connections to its rpcd_* helpers)."""
         dcerpcd = self._dcerpcd
         if dcerpcd is None or dcerpcd.poll() is not None:
             code = "never started" if dcerpcd is None else f"exited with {dcerpcd.returncode}"
             return f"samba-dcerpcd {code} (smbd port {self.address}:{self.port})"
-        owned = ports.socket_inodes(live_pids_in_groups([dcerpcd.pid]))
+        unix_table = ports.unix_listener_table() if unix_table is None else unix_table
+        owned = ports.socket_inodes([dcerpcd.pid])
         for pipe_name in PIPES_CHECKED:
-            if not ports.unix_listeners(str(self._alias / "ncalrpc" / "np" / pipe_name)) & owned:
+            if not unix_table.get(str(self._alias / "ncalrpc" / "np" / pipe_name), set()) & owned:
                 return f"samba-dcerpcd (pid {dcerpcd.pid}) is not listening on \\{pipe_name} (smbd port {self.port})"
         return None
 
-    def check_running(self) -> None:
+    def check_running(self, tcp_table: dict | None = None, unix_table: dict | None = None) -> None:
         """SambaError naming the host, its port and the log's last lines unless smbd listens on its
-        port and samba-dcerpcd on its pipes (SambaLab.start asks every host once all have started)."""
-        problem = self._smbd_problem() or self._dcerpcd_problem()
+        port and samba-dcerpcd on its pipes. SambaLab.start asks every host once all have started,
+        with one read of the socket tables (``smslab.samba.ports``) for all of them."""
+        problem = self._smbd_problem(tcp_table) or self._dcerpcd_problem(unix_table)
         if problem:
             raise self._start_error(problem)
 
@@ -291,27 +295,39 @@ class SambaHost:
     def _wait_smbd_listening(self, timeout: float = SMBD_LISTEN_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            problem = self._smbd_problem()
+            # a connect is cheap; whose socket answered is asked only then (a read of /proc/net/tcp)
+            problem = self._smbd_problem() if self._accepts() else "smbd is not listening"
             if problem is None:
                 return
             if self._smbd.poll() is not None:
                 time.sleep(0.1)     # its last log lines are on their way
-                raise self._start_error(problem)
+                raise self._start_error(self._smbd_problem())
             if time.monotonic() > deadline:
                 raise self._start_error(f"{problem} after {timeout:.0f} s")
             time.sleep(0.05)
 
+    def _accepts(self) -> bool:
+        try:
+            socket.create_connection((self.address, self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
     def _link_pipes(self, timeout: float = DCERPCD_PIPES_SECONDS) -> None:
         """Point ``pipes/np/<pipe>`` at samba-dcerpcd's sockets once it listens on them (not svcctl)."""
+        served = self.instance / "ncalrpc" / "np"
         deadline = time.monotonic() + timeout
-        while (problem := self._dcerpcd_problem()) is not None:
+        while True:
+            made = all((served / name).exists() for name in PIPES_CHECKED)
+            problem = self._dcerpcd_problem() if made else "samba-dcerpcd made no pipe sockets"
+            if problem is None:
+                break
             if self._dcerpcd.poll() is not None:
                 time.sleep(0.1)
-                raise self._start_error(problem)
+                raise self._start_error(self._dcerpcd_problem())
             if time.monotonic() > deadline:
-                raise self._start_error(f"{problem} after {timeout:.0f} s")
+                raise self._start_error(f"{problem} (smbd port {self.port}) after {timeout:.0f} s")
             time.sleep(0.05)
-        served = self.instance / "ncalrpc" / "np"
         for entry in os.listdir(served):
             if entry != "svcctl":
                 os.symlink(self._alias / "ncalrpc" / "np" / entry, self.instance / "pipes" / "np" / entry)

@@ -6,6 +6,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from smslab.samba import ports
 from smslab.samba.config import HostOptions
 from smslab.samba.host import SambaError, SambaHost, samba_available
 from smslab.state import HostState
@@ -70,8 +71,9 @@ class SambaLab:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)     # after a failure, start no more
             # one host's smbd may have died while the others started
+            tcp_table, unix_table = ports.tcp_listener_table(), ports.unix_listener_table()
             for host in hosts:
-                host.check_running()
+                host.check_running(tcp_table, unix_table)
         except BaseException:
             self.stop()
             raise
