@@ -67,6 +67,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.package_ids import
     PackageIdError,
     validate_package_id,
 )
+from ansible_collections.sms.remediation.plugins.module_utils.sms20 import hotfix_parameters
 from ansible_collections.sms.remediation.plugins.module_utils.versions import VersionError, parse_version
 
 __all__ = ["HOTFIX_METHODS", "HotfixFile", "POLICIES", "Plan", "Request", "STEP_KINDS", "Step", "package_args", "plan",
@@ -486,12 +487,8 @@ class _Hotfix:
                 "Platform": site.platform,
                 "StagedPath": ntpath.join(staging_dir, os.path.basename(source.path)),
                 "ExpectedSha256": source.sha256,
-                "MinimumVersion": table["hotfix_min_distmgr_version"],
-                "StopOrder": [table["services"][role] for role in table["hotfix_stop_order"]],
+                **hotfix_parameters(table),
                 "WaitSeconds": request.wait_seconds,
-                "BackupSuffix": table["backup_suffix"],
-                "HotfixLogName": table["hotfix_log_name"],
-                "JournalName": table["hotfix_journal_name"],
                 # The host refuses another build too (defect 8): the rule above already let this one through.
                 "SiteVersion": site.version or "",
                 "AllowCrossBuild": bool(request.allow_cross_build),

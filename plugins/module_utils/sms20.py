@@ -17,7 +17,10 @@ from ansible_collections.sms.remediation.plugins.module_utils.host_regex import 
 __all__ = [
     "DEFAULTS",
     "Sms20TableError",
+    "WMI_TIMEOUT_SECONDS",
+    "hotfix_parameters",
     "merge_overrides",
+    "package_parameters",
     "probe_parameters",
 ]
 
@@ -145,6 +148,10 @@ DEFAULTS: dict = {
     # source: project choice (leftovers.py, "Clock tolerance"); confidence: n/a
     "claim_tolerance_hours": 24,
 }
+
+# Seconds a host script gives one WMI connection or enumeration (-WmiTimeoutSeconds): a hung WMI service
+# must not hang the run. source: project choice (not an SMS fact); confidence: n/a
+WMI_TIMEOUT_SECONDS = 30
 
 # Keys whose value is a regular expression: an override must compile.
 _REGEX_KEYS = ("package_file_pattern", "package_id_pattern", "log_pattern")
@@ -296,5 +303,24 @@ def probe_parameters(table: dict) -> dict:
         "ConsoleSnapIn": table["console"]["snapin"],
         "HotfixLogName": table["hotfix_log_name"],
         "HotfixJournalName": table["hotfix_journal_name"],
-        "WmiTimeoutSeconds": 30,
+        "WmiTimeoutSeconds": WMI_TIMEOUT_SECONDS,
+    }
+
+
+def package_parameters(table: dict) -> dict:
+    """Return the parameters of ``sms_compressed_package.ps1`` (docs/internals.md section 2) that a table sets."""
+    return {
+        "IdPattern": to_dotnet(table["package_file_pattern"], "package_file_pattern"),
+        "WmiTimeoutSeconds": WMI_TIMEOUT_SECONDS,
+    }
+
+
+def hotfix_parameters(table: dict) -> dict:
+    """Return the parameters of ``sms_hotfix_transaction.ps1`` (docs/internals.md section 3) that a table sets."""
+    return {
+        "MinimumVersion": table["hotfix_min_distmgr_version"],
+        "StopOrder": [table["services"][role] for role in table["hotfix_stop_order"]],
+        "BackupSuffix": table["backup_suffix"],
+        "HotfixLogName": table["hotfix_log_name"],
+        "JournalName": table["hotfix_journal_name"],
     }

@@ -28,7 +28,7 @@ param(
     [string]$QuarantineDir,
     [AllowNull()]
     [string]$ActiveNamespace,
-    [string]$IdPattern = '^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\.PCK$',
+    [string]$IdPattern = '^(?<id>[A-Za-z0-9]{3}[0-9A-Fa-f]{5})\.PCK$',
     [int]$WmiTimeoutSeconds = 30
 )
 

@@ -14,7 +14,7 @@ param(
     [string]$PackageFolderName = 'SMSPKG',
     [string[]]$PackageFolders = @(),
     # Used by the controller to classify files; the probe lists every file on purpose.
-    [string]$PackageFilePattern = '^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\.PCK$',
+    [string]$PackageFilePattern = '^(?<id>[A-Za-z0-9]{3}[0-9A-Fa-f]{5})\.PCK$',
     [string[]]$Platforms = @('i386', 'alpha'),
     # Oldest first: Distmgr.lo_ holds the lines written before Distmgr.log rolled over.
     [string[]]$LogNames = @('Distmgr.lo_', 'Distmgr.log'),

@@ -66,7 +66,7 @@ class _Packages:
         self.allowed = [full_path(str(f)) for f in p.list("PackageFolders") if f]
         self.manifest_path = None if self.mode == "absent" else ntpath.join(self.quarantine_dir, MANIFEST_NAME)
         self.namespace = p.text("ActiveNamespace") or None
-        self.timeout = int(p.get("WmiTimeoutSeconds") or 30)
+        self.timeout = int(p.get("WmiTimeoutSeconds") or PACKAGE_DEFAULTS["WmiTimeoutSeconds"])
         self.active, self.active_error = None, None
 
     # ---- active packages, re-checked now ---------------------------------------------------------

@@ -5,43 +5,30 @@ script's default (the defaults below are the scripts' own ``param()`` defaults).
 
 from __future__ import annotations
 
-PROBE_DEFAULTS = {
-    "SmsRegistryRoot": "HKLM:\\SOFTWARE\\Microsoft\\SMS",
-    "PackageFolderName": "SMSPKG",
-    "PackageFolders": [],
-    "Platforms": ["i386", "alpha"],
-    "LogNames": ["Distmgr.lo_", "Distmgr.log"],
-    "LogPattern": "deleting the package|deleted the package|adding package",
-    "LogComponent": "SMS_DISTRIBUTION_MANAGER",
-    "Services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP", "SMS_SQL_MONITOR"],
-    "ConsoleProcess": "mmc.exe",
-    "ConsoleSnapIn": "sms.msc",
-    "HotfixLogName": "Q244405.log",
-    "HotfixJournalName": "Q244405.journal.json",
-    "WmiTimeoutSeconds": 30,
-}
+from ansible_collections.sms.remediation.plugins.module_utils import sms20
+
+# The values a table sets are the sms20 defaults, as the controller sends them; the others are the scripts'
+# own. tests/unit/plugins/plugin_utils/_transport/msrpc/test_msrpc_params.py ties all of them to the
+# param() blocks of plugins/plugin_utils/powershell/*.ps1 (what PowerShell binds for a left-out parameter).
+_TABLE = sms20.merge_overrides(None)
+PROBE_DEFAULTS = sms20.probe_parameters(_TABLE)
 PACKAGE_DEFAULTS = {
     "Items": [],
-    "QuarantineDir": None,
-    "ActiveNamespace": None,
-    "IdPattern": "^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}\\.PCK$",
-    "WmiTimeoutSeconds": 30,
+    "QuarantineDir": "",
+    "ActiveNamespace": "",
+    **sms20.package_parameters(_TABLE),
 }
 HOTFIX_DEFAULTS = {
     "Mode": "Apply",
     "StagedPath": "",
     "ExpectedSha256": "",
-    "MinimumVersion": "2.00.1380.1083",
     "SiteVersion": "",
     "AllowCrossBuild": False,
     "Recovery": "rollback",
     "TransactionId": "",
-    "StopOrder": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SITE_BACKUP"],
     "WaitSeconds": 120,
     "CopyAttempts": 6,
-    "BackupSuffix": ".pre-Q244405",
-    "HotfixLogName": "Q244405.log",
-    "JournalName": "Q244405.journal.json",
+    **sms20.hotfix_parameters(_TABLE),
 }
 
 

@@ -42,7 +42,7 @@ class _Probe:
         self.p = Params(parameters, PROBE_DEFAULTS)
         self.errors: list[dict] = []
         self.log_reads: list[dict] = []
-        self.timeout = int(self.p.get("WmiTimeoutSeconds") or 30)
+        self.timeout = int(self.p.get("WmiTimeoutSeconds") or PROBE_DEFAULTS["WmiTimeoutSeconds"])
 
     def error(self, source: str, message: str) -> None:
         self.errors.append({"source": source, "message": message})
