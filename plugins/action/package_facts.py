@@ -14,7 +14,7 @@ class ActionModule(SmsActionBase):
 
     def act(self, args, task_vars):
         site = self.site(task_vars, self.probe(task_vars, package_folders=args["package_folders"]))
-        leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"])
+        leftovers = self.leftovers(site, task_vars, args["min_evidence"], origin_facts=args["origin_sites"] or None)
         return {
             "changed": False,
             "ansible_facts": {PACKAGES_FACT: packages_fact(site, leftovers, args["min_evidence"])},

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
   - sms.remediation.msrpc
+  - sms.remediation.packages
 options:
   state:
     description:
@@ -37,23 +38,6 @@ options:
     type: list
     elements: str
     default: []
-  force:
-    description:
-      - Package IDs to remove although their evidence is weaker than the chosen level (C(stale_unconfirmed)).
-      - Active packages, packages present at their origin site, reparse points and names that are not package IDs
-        are refused even when forced.
-    type: list
-    elements: str
-    default: []
-  quarantine_dir:
-    description:
-      - Folder on the host for O(state=quarantined) and O(state=restored), for example C(D:\SMSPKG-Q244405).
-      - A drive-absolute path (C(X:\...)); a relative one is refused by the host.
-      - With the C(msrpc) transport it must be on the same drive as the package folder of each file - a move there
-        is an SMB rename, which cannot cross drives (administrative shares C(D$), C(E$)) - a file on another drive
-        is refused, in check mode too, with a reason naming the host and both drives, and nothing is moved. Over
-        C(winrm) PowerShell's move copies across drives.
-    type: str
   min_evidence:
     description:
       - Evidence level used when no C(sms_packages) fact exists yet; see M(sms.remediation.package_facts).

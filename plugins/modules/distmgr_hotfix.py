@@ -22,15 +22,14 @@ extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
   - sms.remediation.msrpc
+  - sms.remediation.hotfix
+  - sms.remediation.hotfix.transaction
 options:
   method:
     description: C(installer) runs C(Q244405.exe /s); C(manual) replaces C(Distmgr.dll).
     type: str
     choices: [installer, manual]
     required: true
-  installer_path:
-    description: Path of C(Q244405.exe) on the host (or a UNC path), with its C(I386) folder beside it.
-    type: str
   src:
     description: Controller path of the fixed C(Distmgr.dll) for the host's platform (O(method=manual)).
     type: path
@@ -38,30 +37,6 @@ options:
     description:
       - Expected sha256 of O(src). When given, a different file fails the task before anything is copied.
     type: str
-  staging_dir:
-    description:
-      - Host folder where the new C(Distmgr.dll) is staged before the swap. Default C(<sms_root>\hotfix\Q244405\<platform>).
-    type: str
-  allow_console_open:
-    description:
-      - Proceed although the SMS Administrator console (C(mmc.exe) with C(sms.msc)) is open on the host, or although
-        the probe cannot tell whether it is open (its WMI console check failed - WMI down, or the C(msrpc) transport
-        without WMI); unknown is refused like open, with the probe's cause.
-      - The KB asks to close it first.
-    type: bool
-    default: false
-  allow_cross_build:
-    description:
-      - Apply the hotfix although its C(Distmgr.dll) belongs to another SMS build than the site's (the KB's
-        hotfix DLL, 2.00.1380.1083, is the SP1 bundle's; on an RTM site, build 1239, it mixes component
-        builds, which KB Q244405 does not describe; its resolution there is the service pack).
-      - Without it the task fails on such a site, saying so.
-    type: bool
-    default: false
-  wait_seconds:
-    description: Bounded wait for each service to stop or start.
-    type: int
-    default: 120
 notes:
   - Pre-checks, an affected build, a known platform, the SMS services present, the console closed.
   - The backup is kept as C(Distmgr.dll.pre-Q244405) beside the original (the suffix is the C(sms20) key C(backup_suffix)).

@@ -24,25 +24,8 @@ extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
   - sms.remediation.msrpc
-options:
-  min_evidence:
-    description:
-      - The weakest evidence level that makes a leftover C(stale_confirmed) (actionable).
-      - The default acts on the two strongest levels. C(log) adds log claims whose origin is not in the run;
-        C(absent_here) trusts the active package list alone.
-    type: str
-    choices: [log_and_origin, origin, log, absent_here]
-    default: origin
-  origin_sites:
-    description:
-      - Facts of other sites, keyed by site code, each the C(sms_site) fact of that site.
-      - When omitted, the C(sms_site) facts of every host of the inventory gathered in this run are used.
-    type: dict
-  package_folders:
-    description: Package folders to probe when no C(sms_probe) fact exists; see M(sms.remediation.site_facts).
-    type: list
-    elements: str
-    default: []
+  - sms.remediation.packages.folders
+  - sms.remediation.packages.evidence
 notes:
   - The KB documents the fault on child primary sites. Packages created at the site itself are classified
     with log and local evidence only; origin evidence needs a different site.

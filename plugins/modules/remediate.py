@@ -26,84 +26,13 @@ extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
   - sms.remediation.msrpc
+  - sms.remediation.plan
+  - sms.remediation.packages
+  - sms.remediation.packages.folders
+  - sms.remediation.packages.evidence
+  - sms.remediation.hotfix
+  - sms.remediation.hotfix.transaction
 options:
-  policy:
-    description:
-      - C(auto) applies the hotfix where the site is affected and removes the confirmed leftovers;
-        C(workaround) removes leftovers only; C(hotfix) applies the hotfix only; C(report) changes nothing.
-    type: str
-    choices: [auto, report, workaround, hotfix]
-    default: auto
-  min_evidence:
-    description: The weakest evidence level the workaround acts on; see M(sms.remediation.package_facts).
-    type: str
-    choices: [log_and_origin, origin, log, absent_here]
-    default: origin
-  force:
-    description: Package IDs to remove although their evidence is weaker than O(min_evidence) (never active ones).
-    type: list
-    elements: str
-    default: []
-  origin_sites:
-    description:
-      - Facts of the other sites, keyed by site code (the filter P(sms.remediation.origin_sites#filter) builds it).
-      - When empty, the run's index in the variable C(q244405_origin_sites) is used (the dict or its JSON
-        text), else the C(sms_site) facts of every host gathered in this run.
-    type: dict
-    default: {}
-  package_folders:
-    description: Package folders to probe when no C(sms_probe) fact exists; see M(sms.remediation.site_facts).
-    type: list
-    elements: str
-    default: []
-  workaround_state:
-    description: C(absent) deletes the leftovers; C(quarantined) moves them to O(quarantine_dir) with a manifest.
-    type: str
-    choices: [absent, quarantined]
-    default: absent
-  quarantine_dir:
-    description:
-      - Host folder for O(workaround_state=quarantined), drive-absolute (C(X:\...)).
-      - With the C(msrpc) transport, on the same drive as the package folder - a move there is an SMB rename, which
-        cannot cross drives; a leftover on another drive is refused in the plan (check mode too) with a reason
-        naming the host and both drives. Over C(winrm) PowerShell's move copies across drives.
-    type: str
-  hotfix_method:
-    description: C(manual) replaces C(Distmgr.dll) (any platform); C(installer) runs C(Q244405.exe /s) (I386 only).
-    type: str
-    choices: [installer, manual]
-    default: manual
-  hotfix_files:
-    description: Controller path of the fixed C(Distmgr.dll) per platform folder (C(i386), C(alpha)), for C(manual).
-    type: dict
-    default: {}
-  hotfix_sha256:
-    description: Expected sha256 per platform of the O(hotfix_files), checked before anything is copied.
-    type: dict
-    default: {}
-  installer_path:
-    description: Host or UNC path of C(Q244405.exe), for O(hotfix_method=installer).
-    type: str
-  staging_dir:
-    description: Host folder where the new C(Distmgr.dll) is staged; see M(sms.remediation.distmgr_hotfix).
-    type: str
-  allow_console_open:
-    description: Apply the hotfix although the SMS Administrator console is open, or cannot be checked (WMI down, or
-      C(msrpc) without WMI; unknown is refused like open). The KB asks to close it.
-    type: bool
-    default: false
-  allow_cross_build:
-    description:
-      - Apply the hotfix although its C(Distmgr.dll) belongs to another SMS build than the site's (the KB's
-        hotfix DLL, 2.00.1380.1083, is the SP1 bundle's; on an RTM site, build 1239, it mixes component
-        builds, which KB Q244405 does not describe; its resolution there is the service pack).
-      - Without it such a site is not given the hotfix and the plan says why. Set it for one run, knowingly.
-    type: bool
-    default: false
-  wait_seconds:
-    description: Bounded wait for each service to stop or start during the hotfix.
-    type: int
-    default: 120
   enable_distmgr_logging:
     description:
       - Set the Distribution Manager tracing value (key and value name from the C(sms20) table) to 1 where

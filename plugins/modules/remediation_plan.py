@@ -19,50 +19,9 @@ description:
 extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
-options:
-  policy:
-    description: What to do, see the description.
-    type: str
-    choices: [auto, report, workaround, hotfix]
-    default: auto
-  hotfix_method:
-    description: The hotfix method that will be used, so the plan can refuse the installer on Alpha.
-    type: str
-    choices: [installer, manual]
-    default: manual
-  hotfix_files:
-    description: Controller path of the fixed C(Distmgr.dll) per platform folder, as for M(sms.remediation.remediate).
-    type: dict
-    default: {}
-  hotfix_sha256:
-    description: Expected sha256 per platform of the O(hotfix_files).
-    type: dict
-    default: {}
-  installer_path:
-    description: Host or UNC path of C(Q244405.exe), for O(hotfix_method=installer).
-    type: str
-  allow_console_open:
-    description: Plan the hotfix although the SMS Administrator console is open, or cannot be checked (unknown is
-      refused like open).
-    type: bool
-    default: false
-  allow_cross_build:
-    description: Plan the hotfix although its C(Distmgr.dll) belongs to another build than the site's (see M(sms.remediation.remediate)).
-    type: bool
-    default: false
-  workaround_state:
-    description: C(absent) or C(quarantined), as for M(sms.remediation.remediate).
-    type: str
-    choices: [absent, quarantined]
-    default: absent
-  quarantine_dir:
-    description: Host folder for O(workaround_state=quarantined).
-    type: str
-  force:
-    description: Package IDs to remove although their evidence is weaker than the chosen level.
-    type: list
-    elements: str
-    default: []
+  - sms.remediation.plan
+  - sms.remediation.packages
+  - sms.remediation.hotfix
 seealso:
   - module: sms.remediation.package_facts
 author:

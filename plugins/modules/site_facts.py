@@ -22,15 +22,8 @@ extends_documentation_fragment:
   - sms.remediation.common
   - sms.remediation.common.attributes
   - sms.remediation.msrpc
+  - sms.remediation.packages.folders
 options:
-  package_folders:
-    description:
-      - Folders holding compressed package copies, for example C(D:\SMSPKG).
-      - When empty the probe looks for C(<drive>:\SMSPKG) on every fixed drive (the folder name comes
-        from the C(sms20) table key C(package_folder_name)).
-    type: list
-    elements: str
-    default: []
   refresh:
     description:
       - Probe again even when an earlier task of the play left a C(sms_probe) fact.

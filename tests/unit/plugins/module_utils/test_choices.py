@@ -3,13 +3,13 @@ module's DOCUMENTATION offer exactly those values, so the docs cannot drift from
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ansible_collections.sms.remediation.plugins.module_utils import choices
+from ansible_collections.sms.remediation.plugins.plugin_utils._action import load_documentation
 
 REPO = Path(__file__).resolve().parents[4]
 ROLE_SPEC = REPO / "roles" / "q244405" / "meta" / "argument_specs.yml"
@@ -34,8 +34,8 @@ BY_ROLE_VARIABLE = {
 
 
 def module_options(name: str) -> dict:
-    module = importlib.import_module(f"ansible_collections.sms.remediation.plugins.modules.{name}")
-    return yaml.safe_load(module.DOCUMENTATION).get("options") or {}
+    """The module's options as ansible-doc shows them: its doc fragments (plugins/doc_fragments) merged."""
+    return load_documentation(name).get("options") or {}
 
 
 def test_the_role_offers_the_choices_of_the_code():
@@ -52,6 +52,13 @@ def test_each_module_offers_the_choices_of_the_code(module):
     for option, spec in module_options(module).items():
         if option in BY_OPTION and "choices" in spec:
             assert sorted(spec["choices"]) == sorted(BY_OPTION[option]), (module, option)
+
+
+def test_every_checked_option_is_offered():
+    """Each option of BY_OPTION is found with its choices in some module (most come from doc fragments): a
+    reading of the docs that missed the fragments would check nothing and pass."""
+    offered = {option for module in MODULES for option, spec in module_options(module).items() if "choices" in spec}
+    assert sorted(set(BY_OPTION) - offered) == []
 
 
 def test_every_choice_option_is_checked():
