@@ -317,11 +317,10 @@ def _recovery_step(site, request, table, notes) -> Step | None:
         "parameters": {
             "InstallDir": journal.install_dir,
             "Platform": journal.platform,
+            **hotfix_parameters(table),
+            # The services the cut run stopped, in its order (the table may have changed since).
             "StopOrder": journal.service_order,
             "WaitSeconds": request.wait_seconds,
-            "BackupSuffix": table["backup_suffix"],
-            "HotfixLogName": table["hotfix_log_name"],
-            "JournalName": table["hotfix_journal_name"],
         }})
 
 
