@@ -8,6 +8,8 @@ from ansible_collections.sms.remediation.plugins.module_utils.sms20 import (
     DEFAULTS,
     Sms20TableError,
     merge_overrides,
+    hotfix_parameters,
+    package_parameters,
     probe_parameters,
 )
 
@@ -114,3 +116,24 @@ def test_probe_parameters_follow_overrides():
     assert params["ConsoleSnapIn"] == "custom.msc"
     assert params["ConsoleProcess"] == "mmc.exe"
     assert params["LogNames"] == ["Distmgr.log"]
+
+
+def test_hotfix_and_package_parameters_follow_overrides():
+    """A renamed service, another stop order, suffix, journal or package pattern reaches the host scripts."""
+    table = merge_overrides({
+        "services": {"executive": "SMS_EXEC2"},
+        "hotfix_stop_order": ["executive", "component_manager"],
+        "backup_suffix": ".before-fix",
+        "hotfix_journal_name": "fix.journal.json",
+        "hotfix_min_distmgr_version": "2.00.1380.1090",
+        "package_file_pattern": r"^(?P<id>[A-Z0-9]{8})\.PCK\Z",
+    })
+    assert hotfix_parameters(table) == {
+        "MinimumVersion": "2.00.1380.1090",
+        "StopOrder": ["SMS_EXEC2", "SMS_SITE_COMPONENT_MANAGER"],
+        "BackupSuffix": ".before-fix",
+        "HotfixLogName": "Q244405.log",
+        "JournalName": "fix.journal.json",
+    }
+    # .NET: a named group is (?<id>...), and \Z is \z
+    assert package_parameters(table)["IdPattern"] == r"^(?<id>[A-Z0-9]{8})\.PCK\z"
