@@ -126,7 +126,7 @@ def test_demo_files(demo):
     for name in ("60000012", "60000014", "60000015", "60000016"):
         assert not h600.exists(f"D:\\SMSPKG\\{name}.PCK")      # deleted at the origin
     assert h620.listdir("D:\\SMSPKG") == ["60000012.PCK", "60000013.PCK", "60000015.PCK"]
-    assert h620.file_version("C:\\SMS\\bin\\alpha\\Distmgr.dll") == "2.00.1239.0000"
+    assert h620.file_version("C:\\SMS\\bin\\alpha\\Distmgr.dll") == "2.00.1380.1000"
     assert not h620.exists("C:\\SMS\\bin\\i386\\Distmgr.dll")
     h630 = host(state_dir, "sms630")
     assert h630.listdir("D:\\SMSPKG") == ["60000016.PCK"]
