@@ -187,6 +187,31 @@ def test_second_run_changes_nothing(hierarchy):
     assert_second_run_changes_nothing(hierarchy.second, HOSTS)
 
 
+# ---- the hotfix: SP1 children swapped, the RTM child refused (another build) --------------------------
+def test_the_rtm_child_keeps_its_distmgr_and_the_report_says_why(hierarchy):
+    """The KB's hotfix Distmgr.dll is the SP1 bundle's (build 1380); on RTM (1239) the controller refuses it
+    without allow_cross_build (issue 11 defect 8), before any call to the host, and the site stays affected."""
+    lab, hosts = hierarchy.lab, by_host(hierarchy.run_report)
+    for host in ("sms711", "sms712"):
+        assert (hosts[host]["hotfix"]["method"], hosts[host]["hotfix"]["applied"]) == ("manual", True), host
+    rtm = "sms713"
+    dll = lab.distmgr_path(rtm)
+    assert lab.file_version(rtm, dll) == "2.00.1239.0000" and not lab.exists(rtm, dll + ".pre-Q244405")
+    hotfix = (lab.state_dir / "hotfix" / "i386" / "Distmgr.dll").read_bytes()
+    holding = {h: [f for f in (lab.hosts_dir / h / "fs").rglob("*") if f.is_file() and f.read_bytes() == hotfix]
+               for h in ("sms711", rtm)}
+    assert holding["sms711"] and not holding[rtm], holding      # not even staged on the RTM site
+    for report in (hierarchy.check_report, hierarchy.run_report):
+        record = by_host(report)[rtm]
+        assert record["status"] == "ok" and record["q244405"]["affected"] is True, record
+        reason = record["hotfix"]["reason"] or ""
+        assert record["hotfix"]["applied"] is False and "allow_cross_build" in reason and "build 1239" in reason, \
+            record["hotfix"]
+    assert hierarchy.check_report["totals"]["hotfix_would_apply"] == 2
+    assert hierarchy.run_report["totals"]["hotfix_applied"] == 2
+    assert hierarchy.run_report["totals"]["affected"] == 1
+
+
 # ---- restarting SMS_EXECUTIVE so it takes effect now ------------------------------------------------
 def test_restart_executive_option(lab_factory):
     lab = lab_factory(SCENARIOS / "hierarchy.yml", name="restart")
