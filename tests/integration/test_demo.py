@@ -15,10 +15,9 @@ SCENARIO_LEFTOVERS = {"sms610": ["60000012", "60000014"], "sms620": ["60000012",
                       "sms630": ["60000016"]}
 ACTIVE = {"sms600": ["60000001", "60000002", "60000003", "60000013"], "sms610": ["60000013", "61000001"],
           "sms620": ["60000013"], "sms630": []}
-FIXED_BY_RUN = {"sms610": "2.00.1380.1000"}     # host -> Distmgr.dll before
-# RTM (build 1239): the KB's hotfix DLL is the SP1 bundle's (build 1380), so it is refused without
-# allow_cross_build (issue 11 defect 8); the site keeps its Distmgr.dll and stays affected.
-CROSS_BUILD = {"sms620": "2.00.1239.0000"}
+# host -> Distmgr.dll before: both SP1 children get the default (manual) swap, 620 its Alpha DLL. The RTM
+# refusal (issue 11 defect 8) is hierarchy.yml's 713 (test_hierarchy.py).
+FIXED_BY_RUN = {"sms610": "2.00.1380.1000", "sms620": "2.00.1380.1000"}
 SENDER_FILE = "C:\\SMS\\inboxes\\despoolr.box\\receive\\2_4O7PRI.PCK"
 
 
@@ -40,7 +39,7 @@ def test_check_mode_diff_lists_removals_and_hotfix(demo_runs):
             assert f"-{pck(package_id)}" in out, f"{host}: no diff line for {package_id}"
     for before in FIXED_BY_RUN.values():
         assert f"-Distmgr.dll {before}" in out
-    assert "+Distmgr.dll fixed" in out
+    assert out.count("+Distmgr.dll fixed") == len(FIXED_BY_RUN), "one hotfix diff per affected child"
     # Active packages never show up as removals.
     for host, ids in ACTIVE.items():
         for package_id in ids:
@@ -99,10 +98,13 @@ def test_distmgr_replaced_with_backup(demo_runs):
         assert lab.file_version(host, dll) == HOTFIX_VERSION, host
         assert lab.exists(host, dll + ".pre-Q244405"), f"{host}: no backup beside {dll}"
         assert lab.file_version(host, dll + ".pre-Q244405") == before, host
-    # 600 (SP2), 630 (already hotfixed) and 620 (RTM: another build than the hotfix's) are left alone
-    for host, before in CROSS_BUILD.items():
-        assert lab.file_version(host, lab.distmgr_path(host)) == before, host
-    for host in ("sms600", "sms630", *CROSS_BUILD):
+    # the swap puts the hotfix DLL of the host's platform: the lab's controller copy, byte for byte
+    for host in FIXED_BY_RUN:
+        platform = lab.host_json(host)["lab"]["platform"]
+        assert lab.local(host, lab.distmgr_path(host)).read_bytes() == (
+            lab.state_dir / "hotfix" / platform / "Distmgr.dll").read_bytes(), host
+    # 600 (SP2) and 630 (already hotfixed) are left alone
+    for host in ("sms600", "sms630"):
         dll = lab.distmgr_path(host)
         assert not lab.exists(host, dll + ".pre-Q244405"), host
 
@@ -136,7 +138,6 @@ def test_run_report_totals(demo_runs):
     assert totals["bytes_reclaimed"] == sum(h.get("bytes_reclaimed") or 0 for h in by_host.values())
     for host, ids in CONFIRMED.items():
         assert by_host[host]["bytes_reclaimed"] == sum(sizes[(host, p)] for p in ids), host
-    assert totals["affected"] == len(CROSS_BUILD)
-    for host in CROSS_BUILD:
-        reason = by_host[host]["hotfix"]["reason"] or ""
-        assert "allow_cross_build" in reason and "build 1239" in reason, by_host[host]["hotfix"]
+    assert totals["affected"] == 0
+    for host in FIXED_BY_RUN:
+        assert (by_host[host]["hotfix"]["method"], by_host[host]["hotfix"]["applied"]) == ("manual", True), host

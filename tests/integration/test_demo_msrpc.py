@@ -1,6 +1,7 @@
 """``bash scripts/demo.sh --transport msrpc`` end to end, as a person runs it: the demo hierarchy with every site over
-Samba and the lab's WMI responder, --check --diff, a real run (the installer on the I386 child through WMI), a second
-run with changed=0, the report it points to, and no server left. Its report is compared with the winrm demo's.
+Samba and the lab's WMI responder, --check --diff, a real run, a second run with changed=0, the report it points to,
+and no server left. The hotfix goes by both KB methods: the installer on the I386 child through WMI, the Distmgr.dll
+swap on the Alpha child over SMB. Its report is compared with the winrm demo's.
 
 Skipped only when this machine cannot run the Samba lab; the WMI responder binds port 135, so it runs as root.
 """
@@ -24,7 +25,7 @@ from test_msrpc_hierarchy import classification
 
 DEMO = ROOT / "scripts" / "demo.sh"
 INSTALLER_HOST = "sms610"          # SP1 on I386: lab/inventory/demo-msrpc.yml sets the installer method there
-RTM_ALPHA = "sms620"               # RTM on Alpha: the SP1 hotfix is refused (cross build), whatever the method
+MANUAL_HOST = "sms620"             # SP1 on Alpha: the installer is I386 only, the swap (the default method) serves it
 HEADER = re.compile(r"^==== ansible-playbook playbooks/remediate\.yml(?P<args>.*) \(every site over (?P<t>\w+)\) ====$",
                     re.M)
 
@@ -114,10 +115,17 @@ def test_the_i386_child_got_the_installer_through_wmi(demo):
     assert not state.exists(dll + ".pre-Q244405"), "a backup beside Distmgr.dll means the manual transaction ran"
 
 
-def test_the_rtm_alpha_child_keeps_its_distmgr_and_the_report_says_why(demo):
-    hotfix = {entry["host"]: entry["hotfix"] for entry in demo.first_run_report()["hosts"]}[RTM_ALPHA]
-    assert hotfix["applied"] is False and "build 1239" in hotfix["reason"], hotfix
-    assert demo.host(RTM_ALPHA).file_version("C:\\SMS\\bin\\alpha\\Distmgr.dll") == "2.00.1239.0000"
+def test_the_alpha_child_got_the_manual_swap_over_smb(demo):
+    hotfix = {entry["host"]: entry["hotfix"] for entry in demo.first_run_report()["hosts"]}[MANUAL_HOST]
+    assert (hotfix["method"], hotfix["applied"]) == ("manual", True), hotfix
+    state = demo.host(MANUAL_HOST)
+    dll = "C:\\SMS\\bin\\alpha\\Distmgr.dll"
+    assert state.file_version(dll) == HOTFIX_VERSION
+    assert state.read_bytes(dll) == (demo.state_dir / "hotfix" / "alpha" / "Distmgr.dll").read_bytes()
+    assert state.file_version(dll + ".pre-Q244405") == "2.00.1380.1000", "the swap keeps the old DLL beside it"
+    log = state.read_bytes("C:\\SMS\\Logs\\Q244405.log").decode("utf-8", "replace")
+    assert "(alpha) replaced" in log and "hotfix_transaction" in log, f"not the swap's log line: {log!r}"
+    assert state.services["SMS_SITE_BACKUP"]["state"] == "running", "restarted as it was"
 
 
 def test_the_printed_report_is_the_rerun_over_msrpc(demo):
@@ -132,7 +140,9 @@ def test_the_same_classification_and_removals_as_the_winrm_demo(demo, demo_runs)
     assert classification(demo.first_run_report()) == classification(winrm_run)
     winrm_applied = {e["host"] for e in winrm_run["hosts"] if e["hotfix"]["applied"]}
     msrpc_applied = {e["host"] for e in demo.first_run_report()["hosts"] if e["hotfix"]["applied"]}
-    assert msrpc_applied == winrm_applied == {INSTALLER_HOST}     # installer here, manual over winrm: same site
+    assert msrpc_applied == winrm_applied == {INSTALLER_HOST, MANUAL_HOST}    # the same sites, by either method
+    methods = {e["host"]: e["hotfix"]["method"] for e in demo.first_run_report()["hosts"] if e["hotfix"]["applied"]}
+    assert methods == {INSTALLER_HOST: "installer", MANUAL_HOST: "manual"}
 
 
 def test_no_server_of_the_demo_is_left(demo):
