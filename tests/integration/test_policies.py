@@ -109,9 +109,9 @@ def test_policy_hotfix_leaves_packages_alone(variants):
     assert v.run.rc == 0, v.run.stdout[-4000:]
     assert_ok_run(v.run, HOSTS)
     assert_pck_untouched(v)
-    assert v.lab.file_version("sms610", v.lab.distmgr_path("sms610")) == HOTFIX_VERSION
-    # RTM: the SP1 bundle's DLL is of another build, refused without q244405_allow_cross_build
-    assert v.lab.file_version("sms620", v.lab.distmgr_path("sms620")) == "2.00.1239.0000"
+    for host in ("sms610", "sms620"):                  # the default method, manual: any platform (620 is Alpha)
+        assert v.lab.file_version(host, v.lab.distmgr_path(host)) == HOTFIX_VERSION, host
+        assert v.lab.file_version(host, v.lab.distmgr_path(host) + ".pre-Q244405") == "2.00.1380.1000", host
     assert_services_unchanged(v)
 
 
@@ -178,7 +178,7 @@ def test_installer_fixes_i386_others_carry_on(variants):
     # the i386 child is fixed by the installer, the alpha child keeps its DLL
     assert v.lab.file_version("sms610", v.lab.distmgr_path("sms610")) == HOTFIX_VERSION
     assert v.lab.exists("sms610", "C:\\SMS\\Logs\\Q244405.log")
-    assert v.lab.file_version("sms620", v.lab.distmgr_path("sms620")) == "2.00.1239.0000"
+    assert v.lab.file_version("sms620", v.lab.distmgr_path("sms620")) == "2.00.1380.1000"
     assert not v.lab.exists("sms620", v.lab.distmgr_path("sms620") + ".pre-Q244405")
     for host in ("sms600", "sms610", "sms630"):
         assert run.recap[host]["failed"] == 0 and run.recap[host]["unreachable"] == 0, host
