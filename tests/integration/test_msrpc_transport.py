@@ -8,7 +8,9 @@ import hashlib
 import json
 
 import pytest
+import yaml
 
+from lab_harness import SCENARIOS
 from msrpc_harness import folder_digest, probe_parameters, samba_site, transport
 from smslab.handlers import HostContext
 from smslab.handlers.sms_scripts import probe as twin_probe
@@ -27,7 +29,9 @@ def test_the_probe_answers_what_the_script_answers_on_sp2_sp1_rtm_and_hotfixed_s
     from ansible_collections.sms.remediation.plugins.module_utils import sms20
     from ansible_collections.sms.remediation.plugins.module_utils.probe_result import parse_probe
 
-    with samba_site(tmp_path, wmi=True) as (state_dir, lab, wmi):
+    scenario = yaml.safe_load((SCENARIOS / "demo.yml").read_text(encoding="utf-8"))
+    next(site for site in scenario["sites"] if site["name"] == "sms620")["build"] = "rtm"     # the demo's is SP1
+    with samba_site(tmp_path, scenario, wmi=True) as (state_dir, lab, wmi):
         for name in lab.names:
             host = transport(lab, name, tmp_path, wmi_addresses=wmi)
             try:
