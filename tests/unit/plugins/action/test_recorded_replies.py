@@ -22,7 +22,7 @@ STALE = ("the controller no longer makes the recorded call: if that is intended,
 PWSH = "ansible.windows.win_powershell"
 # demo.yml: site -> (service pack, platform, affected by Q244405)
 DEMO_SITES = {"sms600": ("SP2", "i386", False), "sms610": ("SP1", "i386", True),
-              "sms620": ("RTM", "alpha", True), "sms630": ("SP1", "i386", False)}
+              "sms620": ("SP1", "alpha", True), "sms630": ("SP1", "i386", False)}
 
 
 def site_facts_of(make_action, reply, host):
@@ -95,20 +95,22 @@ def test_remediate_replayed_quarantines_as_recorded(make_action, host):
     assert result["ansible_facts"]["q244405_outcome"]["workaround"]["quarantined"]
 
 
-def test_remediate_replayed_removes_and_hotfixes_as_recorded(make_action, tmp_path):
-    """sms610 in the real run: removal, hotfix transaction (the lab's "replaced"), its verification probe. The
-    hotfix file is the demo scenario's, built again (the build is deterministic: same sha256 as recorded)."""
+@pytest.mark.parametrize("host", ["sms610", "sms620"])
+def test_remediate_replayed_removes_and_hotfixes_as_recorded(make_action, tmp_path, host):
+    """The SP1 children in the real run (610 on I386, 620 on Alpha): removal, hotfix transaction (the lab's
+    "replaced"), its verification probe. The hotfix files are the demo scenario's, built again (the build is
+    deterministic: same sha256 as recorded); each host gets its platform's."""
     build_state_dir(SCENARIOS / "demo.yml", tmp_path / "state")
-    dll = tmp_path / "state" / "hotfix" / "i386" / "Distmgr.dll"
+    files = {platform: str(tmp_path / "state" / "hotfix" / platform / "Distmgr.dll") for platform in ("i386", "alpha")}
+    platform = DEMO_SITES[host][1]
     staged = []
 
     def prepare(action):
         action._find_needle = lambda kind, path: path
         action.stage = lambda source, dest_dir, task_vars: staged.append((source, dest_dir)) or {"changed": True}
 
-    result = replay(make_action, "demo_run", "sms610", {"policy": "auto", "hotfix_files": {"i386": str(dll)}},
-                    prepare)
-    assert staged == [(str(dll), "C:\\SMS\\hotfix\\Q244405\\i386")]
+    result = replay(make_action, "demo_run", host, {"policy": "auto", "hotfix_files": files}, prepare)
+    assert staged == [(files[platform], f"C:\\SMS\\hotfix\\Q244405\\{platform}")]
     outcome = result["ansible_facts"]["q244405_outcome"]
     assert outcome["workaround"]["removed"]
     assert (outcome["hotfix"]["outcome"], outcome["hotfix"]["fixed_by"]) == ("replaced", "hotfix")
