@@ -70,11 +70,13 @@ def fleet_with_safety_cases() -> tuple[dict, dict]:
     (deleting_host, deleting_ids), (down_host, _unused), (unavailable_host, _unused2) = candidates[:3]
     packages = sites[deleting_host]["packages"]
     package_id = deleting_ids[0]
-    packages["leftovers"] = [lo for lo in packages["leftovers"] if (lo if isinstance(lo, str) else lo["id"]) != package_id]
+    packages["leftovers"] = [lo for lo in packages["leftovers"]
+                             if (lo if isinstance(lo, str) else lo["id"]) != package_id]
     packages["deleting"] = list(packages.get("deleting") or []) + [package_id]
     sites[down_host]["faults"] = {"wmi_down": True}
     sites[unavailable_host]["faults"] = {"wmi_unavailable": True}
-    return scenario, {"deleting": (deleting_host, package_id), "wmi_down": down_host, "wmi_unavailable": unavailable_host}
+    return scenario, {"deleting": (deleting_host, package_id), "wmi_down": down_host,
+                      "wmi_unavailable": unavailable_host}
 
 
 def files_of(host_dir: Path) -> dict:
@@ -185,7 +187,8 @@ def unconfirmed_changes(fleet: dict) -> list[str]:
     for name in fleet["names"]:
         before, after, known = fleet["before"][name], fleet["after"][name], fleet["truth"][name]
         for path in sorted(set(before) - set(after)):
-            if not (_in_folder(path, known["folders"]) and path.upper().endswith(".PCK") and _stem(path) in known["stale"]):
+            confirmed = path.upper().endswith(".PCK") and _stem(path) in known["stale"]
+            if not (_in_folder(path, known["folders"]) and confirmed):
                 problems.append(f"{name}: {path} is gone but the scenario does not confirm it stale")
         for path in sorted(p for p in after if _in_folder(p, known["folders"]) and before.get(p) != after[p]):
             problems.append(f"{name}: {path} in a package folder was created or changed")
@@ -206,10 +209,15 @@ def kept_cases_gone(fleet: dict) -> list[str]:
     return problems
 
 
-def test_every_host_was_reached(fleet_run):
-    recap = fleet_run["recap"]
+def test_every_host_was_reached_and_only_the_wmi_down_one_failed_saying_why(fleet_run):
+    recap, down = fleet_run["recap"], fleet_run["cases"]["wmi_down"]
     assert set(fleet_run["names"]) <= set(recap), fleet_run["output"][-3000:]
     assert not {h: c for h, c in recap.items() if c.get("unreachable")}, fleet_run["output"][-3000:]
+    # Without WMI the console cannot be checked, so a hotfix that is due waits for allow_console_open (README).
+    failed = {h for h, c in recap.items() if c.get("failed")}
+    assert failed <= {down}, fleet_run["output"][-3000:]
+    if failed:
+        assert f"{down}: cannot tell whether the SMS Administrator console" in fleet_run["output"]
 
 
 def test_only_stale_confirmed_pck_files_are_gone(fleet_run):
@@ -250,5 +258,9 @@ def test_the_checks_catch_a_controller_whose_plan_removes_everything(tmp_path):
     unknown, nor a package still present at its origin; the checks above must name those."""
     fleet = run_fleet(tmp_path, broken=True)
     problems = unconfirmed_changes(fleet)
-    assert any(line.startswith(f"{fleet['cases']['wmi_down']}: ") for line in problems), (problems, fleet["output"][-3000:])
-    assert any(fleet["cases"]["wmi_down"] in line for line in kept_cases_gone(fleet)), kept_cases_gone(fleet)
+    for fault in WMI_FAULTS:
+        host = fleet["cases"][fault]
+        assert any(line.startswith(f"{host}: ") for line in problems), (fault, problems, fleet["output"][-3000:])
+        assert any(line.startswith(f"{host} ({fault})") for line in kept_cases_gone(fleet)), kept_cases_gone(fleet)
+    # what the transport's own re-check still held back
+    assert not [line for line in kept_cases_gone(fleet) if "ActionInProgress=3" in line], kept_cases_gone(fleet)
