@@ -59,7 +59,7 @@ POOL = [f"{site}{serial:05X}" for site in (SITE, "600", "A1b") for serial in (0x
 ODD_NAMES = ["CON.PCK", "READ ME.PCK", "6100001G.PCK", "61000012.PCK.bak", "61000012", "610000012.PCK",
              "61000012.PCK.", "61000012..PCK", "\uff16\uff11\uff10\uff10\uff10\uff10\uff11\uff12.PCK",
              "6100 0012.PCK", "61000012.P\u0421K", "2_4O7PRI.PCK"]
-KINDS = ["plain"] * 6 + ["reparse", "folder"]
+KINDS = ["plain"] * 8 + ["reparse", "folder"]
 OUTCOMES = {"removed", "quarantined", "would_remove", "would_quarantine", "missing", "refused"}
 MOVED = {"removed", "quarantined"}
 
@@ -118,7 +118,7 @@ def _case(draw, text: str) -> str:
 @st.composite
 def worlds(draw) -> World:
     folders = draw(st.sampled_from([FOLDERS[:1], FOLDERS[1:], FOLDERS]))
-    reparse_folder = draw(st.sampled_from([None] * 6 + folders))
+    reparse_folder = draw(st.sampled_from([None] * 10 + folders))
     files = {}
     for folder in FOLDERS + OUTSIDE:
         for _unused in range(draw(st.integers(0, 5 if folder in FOLDERS else 2))):
@@ -129,36 +129,40 @@ def worlds(draw) -> World:
             path = f"{folder}\\{name}"
             files[key(path)] = {"path": path, "kind": draw(st.sampled_from(KINDS)),
                                 "data": f"compressed copy at {path}".encode() * draw(st.integers(1, 40))}
-    status = draw(st.sampled_from(["available"] * 4 + ["unavailable", "no_wmi"]))
+    status = draw(st.sampled_from(["available"] * 5 + ["unavailable", "no_wmi"]))
     active = status
     if status == "available":
         ids = draw(st.lists(st.sampled_from(POOL), max_size=6, unique_by=str.upper))
         active = {_case(draw, i): draw(st.sampled_from([0, 0, 3])) for i in ids}
-    items = [draw(_item(files, active)) for _unused in range(draw(st.integers(0, 10)))]
+    items = [draw(_item(files, active)) for _unused in range(draw(st.integers(1, 12)))]
     faults = {}
-    for file_key in draw(st.lists(st.sampled_from(sorted(files)), max_size=2)) if files else []:
+    faulty = draw(st.lists(st.sampled_from(sorted(files)), max_size=2)) if files and draw(st.integers(0, 3)) == 0 else []
+    for file_key in faulty:
         operation = draw(st.sampled_from(["delete", "rename", "read"]))
         faults[(operation, file_key)] = "STATUS_SHARING_VIOLATION (0xc0000043)"
     if draw(st.integers(0, 9)) == 0:
         faults[("write", key(QUARANTINE + "\\manifest.json.tmp"))] = "STATUS_DISK_FULL (0xc000007f)"
-    taken = {key(f"{QUARANTINE}\\{i}.PCK") for i in draw(st.lists(st.sampled_from(POOL), max_size=2))}
+    taken = {key(f"{QUARANTINE}\\{i}.PCK") for i in draw(st.lists(st.sampled_from(POOL), max_size=2))
+             if draw(st.integers(0, 3)) == 0}
     return World(folders, reparse_folder, files, active, items, draw(st.sampled_from(["absent", "quarantined"])),
-                 draw(st.booleans()), faults, taken)
+                 draw(st.sampled_from([False, False, False, True])), faults, taken)
 
 
 def _item(files: dict, active) -> st.SearchStrategy:
     """One requested item: mostly an existing file under its own ID, else what no correct plan asks for."""
     paths = sorted(entry["path"] for entry in files.values())
+    # most requests name a file in a package folder, as a plan's do
+    in_folders = [p for p in paths if ntpath.dirname(p) in FOLDERS] or paths
     active_ids = sorted(active) if isinstance(active, dict) else []
 
     @st.composite
     def item(draw):
-        shape = draw(st.sampled_from(["own"] * 5 + ["active", "dotdot", "dot", "other_id", "outside", "drive",
+        shape = draw(st.sampled_from(["own"] * 8 + ["active", "dotdot", "dot", "other_id", "outside", "drive",
                                                        "unc", "relative", "no_id", "slashes", "stream"]))
         package_id = _case(draw, draw(st.sampled_from(POOL)))
         folder = draw(st.sampled_from(FOLDERS))
         if shape in ("own", "dotdot", "dot", "other_id", "slashes", "stream") and paths:
-            path = draw(st.sampled_from(paths))
+            path = draw(st.sampled_from(in_folders if draw(st.integers(0, 3)) else paths))
             stem = ntpath.splitext(ntpath.basename(path))[0]
             if shape == "other_id":
                 return {"id": package_id, "path": path}
