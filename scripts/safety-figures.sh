@@ -16,6 +16,7 @@ start=$(date +%s)
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider \
     tests/unit/plugins/module_utils/test_safety_properties.py \
+    tests/unit/plugins/plugin_utils/_transport/msrpc/test_msrpc_package_properties.py \
     tests/unit/test_bad_input_catalogue.py \
     tests/integration/test_hotfix_fault_matrix.py >"$LOG" 2>&1 || status=$?
 tail -n 3 "$LOG"
@@ -34,6 +35,9 @@ props = figures.get("property_sites", {})
 print(f"cases generated (sites): {props.get('count', 0)} "
       f"({props.get('files', 0)} files classified, {props.get('plans', 0)} plans checked, "
       f"{props.get('removed', 0)} removals checked)")
+msrpc = figures.get("msrpc_package_worlds", {})
+print(f"msrpc package actions (worlds): {msrpc.get('count', 0)} ({msrpc.get('files', 0)} files, "
+      f"{msrpc.get('requests', 0)} requests, {msrpc.get('moved', 0)} moved, {msrpc.get('refused', 0)} refused)")
 print(f"bad inputs tried: {figures.get('bad_inputs', {}).get('count', 0)}")
 print(f"faults injected: {figures.get('faults', {}).get('count', 0)}")
 print(f"files lost: {figures.get('faults', {}).get('files_lost', 'not measured')}")

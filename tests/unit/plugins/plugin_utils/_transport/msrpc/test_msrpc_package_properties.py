@@ -23,7 +23,8 @@ The properties, from the model of the host (not from the transport's own checks)
 
 The checker must catch a broken transport: ``test_the_checker_catches_*`` run the same properties against
 ``act_on_packages`` monkeypatched to skip the active re-check, or to drop ActionInProgress=3 rows, and
-require the checker to report it. ``SMS_PROPERTY_EXAMPLES`` sets the number of examples (default 300).
+require the checker to report it. ``SMS_PROPERTY_EXAMPLES`` sets the number of examples (default 300;
+scripts/safety-figures.sh runs 10,000 and prints the counts this file appends to ``SMS_SAFETY_FIGURES``).
 """
 
 from __future__ import annotations
@@ -305,7 +306,17 @@ def _liveness_violations(world: World, gone: set) -> list[str]:
     return found
 
 
-COUNTS = {"worlds": 0, "moved": 0, "refused": 0}
+COUNTS = {"worlds": 0, "files": 0, "requests": 0, "moved": 0, "refused": 0}
+FIGURES = os.environ.get("SMS_SAFETY_FIGURES")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures():
+    """scripts/safety-figures.sh collects the counts of the run (one JSON line in SMS_SAFETY_FIGURES)."""
+    yield
+    if FIGURES and COUNTS["worlds"]:
+        with open(FIGURES, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"figure": "msrpc_package_worlds", "count": COUNTS["worlds"], **COUNTS}) + "\n")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -316,6 +327,8 @@ def test_no_active_unknown_or_outside_file_is_ever_touched(world, monkeypatch):
     problems = violations(world, before, after, answer)
     assert problems == [], "\n".join(problems)
     COUNTS["worlds"] += 1
+    COUNTS["files"] += len(world.files)
+    COUNTS["requests"] += len(world.items)
     COUNTS["moved"] += sum(i["outcome"] in MOVED for i in answer["items"])
     COUNTS["refused"] += sum(i["outcome"] == "refused" for i in answer["items"])
 
