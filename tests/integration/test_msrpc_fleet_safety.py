@@ -51,10 +51,12 @@ def confirmed_by_scenario(sites: list) -> dict:
         packages = site.get("packages") or {}
         return {str(p).upper() for key in ("active", "deleting", "reparse_points") for p in packages.get(key, [])}
 
+    def origin(package_id):
+        return by_code.get(package_id[:3].upper())
+
     found = {}
     for site in sites:
         ids = [lo if isinstance(lo, str) else lo["id"] for lo in (site.get("packages") or {}).get("leftovers", [])]
-        origin = lambda pid: by_code.get(pid[:3].upper())       # noqa: E731
         confirmed = [p for p in ids if origin(p) and p.upper() not in present(origin(p)) | present(site)]
         if confirmed:
             found[site["name"]] = confirmed

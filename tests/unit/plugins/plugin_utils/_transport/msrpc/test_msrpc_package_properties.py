@@ -158,8 +158,8 @@ def _item(files: dict, active) -> st.SearchStrategy:
 
     @st.composite
     def item(draw):
-        shape = draw(st.sampled_from(["own"] * 8 + ["active", "dotdot", "dot", "other_id", "outside", "drive",
-                                                       "unc", "relative", "no_id", "slashes", "stream"]))
+        unusual = ["active", "dotdot", "dot", "other_id", "outside", "drive", "unc", "relative", "no_id", "slashes", "stream"]
+        shape = draw(st.sampled_from(["own"] * 8 + unusual))
         package_id = _case(draw, draw(st.sampled_from(POOL)))
         folder = draw(st.sampled_from(FOLDERS))
         if shape in ("own", "dotdot", "dot", "other_id", "slashes", "stream") and paths:
