@@ -4,7 +4,8 @@
 
 Every regex that crosses to a host goes through ``to_dotnet`` (one place): it rewrites the Python-only
 spellings into .NET ones and refuses what has no .NET equivalent, naming the construct, instead of
-letting the host script throw "Unrecognized grouping construct" on every call.
+letting the host script throw "Unrecognized grouping construct" on every call. ``from_dotnet`` is the way
+back, for the msrpc path, which applies a script parameter on the controller.
 
 | Python            | .NET          |
 |-------------------|---------------|
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HostRegexError", "to_dotnet"]
+__all__ = ["HostRegexError", "from_dotnet", "to_dotnet"]
 
 
 class HostRegexError(ValueError):
@@ -30,6 +31,7 @@ _UNSUPPORTED = (
     (re.compile(r"\\N\{"), r"\N{...} (a named Unicode character)"),
 )
 _ESCAPE_OR_TOKEN = re.compile(r"\\.|\(\?P<(\w+)>|\(\?P=(\w+)\)|[^\\(]+|\(", re.DOTALL)
+_DOTNET_TOKEN = re.compile(r"\\k<(\w+)>|\\.|\(\?<(\w+)>|\(\?'(\w+)'|[^\\(]+|\(", re.DOTALL)
 
 
 def to_dotnet(pattern: str, what: str = "pattern") -> str:
@@ -53,6 +55,25 @@ def to_dotnet(pattern: str, what: str = "pattern") -> str:
         elif token == "\\Z":
             # Python's \Z is the very end of the string: .NET's \z (.NET's \Z also allows a final newline).
             out.append("\\z")
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def from_dotnet(pattern: str) -> str:
+    """Undo ``to_dotnet`` (the msrpc path applies a script parameter on the controller with Python ``re``):
+    ``(?<n>`` / ``(?'n'`` -> ``(?P<n>``, ``\\k<n>`` -> ``(?P=n)``, ``\\z`` -> ``\\Z``.
+
+    A pattern already in Python syntax passes unchanged; look-behinds ``(?<=`` / ``(?<!`` are kept."""
+    out = []
+    for match in _DOTNET_TOKEN.finditer(pattern):
+        token = match.group(0)
+        if match.group(1):
+            out.append(f"(?P={match.group(1)})")
+        elif match.group(2) or match.group(3):
+            out.append(f"(?P<{match.group(2) or match.group(3)}>")
+        elif token == "\\z":
+            out.append("\\Z")
         else:
             out.append(token)
     return "".join(out)

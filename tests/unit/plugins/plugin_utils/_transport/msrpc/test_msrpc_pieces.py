@@ -6,12 +6,11 @@ import pytest
 from impacket import nt_errors
 from impacket.smbconnection import SessionError
 
-from ansible_collections.sms.remediation.plugins.module_utils.host_regex import to_dotnet
+from ansible_collections.sms.remediation.plugins.module_utils.host_regex import from_dotnet, to_dotnet
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import describe
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import split_path
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.pe_version import (
     NotPeImage, file_version, file_version_of_bytes)
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.regex import from_dotnet
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import (
     SettingsError, settings_from_vars)
 from smslab.pe import pe_image
