@@ -4,7 +4,8 @@
 #
 #   bash scripts/demo.sh                      every site over WinRM (the lab's simulated hosts on 127.0.0.1)
 #   bash scripts/demo.sh --transport msrpc    every site over SMB/MS-RPC: one Samba smbd per site and the lab's
-#                                             DCOM/WMI responder; needs root (port 135 of 127.0.0.x) and Samba
+#                                             DCOM/WMI responder; needs root (port 135 of 127.0.0.x) and Samba,
+#                                             which it installs when missing (scripts/os-packages.sh samba)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -32,10 +33,14 @@ bash scripts/setup-venv.sh
 source scripts/ansible-env.sh
 
 state="${SMS_LAB_STATE:-$root/lab-state}"
+# An extra variable as JSON: `-e key=value` splits at spaces, and a checkout's path may have some.
+json_var() { python -c 'import json, sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2"; }
 scenario="${SMS_LAB_SCENARIO:-$root/lab/scenarios/demo.yml}"
 mkdir -p "$root/tests/output"
 extra_vars=()
 if [[ $transport == msrpc ]]; then
+    # the same Debian packages the test command installs (one list: scripts/os-packages.sh)
+    bash "$root/scripts/os-packages.sh" samba || { echo "demo: the msrpc demo needs Samba (see above)" >&2; exit 1; }
     # samba_available(): None, or what is missing and how to install it (apt-get install samba ...)
     missing=$(python -c 'from smslab.samba import samba_available; print(samba_available() or "")')
     [[ -z $missing ]] || { echo "demo: $missing" >&2; exit 1; }
@@ -43,7 +48,7 @@ if [[ $transport == msrpc ]]; then
     lab_log="$root/tests/output/lab-demo-msrpc.log"
     # the lab's inventory plus the demo's host variables (the hotfix method of each site, by its platform)
     inventories=(-i "$state/inventory-msrpc.yml" -i "$root/lab/inventory/demo-msrpc.yml")
-    extra_vars=(-e "q244405_msrpc_cache_dir=$state/msrpc-cache")
+    extra_vars=(-e "$(json_var q244405_msrpc_cache_dir "$state/msrpc-cache")")
 else
     serve=(serve) stop=(stop) ready=(inventory.yml lab.pid)
     lab_log="$root/tests/output/lab-demo.log"
@@ -67,11 +72,14 @@ done
 [[ -f "$state/${ready[1]}" ]] || { echo "demo: the lab did not start; see $lab_log" >&2; cat "$lab_log" >&2; exit 1; }
 
 run() {
+    local report_dir hotfix_files
+    report_dir=$(json_var q244405_report_dir "$state/reports")
+    hotfix_files=$(python -c 'import json, sys; print(json.dumps({"q244405_hotfix_files": {
+        "i386": sys.argv[1] + "/hotfix/i386/Distmgr.dll", "alpha": sys.argv[1] + "/hotfix/alpha/Distmgr.dll"}}))' "$state")
     echo
     echo "==== ansible-playbook playbooks/remediate.yml${*:+ $*} (every site over $transport) ===="
     ansible-playbook "${inventories[@]}" playbooks/remediate.yml \
-        -e "q244405_report_dir=$state/reports" \
-        -e "{\"q244405_hotfix_files\": {\"i386\": \"$state/hotfix/i386/Distmgr.dll\", \"alpha\": \"$state/hotfix/alpha/Distmgr.dll\"}}" \
+        -e "$report_dir" -e "$hotfix_files" \
         "${extra_vars[@]}" "$@"
 }
 run --check --diff

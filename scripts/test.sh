@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# THE test command of sms.remediation:   bash scripts/test.sh
+# THE test command of sms.remediation:   bash scripts/test.sh [--without-samba]
+#
+#   --without-samba   (or SMS_WITHOUT_SAMBA=1) leave out the tests that run Samba hosts (the msrpc path):
+#                     Samba is then neither required nor installed, those tests are skipped with that reason,
+#                     and the closing summary counts them. Without it, a missing Samba is installed (or the run
+#                     stops with the command that installs it): the msrpc tests never become skips by themselves.
 #
 # Stages, in order, stopping at the first failure:
+#   0. os-packages       scripts/os-packages.sh: the Debian packages (the same list .ci/run uses), installed
+#                        when missing; if that cannot be done, stops with the apt-get command that would
 #   1. setup-venv        scripts/setup-venv.sh (creates/refreshes .venv, ansible-test bootstrap)
 #   2. check-powershell  python tools/check_powershell.py (tree-sitter PowerShell checks)
-#   3. pytest            python -m pytest tests -q -p no:cacheprovider [-m "not slow"]
-#                        (slow tests run only with SMS_SLOW=1; "no tests collected" is a failure)
+#   3. pytest            python -m pytest tests -q -rs -p no:cacheprovider [-m "not slow"]
+#                        (slow tests run only with SMS_SLOW=1; "no tests collected" is a failure);
+#                        the summary lists every skip reason with its count
 #   4. ansible-lint      scripts/lint.sh (production profile, offline)
 #   5. sanity            scripts/ansible-test-offline.sh (ansible-test sanity --local)
 # Prints a header per stage and a closing summary with each stage's result and duration.
@@ -16,10 +24,21 @@ cd "$root"
 venv="$root/.venv"
 py="$venv/bin/python"
 
-stages=(setup-venv check-powershell pytest ansible-lint sanity)
+for arg in "$@"; do
+    case "$arg" in
+        --without-samba) export SMS_WITHOUT_SAMBA=1 ;;
+        -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "test.sh: unknown argument '$arg' (usage: bash scripts/test.sh [--without-samba])" >&2; exit 2 ;;
+    esac
+done
+without_samba=0
+[[ "${SMS_WITHOUT_SAMBA:-0}" == 1 ]] && without_samba=1
+
+stages=(os-packages setup-venv check-powershell pytest ansible-lint sanity)
 declare -A result=() took=()
 for s in "${stages[@]}"; do result[$s]="not-run"; took[$s]=""; done
 pytest_counts=""
+skip_reasons=""
 started=$(date +%s)
 
 header() {
@@ -36,6 +55,9 @@ summary() {
     done
     printf '\n==================== summary ====================\n'
     printf 'test.sh: %s\n' "$line"
+    if [[ -n "$skip_reasons" ]]; then
+        printf 'test.sh: skipped tests by reason (what was not exercised):\n%s\n' "$skip_reasons"
+    fi
     printf 'test.sh: total %ss, %s\n' "$(($(date +%s) - started))" "$1"
 }
 
@@ -59,6 +81,21 @@ run() {
     result[$stage]="ok"
 }
 
+# --- 0. Debian packages -------------------------------------------------------------------------
+groups=(tools browser)
+((without_samba)) || groups+=(samba)
+header 0/5 "os-packages: scripts/os-packages.sh ${groups[*]}"
+run os-packages bash "$root/scripts/os-packages.sh" "${groups[@]}"
+if ((without_samba)); then
+    echo "test.sh: --without-samba: the tests that run Samba hosts (the msrpc path) are left out; the summary counts them"
+fi
+if [[ $(id -u) != 0 ]]; then
+    echo "test.sh: not root: these test files need root and will be skipped with a 'needs root' reason (smbd of the"
+    echo "         Samba lab runs as root; the WMI responder listens on port 135); the summary counts them:"
+    grep -rlE 'require_samba|require_root|samba_site\(|samba_lab' "$root/tests" --include='test_*.py' |
+        sed "s|^$root/|           |" | sort
+fi
+
 # --- 1. venv -----------------------------------------------------------------------------------
 header 1/5 "setup-venv: scripts/setup-venv.sh"
 run setup-venv bash "$root/scripts/setup-venv.sh"
@@ -74,7 +111,7 @@ else
 fi
 
 # --- 3. pytest ---------------------------------------------------------------------------------
-pytest_args=(tests -q -p no:cacheprovider)
+pytest_args=(tests -q -rs -p no:cacheprovider)
 if [[ "${SMS_SLOW:-0}" != "1" ]]; then
     pytest_args+=(-m "not slow")
 fi
@@ -87,6 +124,9 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 took[pytest]=$(($(date +%s) - t0))
+# "SKIPPED [3] tests/x.py:12: reason" lines of -rs, summed by reason
+skip_reasons=$(sed -nE 's/^SKIPPED \[([0-9]+)\] [^ ]+:[0-9]+: (.*)$/\1\t\2/p' "$log" |
+    awk -F'\t' '{n[$2] += $1} END {for (r in n) printf "%6d  %s\n", n[r], r}' | sort -rn || true)
 pytest_counts=$(grep -E '^=*[ ]*[0-9]+ (passed|failed|error|errors|skipped|deselected)|no tests ran' "$log" | tail -n1 | sed -E 's/^=+ *//; s/ *=+$//' || true)
 case $rc in
     0) result[pytest]="ok" ;;

@@ -4,17 +4,15 @@ WMI responder beside it (root: DCOM listens on port 135), and the msrpc transpor
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 
 from lab_harness import COLLECTION_ROOT, SCENARIOS, ansible_env
 from smslab.samba import HostOptions, SambaLab
-from smslab.samba.testing import require_samba
+from smslab.samba.testing import require_root, require_samba
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
@@ -45,8 +43,7 @@ def samba_site(tmp_path: Path, scenario="demo.yml", hosts=None, options=None, wm
     try:
         lab.start()
         if wmi:
-            if os.geteuid() != 0:
-                pytest.skip("the WMI responder listens on port 135: binding it needs root")
+            require_root("the WMI responder listens on port 135 of 127.0.0.x")
             from smslab.dcom import WmiResponder, free_loopback_addresses
             addresses = free_loopback_addresses(lab.names)
             responder = WmiResponder(state_dir, lab.names, addresses.__getitem__).start()

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,12 +155,24 @@ def test_no_server_of_the_demo_is_left(demo):
 
 
 def test_without_root_the_msrpc_demo_says_why_and_starts_nothing(tmp_path):
+    """Runs the demo as ``nobody``. That user may not enter the checkout's folders (a clone under a 0700 folder,
+    as any ``mktemp -d`` or home folder is), so the script is copied, with the layout it expects, into a folder
+    made for ``nobody`` to read: the test checks the demo's message, not the machine's folder modes."""
     if os.geteuid() != 0:
-        pytest.skip("runs the demo as the user nobody, which needs root")
-    state_dir = tmp_path / "state"
-    done = subprocess.run(["su", "nobody", "-s", "/bin/bash", "-c", f"bash {DEMO} --transport msrpc"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
-                          env=dict(os.environ, SMS_LAB_STATE=str(state_dir)))
+        pytest.skip("needs root: runs the demo as the user nobody (su)")
+    readable = Path(tempfile.mkdtemp(prefix="sms-demo-nobody-"))
+    try:
+        readable.chmod(0o755)
+        (readable / "scripts").mkdir(mode=0o755)
+        copy = readable / "scripts" / "demo.sh"
+        shutil.copyfile(DEMO, copy)
+        copy.chmod(0o644)
+        state_dir = tmp_path / "state"
+        done = subprocess.run(["su", "nobody", "-s", "/bin/bash", "-c", f"bash {shlex.quote(str(copy))} --transport msrpc"],
+                              capture_output=True, text=True, timeout=60, cwd="/", check=False,
+                              env=dict(os.environ, SMS_LAB_STATE=str(state_dir)))
+    finally:
+        shutil.rmtree(readable)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "must run as root" in done.stderr and "port 135" in done.stderr, done.stderr
     assert not state_dir.exists()

@@ -36,7 +36,7 @@ from smslab.samba.testing import require_samba
 from smslab.scenario import build_state_dir, generate_fleet
 from smslab.state import HostState
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the WMI responder listens on port 135: needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the WMI responder listens on port 135")
 
 FLEET_SIZE = int(os.environ.get("SMS_MSRPC_FLEET_SIZE", "24"))
 SEED = 14

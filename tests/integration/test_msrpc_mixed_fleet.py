@@ -15,7 +15,7 @@ from lab_harness import make_lab
 from msrpc_harness import folder_digest, probe_parameters, require_samba, transport
 from smslab.samba import SambaLab
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the WMI responder listens on port 135: needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the WMI responder listens on port 135")
 
 MSRPC = ["sms610", "sms620"]
 

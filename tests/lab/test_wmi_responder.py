@@ -24,7 +24,7 @@ from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials, 
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DCOM starts at port 135: binding it needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: DCOM starts at port 135 (binding it needs root)")
 
 
 def ns(path: str) -> str:
