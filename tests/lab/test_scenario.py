@@ -92,7 +92,8 @@ def test_demo_host_json_fields(demo):
     assert h.processes == []
     assert h.wmi["available"] is True
     assert h.wmi["site"] == {"SiteCode": "610", "ReportingSiteCode": "600", "Type": 2, "Version": "2.0",
-                             "BuildNumber": 1380, "InstallDir": "C:\\SMS", "ServerName": "SMS610"}
+                             "BuildNumber": 1380, "InstallDir": "C:\\SMS", "ServerName": "SMS610",
+                             "SiteName": "Site 610", "Status": 1}
     assert h.wmi["packages"] == [
         {"PackageID": "60000013", "ActionInProgress": 0, "SourceSite": "600"},
         {"PackageID": "61000001", "ActionInProgress": 0, "SourceSite": "610"},

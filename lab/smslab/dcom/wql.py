@@ -41,7 +41,7 @@ PACKAGE = CimClass("SMS_Package", (
 SITE = CimClass("SMS_Site", (
     Prop("SiteCode", STRING, key=True), Prop("SiteName", STRING), Prop("ReportingSiteCode", STRING),
     Prop("Type", UINT32), Prop("Version", STRING), Prop("BuildNumber", UINT32), Prop("InstallDir", STRING),
-    Prop("ServerName", STRING)))
+    Prop("ServerName", STRING), Prop("Status", UINT32)))
 PROCESS_CREATE = Method(
     "Create",
     (Prop("CommandLine", STRING), Prop("CurrentDirectory", STRING),
@@ -132,8 +132,8 @@ def _rows(class_name: str, state, processes: list[dict]) -> list[dict]:
                  "NamespacePath": f"\\\\{machine}\\root\\SMS\\site_{code}"}] if code else []
     if class_name == "SMS_Package":
         return [dict(row) for row in wmi.get("packages") or []]
-    if class_name == "SMS_Site":
-        return [dict(site)] if site else []
+    if class_name == "SMS_Site":             # a site's provider lists it and the sites beneath it
+        return [dict(row) for row in wmi.get("sites") or ([site] if site else [])]
     return processes
 
 

@@ -24,7 +24,7 @@ def _win_join(*parts: str) -> str:
 
 
 def _host_data(site: dict, sites_by_code: dict, scenario: dict) -> dict:
-    full_version, dll_version, build_number = BUILDS[site["build"]]
+    full_version, dll_version, _build_number = BUILDS[site["build"]]
     install = site["install_dir"]
     platform = site["platform"]
     bin_dir = _win_join(install, "bin", platform)
@@ -65,9 +65,9 @@ def _host_data(site: dict, sites_by_code: dict, scenario: dict) -> dict:
         "processes": processes,
         "wmi": {
             "available": not site["faults"].get("wmi_unavailable", False),
-            "site": {"SiteCode": site["site_code"], "ReportingSiteCode": parent,
-                     "Type": SITE_TYPES[site["type"]], "Version": "2.0", "BuildNumber": build_number,
-                     "InstallDir": install, "ServerName": site["name"].upper()},
+            "site": _site_row(site),
+            # SMS_Site at this site's provider: itself and every site beneath it (the central site lists all)
+            "sites": [_site_row(s) for s in _subtree(site, sites_by_code)],
             "packages": wmi_packages,
         },
         "environment": {"PROCESSOR_ARCHITECTURE": PLATFORMS[platform], "COMPUTERNAME": site["name"].upper(),
@@ -83,6 +83,31 @@ def _host_data(site: dict, sites_by_code: dict, scenario: dict) -> dict:
             "logging": site["logging"],
         },
     }
+
+
+SITE_STATUS_ACTIVE = 1               # SMS_Site.Status 1 = active (SMS 2003 SDK; assumed the same in 2.0)
+
+
+def _site_row(site: dict) -> dict:
+    """The site's ``SMS_Site`` instance as its provider (and its parents' providers) answer it."""
+    _full, _dll, build_number = BUILDS[site["build"]]
+    return {"SiteCode": site["site_code"], "SiteName": f"Site {site['site_code']}",
+            "ReportingSiteCode": site["parent"] or "", "Type": SITE_TYPES[site["type"]], "Version": "2.0",
+            "BuildNumber": build_number, "InstallDir": site["install_dir"], "ServerName": site["name"].upper(),
+            "Status": SITE_STATUS_ACTIVE}
+
+
+def _subtree(site: dict, sites_by_code: dict) -> list[dict]:
+    """``site`` and every site reporting to it, directly or not, parents first (scenario order)."""
+    codes = {site["site_code"]}
+    grew = True
+    while grew:
+        grew = False
+        for other in sites_by_code.values():
+            if other["parent"] in codes and other["site_code"] not in codes:
+                codes.add(other["site_code"])
+                grew = True
+    return [other for other in sites_by_code.values() if other["site_code"] in codes]
 
 
 def _pck_folder_for(site: dict, package_id: str) -> str:
