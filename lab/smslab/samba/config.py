@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smslab.profiles import HostProfile, profile_named
 from smslab.state import HostState
 
 # Folders of one instance, by smb.conf parameter.
@@ -29,12 +30,36 @@ class HostOptions:
     ``missing_shares``: administrative shares not to offer (e.g. ``["D$"]``: "share missing").
     ``admin``: False makes the account a plain user: the admin shares refuse it and the service
     manager grants it only what Everyone gets (ERROR_ACCESS_DENIED for start/stop).
+    ``profile``: the OS imitated on the wire (``smslab.profiles``: nt4, w2k, modern); None: host.json's
+    ``profile`` (the scenario's), else ``DEFAULT_PROFILE``.
     """
 
     ntlmv1: bool = False
     smb1: bool = True
     missing_shares: list[str] = field(default_factory=list)
     admin: bool = True
+    profile: str | None = None
+
+
+def profile_lines(profile: HostProfile, smb1: bool) -> list[str]:
+    """The smb.conf lines that make Samba speak as ``profile``'s OS (``smb1``: offer NT LM 0.12).
+
+    NT 4.0 SP6a: NT LM 0.12 only, no CAP_LARGE_READX/WRITEX, MaxBufferSize 16644; Windows 2000 adds large
+    read/write; no Windows offers the CIFS UNIX extensions Samba has on by default for SMB1."""
+    if not smb1 and profile.smb1_only:
+        raise ValueError(f"profile {profile.name} ({profile.imitates}) speaks only SMB1: it cannot refuse SMB1")
+    return [
+        f"  server min protocol = {'NT1' if smb1 else 'SMB2_02'}",
+        f"  server max protocol = {profile.smb_max_protocol}",
+        f"  large readwrite = {'yes' if profile.large_readwrite else 'no'}",
+        f"  max xmit = {profile.max_xmit}",
+        "  unix extensions = no",
+    ]
+
+
+def host_profile(state: HostState, options: HostOptions) -> HostProfile:
+    """The profile a host is served with: the options' override, else host.json's, else the default."""
+    return profile_named(options.profile or state.data.get("profile"))
 
 
 def share_folders(host_root: Path) -> dict[str, Path]:
@@ -50,9 +75,12 @@ def share_folders(host_root: Path) -> dict[str, Path]:
 
 
 def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgroup: str, port: int,
-                    address: str, options: HostOptions, rpc_ports: tuple[int, int] | None = None) -> str:
+                    address: str, options: HostOptions, rpc_ports: tuple[int, int] | None = None,
+                    profile: HostProfile | None = None) -> str:
     """The smb.conf of one instance. ``rpc_ports``: samba-dcerpcd's TCP range, outside the one smbd's
-    port comes from (``smslab.samba.ports``); None keeps Samba's 49152-65535."""
+    port comes from (``smslab.samba.ports``); None keeps Samba's 49152-65535. ``profile``: the OS imitated
+    (None: ``options.profile`` or the default)."""
+    profile = profile or profile_named(options.profile)
     rpc_range = [f"  rpc server dynamic port range = {rpc_ports[0]}-{rpc_ports[1]}"] if rpc_ports else []
     lines = [
         "# written by smslab.samba; regenerated on every start",
@@ -64,7 +92,8 @@ def render_smb_conf(instance: Path, host_root: Path, netbios_name: str, workgrou
         "  bind interfaces only = yes",
         f"  smb ports = {port}",
         "  disable netbios = yes",
-        f"  server min protocol = {'NT1' if options.smb1 else 'SMB2_02'}",
+        f"# {profile.name}: {profile.imitates}",
+        *profile_lines(profile, options.smb1),
         f"  ntlm auth = {'yes' if options.ntlmv1 else 'ntlmv2-only'}",
         f"  passdb backend = tdbsam:{instance / 'private' / 'passdb.tdb'}",
         *[f"  {param} = {instance / folder}" for param, folder in INSTANCE_DIRS.items()],

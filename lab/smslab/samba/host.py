@@ -96,6 +96,11 @@ class SambaHost:
         self.host_root = self.state_dir / "hosts" / name
         self.instance = self.state_dir / "samba" / name
         state = HostState.load(self.host_root)
+        try:
+            self.profile = config.host_profile(state, self.options)
+            config.profile_lines(self.profile, self.options.smb1)
+        except ValueError as exc:
+            raise SambaError(f"{name}: {exc}") from None
         self.netbios_name = (state.environment.get("COMPUTERNAME") or name).upper()[:15]
         self.domain = self.netbios_name          # a local account of the site server, as on NT 4.0
         self._procs: list[subprocess.Popen] = []
@@ -154,7 +159,7 @@ class SambaHost:
     def _write_conf(self) -> None:
         self.conf.write_text(config.render_smb_conf(
             self._alias, self.host_root, self.netbios_name, "SMSLAB", self.port, self.address, self.options,
-            rpc_ports=self.rpc_ports), encoding="utf-8")
+            rpc_ports=self.rpc_ports, profile=self.profile), encoding="utf-8")
 
     def _start_smbd(self, smbd: str, chosen_port: bool) -> None:
         """smbd listening on ``port``. A port the lab chose can be taken by any process of the machine

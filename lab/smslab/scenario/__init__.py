@@ -36,6 +36,8 @@ Per site (only ``name`` and ``site_code`` are required):
 ``type``                primary (default) | secondary (must have a parent, cannot be a parent)
 ``build``               rtm | sp1 | sp1_hotfixed | sp2 (default) | sp3 | sp4
 ``platform``            i386 (default) | alpha
+``profile``             the OS the host imitates on the wire (``smslab.profiles``): nt4 (default: NT 4.0
+                        SP6a, SMB1 without large read/write), w2k (Windows 2000 SP4), modern (SMB3)
 ``install_dir``         default ``C:\SMS``
 ``logging``             on | off (default off, as in SMS 2.0): Tracing\SMS_DISTRIBUTION_MANAGER Enabled
 ``log_max_size``        Tracing MaxFileSize, default 1048576

@@ -58,6 +58,7 @@ SITE_FIELDS = {
     "log_max_size", "log_rollover", "log_wrapped_entry", "log_bytes", "log_encoding", "drives",
     "console_open", "services", "packages", "sender_files", "full_version_missing",
     "distmgr_no_version", "hotfix_log", "faults", "inventory_vars", "log_shared", "distmgr_corrupt_version",
+    "profile",
 }
 PACKAGE_FIELDS = {"active", "deleting", "leftovers", "deleted", "odd_files", "reparse_points"}
 TOP_FIELDS = {"seed", "credentials", "hotfix", "pck_size", "sites", "description"}

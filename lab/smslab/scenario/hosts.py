@@ -60,6 +60,7 @@ def _host_data(site: dict, sites_by_code: dict, scenario: dict) -> dict:
     return {
         "name": site["name"],
         "site_code": site["site_code"],
+        "profile": site["profile"],         # the OS imitated on the wire (smslab.profiles)
         "registry": registry,
         "services": services,
         "processes": processes,

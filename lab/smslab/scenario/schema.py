@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 
+from smslab.profiles import DEFAULT_PROFILE, PROFILES
 from smslab.scenario.facts import (
     BUILDS, DEFAULT_HOTFIX_HOST_PATH, DEFAULT_INSTALL_DIR, DEFAULT_MAX_FILE_SIZE, HOST_NAME, HOTFIX_VERSION,
     KNOWN_FAULTS, PACKAGE_FIELDS, PACKAGE_ID, PLATFORMS, SERVICE_STATES, SERVICES, SITE_CODE, SITE_FIELDS,
@@ -137,6 +138,11 @@ def _normalise_site(raw: dict, index: int, pck_size) -> dict:
     if platform not in PLATFORMS:
         raise _err(site, "platform", f"unknown platform {raw.get('platform')!r} (known: i386, alpha)")
     site["platform"] = platform
+    profile = str(raw.get("profile", DEFAULT_PROFILE)).lower()
+    if profile not in PROFILES:
+        raise _err(site, "profile", f"unknown host profile {raw.get('profile')!r} (known: "
+                   + ", ".join(f"{p.name} = {p.imitates}" for p in PROFILES.values()) + ")")
+    site["profile"] = profile
     install_dir = raw.get("install_dir", DEFAULT_INSTALL_DIR)
     if not isinstance(install_dir, str) or not re.match(r"^[A-Za-z]:\\[^\\/:*?\"<>|]+(\\[^\\/:*?\"<>|]+)*$", install_dir):
         raise _err(site, "install_dir", f"expected a path like C:\\SMS, got {install_dir!r}")
