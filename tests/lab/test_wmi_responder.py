@@ -46,8 +46,12 @@ class Hierarchy(NamedTuple):
 
 @pytest.fixture
 def hierarchy(tmp_path):
+    """The hierarchy with every host on the ``w2k`` profile: these tests drive impacket's own client, whose
+    ``CoCreateInstanceEx`` needs IRemoteSCMActivator (COM 5.6); ``nt4`` is tested in test_dcom_profiles.py."""
     state_dir = tmp_path / "state"
     names = build_state_dir(HIERARCHY, state_dir)
+    for name in names:
+        set_host(state_dir, name, profile="w2k")
     return Hierarchy(state_dir, names, free_loopback_addresses(names))
 
 

@@ -1,10 +1,21 @@
 """One host's DCOM object exporter: OXID resolver, remote activation, IRemUnknown and the object table.
 
-MS-DCOM as impacket's client walks it: ``IRemoteSCMActivator::RemoteCreateInstance`` on port 135 returns
-the new object's OBJREF, the exporter's string bindings (this host's address, port 135: the lab serves the
-object exporter on the resolver's port) and the IPID of its ``IRemUnknown``; later calls carry the
-object's IPID in the request header. ``IObjectExporter`` (ServerAlive2, ResolveOxid2, the pings) answers
-on the same port. Objects are kept in ``objects`` (IPID -> ``DcomObject``) until released.
+MS-DCOM as a client walks it: an activation on port 135 returns the new object's OBJREF, the exporter's
+string bindings (this host's address, port 135: the lab serves the object exporter on the resolver's
+port) and the IPID of its ``IRemUnknown``; later calls carry the object's IPID in the request header.
+What the host offers follows its profile (``smslab.profiles``, MS-DCOM 2.2.11 COMVERSION):
+
+- ``IActivation::RemoteActivation`` (opnum 0, MS-DCOM 3.1.2.5.2.3.1) on every profile: NT 4.0 has only
+  this one; ``IRemoteSCMActivator::RemoteCreateInstance`` (3.1.2.5.2.3.3) from COM 5.6 (the responder
+  does not even accept the bind on ``nt4``);
+- ``IObjectExporter`` ResolveOxid, SimplePing, ComplexPing, ServerAlive, ResolveOxid2, and ServerAlive2
+  from 5.6 only (an older exporter answers ``nca_s_op_rng_error``, the fault for an opnum it lacks);
+- ``IRemUnknown``: RemQueryInterface answers one REMQIRESULT per requested IID, a missing interface
+  carrying E_NOINTERFACE inside the array (3.1.1.5.6.1.1; return value S_OK / S_FALSE / E_NOINTERFACE
+  for all / some / none found, as Wine's ole32 ``RemUnknown_RemQueryInterface`` does).
+
+Objects are kept in ``objects`` (IPID -> ``DcomObject``) until released; ``call`` dispatches an ORPC call
+by the IPID alone (3.1.1.5.4 has no check of the presentation context's interface).
 """
 
 from __future__ import annotations
@@ -15,10 +26,12 @@ import threading
 from dataclasses import dataclass, field
 
 from impacket.dcerpc.v5 import dcomrt
-from impacket.dcerpc.v5.dtypes import HRESULT, NULL
+from impacket.dcerpc.v5.dtypes import HRESULT, NULL, ULONG
+from impacket.dcerpc.v5.ndr import NDRPOINTER, NDRSTRUCT, NDRUniConformantArray
 from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_CONNECT, RPC_C_AUTHN_WINNT
 
 from smslab.dcom.rpc_server import NCA_S_OP_RNG_ERROR, RpcFault
+from smslab.profiles import HostProfile, profile_named
 
 E_ACCESSDENIED = 0x80070005
 E_NOINTERFACE = 0x80004002
@@ -26,7 +39,27 @@ E_NOTIMPL = 0x80004001
 RPC_E_INVALID_OBJECT = 0x80010114
 REGDB_E_CLASSNOTREG = 0x80040154
 OR_INVALID_OXID = 0x00000776
+S_FALSE = 0x00000001
 TOWER_TCP = 7
+
+
+class REMQIRESULT(NDRSTRUCT):
+    """MS-DCOM 2.2.24 (impacket's own has an HRESULT member that does not encode inside an array)."""
+    structure = (("hResult", ULONG), ("std", dcomrt.STDOBJREF))
+
+
+class REMQIRESULT_ARRAY(NDRUniConformantArray):
+    """``[out, size_is(,cIids)] REMQIRESULT** ppQIResults`` (MS-DCOM 3.1.1.5.6.1.1); impacket's
+    ``RemQueryInterfaceResponse`` declares a single REMQIRESULT, which reads the same bytes for one IID."""
+    item = REMQIRESULT
+
+
+class PREMQIRESULT_ARRAY(NDRPOINTER):
+    referent = (("Data", REMQIRESULT_ARRAY),)
+
+
+class RemQueryInterfaceArrayResponse(dcomrt.DCOMANSWER):
+    structure = (("ppQIResults", PREMQIRESULT_ARRAY), ("ErrorCode", dcomrt.error_status_t))
 
 
 @dataclass
@@ -52,9 +85,11 @@ def _orpcthat() -> dcomrt.ORPCTHAT:
 class Exporter:
     """The DCOM side of one simulated host (``address`` is where its port 135 listens)."""
 
-    def __init__(self, address: str, computer_name: str, activate, auth_hint: int = RPC_C_AUTHN_LEVEL_CONNECT):
+    def __init__(self, address: str, computer_name: str, activate, auth_hint: int = RPC_C_AUTHN_LEVEL_CONNECT,
+                 profile: HostProfile | None = None):
         """``activate(clsid, caller) -> handler`` makes the object for a CLSID (raise ``RpcFault`` or return an
-        HRESULT int to refuse)."""
+        HRESULT int to refuse). ``profile``: the imitated OS (default: the lab's default profile)."""
+        self.profile = profile or profile_named(None)
         self.address = address
         self.computer_name = computer_name
         self.activate = activate
@@ -81,14 +116,23 @@ class Exporter:
         ref["saResAddr"] = self.dual_string_array().getData()
         return ref.getData()
 
-    def lookup(self, ipid: bytes | None, iid: bytes) -> DcomObject:
+    def lookup(self, ipid: bytes | None) -> DcomObject:
         with self.lock:
             obj = self.objects.get(ipid or b"")
         if obj is None:
             raise RpcFault(RPC_E_INVALID_OBJECT, "unknown IPID")
-        if iid[:16] not in (obj.iid[:16], *obj.extra_iids):
-            raise RpcFault(E_NOINTERFACE, "interface not on this object")
         return obj
+
+    def call(self, ipid: bytes, opnum: int, stub: bytes, caller: str) -> bytes | None:
+        """An ORPC call to the object (or this exporter's IRemUnknown) that ``ipid`` names."""
+        if ipid == self.ipid_rem_unknown:
+            return self.rem_unknown(opnum, stub)
+        return self.lookup(ipid).handler.call(opnum, stub, caller)
+
+    def com_version(self) -> dcomrt.COMVERSION:
+        version = dcomrt.COMVERSION()
+        version["MajorVersion"], version["MinorVersion"] = self.profile.com_version
+        return version
 
     def dual_string_array(self) -> dcomrt.DUALSTRINGARRAY:
         """ncacn_ip_tcp:<address>[135], then the NTLM security binding (MS-DCOM 2.2.19)."""
@@ -113,7 +157,7 @@ class Exporter:
             response["pipidRemUnknown"] = self.ipid_rem_unknown
             response["pAuthnHint"] = self.auth_hint
             if opnum == 4:
-                response["pComVersion"] = dcomrt.COMVERSION()
+                response["pComVersion"] = self.com_version()
             response["ErrorCode"] = 0
             return response.getData()
         if opnum == 1:                              # SimplePing
@@ -126,9 +170,9 @@ class Exporter:
             return response.getData()
         if opnum == 3:                              # ServerAlive
             return dcomrt.ServerAliveResponse().getData()
-        if opnum == 5:                              # ServerAlive2
+        if opnum == 5 and self.profile.server_alive2:      # ServerAlive2: COM 5.6 and later
             response = dcomrt.ServerAlive2Response()
-            response["pComVersion"] = dcomrt.COMVERSION()
+            response["pComVersion"] = self.com_version()
             response["ppdsaOrBindings"] = self.dual_string_array()
             response["pReserved"] = NULL
             return response.getData()
@@ -207,29 +251,75 @@ class Exporter:
         reply["remoteReply"]["pdsaOxidBindings"] = self.dual_string_array()
         reply["remoteReply"]["ipidRemUnknown"] = self.ipid_rem_unknown
         reply["remoteReply"]["authnHint"] = self.auth_hint
-        reply["remoteReply"]["serverVersion"] = dcomrt.COMVERSION()
+        reply["remoteReply"]["serverVersion"] = self.com_version()
         return self._padded(reply)
 
+    # ---- IActivation -------------------------------------------------------------------
+    def remote_activation(self, opnum: int, stub: bytes, caller: str) -> bytes:
+        """IActivation::RemoteActivation (MS-DCOM 3.1.2.5.2.3.1): what NT 4.0 answers activations with."""
+        if opnum != 0:
+            raise RpcFault(NCA_S_OP_RNG_ERROR)
+        request = dcomrt.RemoteActivation(stub)
+        iids = [item["Data"] for item in request["pIIDs"]]
+        response = dcomrt.RemoteActivationResponse()
+        response["ORPCthat"] = _orpcthat()
+        response["pOxid"] = self.oxid
+        response["ppdsaOxidBindings"] = self.dual_string_array()
+        response["pipidRemUnknown"] = self.ipid_rem_unknown
+        response["pAuthnHint"] = self.auth_hint
+        response["pServerVersion"] = self.com_version()
+        handler = self.activate(request["Clsid"], caller) if iids else E_NOINTERFACE
+        failed = isinstance(handler, int)
+        response["phr"] = handler if failed else 0
+        for iid in iids:
+            pointer = dcomrt.PMInterfacePointer()
+            result = HRESULT()
+            if failed:
+                pointer["Data"] = NULL           # the activation failed: no object, phr says why
+                result["Data"] = handler
+            elif iid == handler.iid[:16] or iid == dcomrt.IID_IUnknown[:16]:
+                objref = self.export(handler.iid, handler)
+                pointer["ulCntData"] = len(objref)
+                pointer["abData"] = list(objref)
+                result["Data"] = 0
+            else:
+                pointer["Data"] = NULL
+                result["Data"] = E_NOINTERFACE
+            response["ppInterfaceData"].append(pointer)
+            response["pResults"].append(result)
+        response["ErrorCode"] = 0
+        return response.getData()
+
     # ---- IRemUnknown(2) ----------------------------------------------------------------
+    def _rem_query_interface(self, request) -> bytes:
+        """One REMQIRESULT per requested IID, E_NOINTERFACE inside the array for one the object lacks."""
+        with self.lock:
+            obj = self.objects.get(request["ripid"])
+        response = RemQueryInterfaceArrayResponse()
+        response["ORPCthat"] = _orpcthat()
+        found = 0
+        for item in request["iids"]:
+            result = REMQIRESULT()
+            std = result["std"]
+            std["flags"], std["cPublicRefs"], std["oxid"], std["oid"] = 0, 0, 0, 0
+            std["ipid"] = b"\x00" * 16
+            if obj is not None and item["Data"] in (obj.iid[:16], dcomrt.IID_IUnknown[:16], *obj.extra_iids):
+                obj.refs += request["cRefs"]
+                found += 1
+                result["hResult"] = 0
+                std["cPublicRefs"], std["oxid"], std["oid"], std["ipid"] = request["cRefs"], self.oxid, obj.oid, \
+                    request["ripid"]
+            else:
+                result["hResult"] = E_NOINTERFACE if obj is not None else RPC_E_INVALID_OBJECT
+            response["ppQIResults"].append(result)
+        if not request["iids"]:
+            response["ppQIResults"] = NULL
+        response["ErrorCode"] = 0 if found == len(request["iids"]) and found else S_FALSE if found else E_NOINTERFACE
+        return response.getData()
+
     def rem_unknown(self, opnum: int, stub: bytes) -> bytes:
         if opnum == 3:                              # RemQueryInterface
-            request = dcomrt.RemQueryInterface(stub)
-            response = dcomrt.RemQueryInterfaceResponse()
-            response["ORPCthat"] = _orpcthat()
-            with self.lock:
-                obj = self.objects.get(request["ripid"])
-            wanted = request["iids"][0]["Data"] if request["cIids"] else b""
-            if obj is None or wanted not in (obj.iid[:16], dcomrt.IID_IUnknown[:16], *obj.extra_iids):
-                response["ppQIResults"] = NULL
-                response["ErrorCode"] = E_NOINTERFACE
-                return response.getData()
-            obj.refs += request["cRefs"]
-            response["ppQIResults"]["hResult"] = 0
-            std = response["ppQIResults"]["std"]
-            std["flags"], std["cPublicRefs"], std["oxid"], std["oid"] = 0, request["cRefs"], self.oxid, obj.oid
-            std["ipid"] = request["ripid"]
-            response["ErrorCode"] = 0
-            return response.getData()
+            return self._rem_query_interface(dcomrt.RemQueryInterface(stub))
         if opnum == 4:                              # RemAddRef
             request = dcomrt.RemAddRef(stub)
             response = dcomrt.RemAddRefResponse()

@@ -3,7 +3,16 @@
 DCOM has no port option: impacket's client (like Windows) always starts at the OXID resolver on port 135
 and matches the exporter's string bindings against the target address, so each host needs its own
 address (127.0.0.x; root may bind any of them without adding it to ``lo``). One listening socket per
-host serves the resolver, the activator and the object exporter; one thread per connection.
+host serves the resolver, the activators and the object exporter; one thread per connection.
+
+Each host imitates its profile (``host.json`` ``profile``, ``smslab.profiles``; the lab's default when
+absent): ``interfaces_of(profile)`` are the abstract syntaxes a bind may name. Any other gets a bind_ack
+whose result for that context is provider_rejection / abstract_syntax_not_supported (C706 12.6.4.4 and
+12.6.3.1 ``p_cont_def_result_t``; MS-RPCE 3.3.1.5.6): the per-context refusal a server gives for an
+interface it does not export, where a bind_nak would refuse the whole association (protocol version,
+authentication type: MS-RPCE 2.2.2.5). So an ``nt4`` host refuses a bind to IRemoteSCMActivator and
+IRemUnknown2, which COM 5.6 introduced (MS-DCOM 2.2.11), and impacket's ``CoCreateInstanceEx`` fails there
+with "Bind context rejected: abstract_syntax_not_supported".
 """
 
 from __future__ import annotations
@@ -19,16 +28,29 @@ from impacket.dcerpc.v5.dcom import wmi
 
 from smslab.dcom.exporter import Exporter
 from smslab.dcom.provider import HostWmi
-from smslab.dcom.rpc_server import RpcConnection
+from smslab.dcom.rpc_server import RpcConnection, RpcFault
+from smslab.profiles import HostProfile, profile_named
 from smslab.state import HostState
 
 LOG = logging.getLogger(__name__)
 
 DCOM_PORT = 135
-_SERVICES = (dcomrt.IID_IObjectExporter, dcomrt.IID_IRemoteSCMActivator, dcomrt.IID_IRemUnknown,
-             dcomrt.IID_IRemUnknown2)
+RPC_E_INVALID_OBJECT = 0x80010114
+NCA_S_UNKNOWN_IF = 0x1C010003
+_SERVICES = (dcomrt.IID_IObjectExporter, dcomrt.IID_IActivation, dcomrt.IID_IRemUnknown)
+_SERVICES_56 = (dcomrt.IID_IRemoteSCMActivator, dcomrt.IID_IRemUnknown2)      # COM 5.6 and later
 _OBJECTS = (wmi.IID_IWbemLevel1Login, wmi.IID_IWbemServices, wmi.IID_IEnumWbemClassObject)
-INTERFACES = frozenset(_SERVICES + _OBJECTS)
+INTERFACES = frozenset(_SERVICES + _SERVICES_56 + _OBJECTS)
+
+
+def interfaces_of(profile: HostProfile) -> frozenset:
+    """The interfaces a host of ``profile`` accepts a bind to."""
+    offered = set(_SERVICES + _OBJECTS)
+    if profile.remote_scm_activator:
+        offered.add(dcomrt.IID_IRemoteSCMActivator)
+    if profile.rem_unknown2:
+        offered.add(dcomrt.IID_IRemUnknown2)
+    return frozenset(offered)
 
 
 def lab_credentials(state_dir: Path) -> tuple[str, str]:
@@ -47,7 +69,9 @@ class _HostListener:
         self.computer_name = state.environment.get("COMPUTERNAME") or state.name.upper()
         # host.json ntlmv1: true accepts NTLMv1 too; ntlmv2: false refuses NTLMv2 (NT 4.0 before SP4)
         self.ntlm_versions = (bool(state.data.get("ntlmv1")), state.data.get("ntlmv2", True) is not False)
-        self.exporter = Exporter(address, self.computer_name, activate=None)
+        self.profile = profile_named(state.data.get("profile"))
+        self.interfaces = interfaces_of(self.profile)
+        self.exporter = Exporter(address, self.computer_name, activate=None, profile=self.profile)
         self.wmi = HostWmi(root, self.exporter, stop)
         self.exporter.activate = self.wmi.activate
         self._account = (user.lower(), password)
@@ -61,14 +85,19 @@ class _HostListener:
         return self._account[1] if user.lower() == self._account[0] else None
 
     def dispatch(self, iface: bytes, opnum: int, object_uuid: bytes | None, stub: bytes, caller: str):
+        """An ORPC call goes where its IPID (the PDU's object UUID) points, whatever interface the context
+        was bound to (MS-DCOM 3.1.1.5.4); a call without one goes to the resolver or an activator."""
+        if object_uuid is not None and any(object_uuid):
+            return self.exporter.call(object_uuid, opnum, stub, caller)
         if iface == dcomrt.IID_IObjectExporter:
             return self.exporter.object_exporter(opnum, stub)
+        if iface == dcomrt.IID_IActivation:
+            return self.exporter.remote_activation(opnum, stub, caller)
         if iface == dcomrt.IID_IRemoteSCMActivator:
             return self.exporter.activator(opnum, stub, caller)
         if iface in (dcomrt.IID_IRemUnknown, dcomrt.IID_IRemUnknown2):
-            return self.exporter.rem_unknown(opnum, stub)
-        obj = self.exporter.lookup(object_uuid, iface)
-        return obj.handler.call(opnum, stub, caller)
+            raise RpcFault(RPC_E_INVALID_OBJECT, "an IRemUnknown call without the IPID")
+        raise RpcFault(NCA_S_UNKNOWN_IF, "an object call without the IPID")
 
     def accept_loop(self) -> None:
         while not self.stop.is_set():
@@ -79,7 +108,7 @@ class _HostListener:
             except OSError:
                 return
             client.settimeout(None)
-            connection = RpcConnection(client, self.dispatch, INTERFACES, self.computer_name, self.password_for,
+            connection = RpcConnection(client, self.dispatch, self.interfaces, self.computer_name, self.password_for,
                                        self.ntlm_versions, self.stop)
             thread = threading.Thread(target=connection.serve, name=f"wmi-{self.name}-conn", daemon=True)
             with self.lock:                          # close() sees every started thread, and only those

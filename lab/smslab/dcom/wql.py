@@ -7,6 +7,11 @@ WQL here is ``SELECT <props>|* FROM <class> [WHERE <prop> = <literal>]``: what t
 
 NT 4.0's (and Windows 2000's) ``Win32_Process`` has no ``CommandLine`` (it came with Windows XP); the
 lab adds it only for a host whose ``host.json`` ``wmi.process_command_line`` is true.
+
+An SMS 2.0 RTM provider (``host.json`` ``lab.build: rtm``, the scenario's ``build``) has ``SMS_Package``
+without ``ActionInProgress``: the property is documented from SP1 on (SMS 2003 SDK;
+``../shared/notes/legacy-hosts.md``), so a query naming it is refused there as WMI refuses any unknown
+property (``WBEM_E_INVALID_QUERY``) and ``select *`` rows do not carry it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ PROVIDER_LOCATION = CimClass("SMS_ProviderLocation", (
 PACKAGE = CimClass("SMS_Package", (
     Prop("PackageID", STRING, key=True), Prop("Name", STRING), Prop("ActionInProgress", UINT32),
     Prop("SourceSite", STRING)))
+PACKAGE_RTM = CimClass("SMS_Package", tuple(p for p in PACKAGE.props if p.name != "ActionInProgress"))
 SITE = CimClass("SMS_Site", (
     Prop("SiteCode", STRING, key=True), Prop("SiteName", STRING), Prop("ReportingSiteCode", STRING),
     Prop("Type", UINT32), Prop("Version", STRING), Prop("BuildNumber", UINT32), Prop("InstallDir", STRING),
@@ -79,7 +85,8 @@ def classes_of(namespace: str, state) -> dict[str, CimClass] | None:
         return {"sms_providerlocation": PROVIDER_LOCATION}
     site = (state.wmi.get("site") or {}).get("SiteCode")
     if site and key == f"root\\sms\\site_{site}".lower():
-        return {"sms_package": PACKAGE, "sms_site": SITE}
+        package = PACKAGE_RTM if str((state.data.get("lab") or {}).get("build") or "").lower() == "rtm" else PACKAGE
+        return {"sms_package": package, "sms_site": SITE}
     return None
 
 
