@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
-    NOT_FOUND, MsrpcSession, describe, status_code)
+    NOT_FOUND, SMB1_DIALECT, MsrpcSession, describe, status_code)
 
 # MS-FSCC 2.6 attributes, MS-SMB2 2.2.13 share access and create disposition
 FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE = 0x1, 0x2, 0x4
@@ -172,17 +172,12 @@ class SmbFiles:
         if handle is None:
             return None
         with handle:
-            data = bytearray()
-            offset = 0
-            while True:
-                block = handle.read(offset, CHUNK)
-                data += block
-                offset += len(block)
-                if len(data) > limit:
-                    raise TransportError(self.session.host, operation, f"{path} is larger than {limit} bytes")
-                if len(block) < CHUNK:       # a short read is the end of the file: no empty read to learn it
-                    break
-            return bytes(data)
+            # A short read is not the end: NT 4.0 answers a READ_ANDX with at most ~16 KiB whatever was asked.
+            # The first empty read is (the size is not known without one more request anyway).
+            data = handle.read(0, limit + 1)
+        if len(data) > limit:
+            raise TransportError(self.session.host, operation, f"{path} is larger than {limit} bytes")
+        return data
 
     def sha256(self, path: str, operation: str) -> tuple[str, int]:
         """(sha256, size) of a file, read in chunks."""
@@ -217,10 +212,7 @@ class SmbFiles:
             offset = 0
             view = memoryview(data)
             while offset < len(data):
-                written = smbc.writeFile(tid, fid, bytes(view[offset:offset + CHUNK]), offset)
-                if not written:
-                    raise TransportError(self.session.host, operation, f"{path}: the server accepted no bytes")
-                offset += written
+                offset += self._write_at(tid, fid, bytes(view[offset:offset + CHUNK]), offset, path, operation)
         except TransportError:
             raise
         except Exception as exc:
@@ -240,9 +232,14 @@ class SmbFiles:
             fid = self.session.smb.openFile(tid, rest, desiredAccess=FILE_READ_DATA | FILE_WRITE_DATA,
                                             shareMode=FILE_SHARE_READ | FILE_SHARE_WRITE)
             try:
-                self.session.smb.writeFile(tid, fid, data, info.size)
+                offset, view = info.size, memoryview(data)
+                while offset < info.size + len(data):
+                    start = offset - info.size
+                    offset += self._write_at(tid, fid, bytes(view[start:start + CHUNK]), offset, path, operation)
             finally:
                 self._close(tid, fid)
+        except TransportError:
+            raise
         except Exception as exc:
             raise self._fail(operation, exc, path) from None
 
@@ -284,6 +281,17 @@ class SmbFiles:
             except Exception as exc:
                 raise self._fail(operation, exc, f"{share[0]}:\\{built}") from None
 
+    def _write_at(self, tid, fid, block: bytes, offset: int, path: str, operation: str) -> int:
+        """Write ``block`` at ``offset``; the bytes the server took. impacket's SMB1 ``writeFile`` answers the
+        END OFFSET of what it wrote (it loops over MaxBufferSize blocks), SMB2/3 the count: added to the
+        offset as a count, every chunk after the first lands too far on and leaves a hole."""
+        answer = self.session.smb.writeFile(tid, fid, block, offset)
+        written = answer - offset if self.session.smb.getDialect() == SMB1_DIALECT else answer
+        if not 0 < written <= len(block):
+            raise TransportError(self.session.host, operation,
+                                 f"{path}: the server took {answer} for {len(block)} bytes at offset {offset}")
+        return written
+
     def _close(self, tid, fid) -> None:
         try:
             self.session.smb.closeFile(tid, fid)
@@ -292,7 +300,8 @@ class SmbFiles:
 
 
 class RemoteFile:
-    """An open file: ``read(offset, length)`` sends one read request per call (at most CHUNK bytes)."""
+    """An open file: ``read(offset, length)`` asks until it has ``length`` bytes or the server answers none
+    (one request per CHUNK where reads are large; on NT 4.0 one per ~16 KiB)."""
 
     def __init__(self, files: SmbFiles, tid, fid, path: str, operation: str):
         self.files, self.tid, self.fid, self.path, self.operation = files, tid, fid, path, operation
@@ -305,13 +314,11 @@ class RemoteFile:
                 block = self.files.session.smb.readFile(self.tid, self.fid, offset, want)
             except Exception as exc:
                 raise self.files._fail(self.operation, exc, self.path) from None
-            if not block:
+            if not block:           # the end of the file; a short read is not (NT 4.0: ~16 KiB a read)
                 break
             data += block
             offset += len(block)
             length -= len(block)
-            if len(block) < want:
-                break
         self.files.bytes_read += len(data)
         return bytes(data)
 
