@@ -11,15 +11,64 @@ RPC clients call the winreg and svcctl pipes that way.
 
 ``send`` keeps the request until ``recv`` asks for the reply, then transacts it. A request sent in several
 fragments writes all but the last one; reply fragments after the first are read as before. A request whose
-reply is never asked for (an ``auth3`` PDU) is written when the next one is sent or the pipe is closed."""
+reply is never asked for (an ``auth3`` PDU) is written when the next one is sent or the pipe is closed.
+
+Over SMB1 the transaction is built here, not by impacket 0.13.1's ``SMB.TransactNamedPipe``: that one sends
+the transaction's Name (``\\PIPE\\``) in OEM characters even on a session that negotiated Unicode, which
+a server reads as UTF-16 (MS-CIFS 2.2.4.33.1: Name is SMB_STRING, Unicode when FLAGS2_UNICODE is set):
+Samba answers STATUS_NOT_SUPPORTED ("unknown trans name"). It also asks for up to 65,504 bytes of reply
+data, more than NT 4.0's MaxBufferSize (16,644) carries in one message, and reads one response message
+only; here MaxDataCount fits one message. A reply fragment is at most the bind's max_recv_frag (impacket:
+4,280 bytes), so it always fits; the further fragments of a longer reply are read with READ_ANDX as before."""
 
 from __future__ import annotations
 
+import struct
+
 # impacket is imported guarded: ansible-test imports every file without it (deps.missing() says what is missing)
 try:
+    from impacket import smb
     from impacket.dcerpc.v5.transport import SMBTransport
 except ImportError:
+    smb = None
     SMBTransport = object
+
+SMB1_DIALECT = "NT LM 0.12"
+TRANSACT_NMPIPE = 0x0026                 # MS-CIFS 2.2.5.5 subcommand
+NT4_MAX_BUFFER_SIZE = 16644             # NT 4.0's default MaxBufferSize (../shared/notes/legacy-hosts.md)
+_HEADER, _WORDS = 32, 16                 # SMB header bytes; SMB_COM_TRANSACTION words with a 2-word setup
+_BYTES_AT = _HEADER + 1 + 2 * _WORDS + 2  # where the transaction's SMB_Data starts (odd: 67)
+
+
+def smb1_transaction(tid: int, fid: int, data: bytes, unicode: bool, max_data: int):
+    """The SMB_COM_TRANSACTION of one TransactNmPipe call (MS-CIFS 2.2.4.33.1), as a packet to send."""
+    name = "\\PIPE\\\x00".encode("utf-16le") if unicode else b"\\PIPE\\\x00"
+    pad = b"\x00" if unicode and _BYTES_AT % 2 else b""       # Unicode strings start 2-aligned
+    parameter_offset = _BYTES_AT + len(pad) + len(name)
+    data_pad = b"\x00" * (-parameter_offset % 4)
+    packet = smb.NewSMBPacket()
+    packet["Tid"] = tid
+    command = smb.SMBCommand(smb.SMB.SMB_COM_TRANSACTION)
+    command["Parameters"] = smb.SMBTransaction_Parameters()
+    parameters = command["Parameters"]
+    parameters["Setup"] = struct.pack("<HH", TRANSACT_NMPIPE, fid)
+    parameters["TotalParameterCount"] = parameters["ParameterCount"] = 0
+    parameters["TotalDataCount"] = parameters["DataCount"] = len(data)
+    parameters["MaxDataCount"] = max_data
+    parameters["ParameterOffset"] = parameter_offset
+    parameters["DataOffset"] = parameter_offset + len(data_pad)
+    command["Data"] = pad + name + data_pad + data
+    packet.addCommand(command)
+    return packet
+
+
+def smb1_reply_data(packet) -> bytes:
+    """The reply's data from a TransactNmPipe response (impacket's SessionError for an error status)."""
+    packet.isValidAnswer(smb.SMB.SMB_COM_TRANSACTION)
+    response = smb.SMBCommand(packet["Data"][0])
+    parameters = smb.SMBTransactionResponse_Parameters(response["Parameters"])
+    start = parameters["DataOffset"] - (_HEADER + 1 + len(response["Parameters"]) + 2)
+    return response["Data"][start:start + parameters["DataCount"]]
 
 
 class TransceiveTransport(SMBTransport):
@@ -39,8 +88,23 @@ class TransceiveTransport(SMBTransport):
             return super().recv(forceRecv, count)
         data, self._request = self._request, None
         self.transacts += 1
+        connection = self.get_smb_connection()
         # impacket keeps the pipe's tree and file id in name-mangled attributes of SMBTransport
-        return self.get_smb_connection().transactNamedPipe(self._SMBTransport__tid, self._SMBTransport__handle, data)
+        tid, fid = self._SMBTransport__tid, self._SMBTransport__handle
+        dialect = getattr(connection, "getDialect", lambda: None)()      # a recording double has none
+        if dialect != SMB1_DIALECT:
+            return connection.transactNamedPipe(tid, fid, data)
+        return self._smb1_transact(connection.getSMBServer(), tid, fid, data)
+
+    def _smb1_transact(self, server, tid: int, fid: int, data: bytes) -> bytes:
+        unicode = bool(server.get_flags()[1] & smb.SMB.FLAGS2_UNICODE)
+        try:        # the server's MaxBufferSize, from its NEGOTIATE response
+            room = int(server._dialects_parameters["MaxBufferSize"])  # pylint: disable=protected-access
+        except (AttributeError, KeyError, TypeError, ValueError):
+            room = NT4_MAX_BUFFER_SIZE
+        max_data = max(1024, min(65504, room - 64))
+        server.sendSMB(smb1_transaction(tid, fid, data, unicode, max_data))
+        return smb1_reply_data(server.recvSMB())
 
     def disconnect(self):
         try:

@@ -1,0 +1,276 @@
+"""Round trips, controller CPU, bytes and wall of ONE msrpc facts probe against the lab (issue 22; a script, not a test).
+
+The lab (``smslab.msrpc_lab.MsrpcLab``: one Samba ``smbd`` per host for SMB, ``\\winreg`` and the lab's ``\\svcctl``,
+and the lab's DCOM/WMI responder) runs in a child process, so ``time.process_time()`` of this process is the
+controller's CPU alone: production code (the msrpc transport, impacket's clients), the lab's CPU apart.
+
+Counted per probe, by wrapping impacket's wire objects in this script only (the collection is not changed):
+  tcp      TCP connects (``socket.socket.connect``): one round trip each
+  rt       round trips: a reply read on a socket after a request was sent on it (send -> recv turns), plus connects
+  smb      SMB messages sent / received (``nmb.NetBIOSTCPSession.send_packet`` / ``recv_packet``)
+  bind     DCE/RPC binds + alter-context exchanges (``rpcrt.DCERPC_v5.bind``, with ``alter`` set for the second)
+  req      DCE/RPC requests (``rpcrt.DCERPC_v5.request``), over the SMB pipes and DCOM together
+  bytes    bytes sent + received on the sockets
+
+Each host is probed twice: ``cold`` (empty controller cache: the log is read whole, drives enumerated) and ``warm``
+(the cache of the cold run: a rerun). With ``--delay-ms 50`` (root), a last short run adds that much round-trip
+delay to the lab's traffic only: ``tc`` prio qdisc on ``lo`` with ``netem delay <half>`` on one band and u32
+filters that send into it only packets from or to the lab's smbd ports and its WMI addresses; removed in a
+``finally`` (other engineers' loopback traffic is not delayed). Every host's lab profile (host.json ``profile``,
+default nt4) is printed.
+
+    .venv/bin/python benchmarks/bench_msrpc_probe.py [--hosts 6] [--delay-ms 50] [--delay-probes 3] [--profile]
+Needs root (the WMI responder listens on port 135 of 127.0.0.x) and Samba.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import multiprocessing
+import os
+import pstats
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COLLECTION_ROOT = REPO / "tests" / "output" / ".collection_root"
+sys.path.insert(0, str(REPO / "lab"))
+sys.path.insert(0, str(COLLECTION_ROOT))
+
+from smslab.samba import samba_available  # noqa: E402
+from smslab.scenario import build_state_dir, generate_fleet  # noqa: E402
+
+SEED = 244405
+PRIO_HANDLE, NETEM_BAND = "1:", "1:3"
+
+
+# ---- the lab in its own process ------------------------------------------------------------------------------
+def _serve_lab(state_dir: str, names: list[str], conn) -> None:
+    from smslab.msrpc_lab import MsrpcLab
+    lab = MsrpcLab(state_dir, names)
+    try:
+        lab.start()
+        conn.send({name: lab.inventory_vars(name) for name in lab.names})
+        conn.recv()                       # told to stop
+    except BaseException as exc:  # the parent prints it
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        lab.stop()
+
+
+class LabProcess:
+    def __init__(self, state_dir: Path, names: list[str]):
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve_lab, args=(str(state_dir), names, child), daemon=False)
+
+    def start(self) -> dict:
+        self.process.start()
+        answer = self.conn.recv()
+        if "error" in answer:
+            self.process.join(60)
+            raise RuntimeError(f"the msrpc lab did not start: {answer['error']}")
+        return answer
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.conn.send("stop")
+            self.process.join(120)
+
+
+# ---- counting the wire (in this process only) ----------------------------------------------------------------
+class WireCounter:
+    FIELDS = ("tcp", "rt", "smb_out", "smb_in", "bind", "alter", "req", "bytes_out", "bytes_in")
+
+    def __init__(self):
+        self.counts = dict.fromkeys(self.FIELDS, 0)
+        self._last_sent = weakref.WeakKeyDictionary()     # socket -> True after a send, until a recv
+
+    def snapshot(self) -> dict:
+        return dict(self.counts)
+
+    def install(self) -> None:
+        from impacket import nmb
+        from impacket.dcerpc.v5 import rpcrt
+        counts, last_sent = self.counts, self._last_sent
+        sock_cls = socket.socket
+
+        def wrap(cls, name, before=None, after=None):
+            original = getattr(cls, name)
+
+            def wrapper(self, *args, **kwargs):
+                if before:
+                    before(self, args, kwargs)
+                result = original(self, *args, **kwargs)
+                if after:
+                    after(self, args, kwargs, result)
+                return result
+            wrapper.__wrapped__ = original
+            setattr(cls, name, wrapper)
+
+        def sent(sock, args, _kwargs, _result=None):
+            counts["bytes_out"] += len(args[0])
+            last_sent[sock] = True
+
+        def received(sock, _args, _kwargs, result):
+            counts["bytes_in"] += len(result or b"")
+            if last_sent.pop(sock, False):
+                counts["rt"] += 1
+
+        def connected(_sock, _args, _kwargs, _result):
+            counts["tcp"] += 1
+            counts["rt"] += 1
+
+        wrap(sock_cls, "connect", after=connected)
+        wrap(sock_cls, "send", after=sent)
+        wrap(sock_cls, "sendall", after=sent)
+        wrap(sock_cls, "recv", after=received)
+        wrap(nmb.NetBIOSTCPSession, "send_packet", before=lambda *_: counts.__setitem__("smb_out", counts["smb_out"] + 1))
+        wrap(nmb.NetBIOSTCPSession, "recv_packet", after=lambda *_: counts.__setitem__("smb_in", counts["smb_in"] + 1))
+
+        def bound(_dce, args, kwargs):
+            alter = kwargs.get("alter", args[1] if len(args) > 1 else 0)
+            counts["alter" if alter else "bind"] += 1
+        wrap(rpcrt.DCERPC_v5, "bind", before=bound)
+        wrap(rpcrt.DCERPC_v5, "request", before=lambda *_: counts.__setitem__("req", counts["req"] + 1))
+
+
+# ---- delay on the lab's traffic only ---------------------------------------------------------------------------
+def _tc(*argv: str, check: bool = True) -> None:
+    subprocess.run(["tc", *argv], check=check, capture_output=True, text=True)
+
+
+def add_delay(delay_ms: int, ports: list[int], addresses: list[str]) -> None:
+    """``delay_ms`` of round trip on the lab's packets: half on each way through ``lo``."""
+    _tc("qdisc", "add", "dev", "lo", "root", "handle", PRIO_HANDLE, "prio", "bands", "3",
+        "priomap", *(["1"] * 16))                              # every other packet: band 2, no delay
+    _tc("qdisc", "add", "dev", "lo", "parent", NETEM_BAND, "handle", "30:", "netem", "delay", f"{delay_ms / 2:g}ms")
+    for port in ports:
+        for direction in ("sport", "dport"):
+            _tc("filter", "add", "dev", "lo", "parent", PRIO_HANDLE, "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", direction, str(port), "0xffff", "flowid", NETEM_BAND)
+    for address in addresses:
+        for direction in ("src", "dst"):
+            _tc("filter", "add", "dev", "lo", "parent", PRIO_HANDLE, "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", direction, f"{address}/32", "flowid", NETEM_BAND)
+
+
+def remove_delay() -> None:
+    _tc("qdisc", "del", "dev", "lo", "root", check=False)
+
+
+# ---- the probes ----------------------------------------------------------------------------------------------
+def probe_once(name: str, variables: dict, cache_dir: Path, counter: WireCounter) -> dict:
+    from ansible_collections.sms.remediation.plugins.module_utils import sms20
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import settings_from_vars
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.transport import MsrpcTransport
+
+    parameters = sms20.probe_parameters(sms20.merge_overrides(None))
+    variables = dict(variables, q244405_msrpc_cache_dir=str(cache_dir))
+    before = counter.snapshot()
+    cpu, wall = time.process_time(), time.perf_counter()
+    host = MsrpcTransport(settings_from_vars(name, variables), True, lambda _message: None)
+    try:
+        answer = host.probe(parameters)
+    finally:
+        host.close()
+    row = {key: value - before[key] for key, value in counter.snapshot().items()}
+    row.update(cpu_s=time.process_time() - cpu, wall_s=time.perf_counter() - wall,
+               log_read=sum(r["bytes_read"] for r in answer["msrpc"]["log_reads"]),
+               errors=[e for e in answer["errors"] if e["source"] not in ("wmi", "processes")], answer=answer)
+    return row
+
+
+def mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows) if rows else 0.0
+
+
+def print_rows(label: str, rows: list[dict], delay_ms: int) -> None:
+    print(f"| {label:5} | {delay_ms:3} | {len(rows):2} | {mean(rows, 'rt'):5.1f} | {mean(rows, 'tcp'):3.1f} | "
+          f"{mean(rows, 'smb_out'):5.1f} / {mean(rows, 'smb_in'):5.1f} | {mean(rows, 'bind'):4.1f} + {mean(rows, 'alter'):3.1f} | "
+          f"{mean(rows, 'req'):5.1f} | {1000 * mean(rows, 'cpu_s'):6.1f} | {mean(rows, 'bytes_out') + mean(rows, 'bytes_in'):9,.0f} | "
+          f"{mean(rows, 'log_read'):9,.0f} | {mean(rows, 'wall_s'):6.3f} |", flush=True)
+
+
+def profile_of(state_dir: Path, name: str) -> str:
+    data = json.loads((state_dir / "hosts" / name / "host.json").read_text(encoding="utf-8"))
+    return str(data.get("profile") or "nt4 (default)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=6, help="sites of the generated fleet probed (each cold, then warm)")
+    parser.add_argument("--log-mb", type=int, default=1, help="Distmgr.log size of the logging sites, in MB")
+    parser.add_argument("--delay-ms", type=int, default=0, help="also probe with this much added round-trip delay (root)")
+    parser.add_argument("--delay-probes", type=int, default=3, help="warm probes at the added delay (keep it short)")
+    parser.add_argument("--profile", action="store_true", help="print the top functions of the warm probes (cProfile)")
+    parser.add_argument("--json", help="also write the rows as JSON here")
+    args = parser.parse_args()
+    reason = samba_available()
+    if reason or os.geteuid() != 0:
+        sys.exit(f"bench_msrpc_probe: {reason or 'needs root: the WMI responder listens on port 135 of 127.0.0.x'}")
+    subprocess.run(["bash", str(REPO / "scripts" / "collection-root.sh")], check=True, capture_output=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-msrpc-probe-"))
+    state_dir = tmp / "state"
+    names = build_state_dir(generate_fleet(args.hosts, SEED, args.log_mb * 1024 * 1024), state_dir)
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import preload
+    preload.preload()                     # as the controller's main process does before it forks
+    counter = WireCounter()
+    counter.install()
+    lab = LabProcess(state_dir, names)
+    results = {"hosts": {}, "rows": {}}
+    try:
+        inventory = lab.start()
+        print(f"code: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()}; "
+              f"load {os.getloadavg()[0]:.1f}; {len(names)} hosts, lab in process {lab.process.pid}")
+        for name in names:
+            results["hosts"][name] = profile_of(state_dir, name)
+        print("profiles: " + ", ".join(f"{n}={p}" for n, p in results["hosts"].items()))
+        print("| run   | +ms | n  |    rt | tcp | SMB out / in  | bind + alter | req   | CPU ms | bytes     | log read  | wall s |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        cold = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
+        print_rows("cold", cold, 0)
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        warm = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
+        if profiler:
+            profiler.disable()
+        print_rows("warm", warm, 0)
+        results["rows"] = {"cold": cold, "warm": warm}
+        if args.delay_ms:
+            ports = sorted({int(v["q244405_msrpc_port"]) for v in inventory.values()})
+            addresses = sorted({v["q244405_msrpc_wmi_address"] for v in inventory.values()})
+            try:
+                add_delay(args.delay_ms, ports, addresses)
+                delayed = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names[:args.delay_probes]]
+            finally:
+                remove_delay()
+            print_rows("warm", delayed, args.delay_ms)
+            results["rows"]["delayed"] = delayed
+        for label, rows in results["rows"].items():
+            for row in rows:
+                if row["errors"]:
+                    print(f"  {label}: errors: {row['errors']}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    finally:
+        lab.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        for rows in results["rows"].values():
+            for row in rows:
+                row.pop("answer", None)
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
