@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smslab import payload
-from smslab.handlers import MODULE_HANDLERS, HostContext, LabUnsupported
+from smslab.handlers import MODULE_HANDLERS, SCRIPT_HANDLERS, HostContext, LabUnsupported, ScriptError, script_name
 from smslab.state import LabPathError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class CommandOutcome:
     rc: int
     stdout: bytes = b""
     stderr: bytes = b""
-    name: str = ""                      # module FQCN or exec action, "raw" or "cleanup"
+    name: str = ""                      # module FQCN or exec action, "raw", "cleanup" or "standalone"
     script: str | None = None           # marker name when win_powershell ran a collection script
     check_mode: bool | None = None      # a module run: whether Ansible sent it in check mode
     drop_connection: bool = False       # fault: close the TCP connection instead of replying
@@ -68,8 +68,44 @@ def _run_plain_script(host: LabHost, command_line: str) -> CommandOutcome:
     if cleanup:
         host.remove_temp_dir(_unquote_pwsh(cleanup.group("path")))
         return CommandOutcome(rc=0, name="cleanup")
+    standalone = _STANDALONE.match(script or "")
+    if standalone:
+        return _run_standalone(host, standalone.group("body"), standalone.group("arguments"))
     shown = (script if script is not None else command_line).strip()
     return CommandOutcome.text(1, stderr=f"lab: raw command not simulated: {shown}", name="raw")
+
+
+# A collection script run by itself (plugins/plugin_utils/_scripts.py standalone_command): the script as sent in
+# a script block, called with -Name:literal arguments (quoted strings, integers, $true / $false).
+_STANDALONE = re.compile(r"\A& \{\n(?P<body>.*)\n\} (?P<arguments>.*?)\s*\Z", re.DOTALL)
+_ARGUMENT = re.compile(r"-(?P<name>[A-Za-z]\w*):(?:'(?P<text>(?:[^']|'')*)'|(?P<number>-?\d+)|\$(?P<flag>true|false))"
+                       r"(?:\s+|\Z)", re.IGNORECASE)
+
+
+def _run_standalone(host: LabHost, body: str, arguments: str) -> CommandOutcome:
+    name = script_name(body)
+    handler = SCRIPT_HANDLERS.get(name) if name else None
+    if handler is None:
+        return CommandOutcome.text(1, stderr=f"lab: standalone script not simulated: {name or body[:60]!r}",
+                                   name="raw")
+    parameters, position = {}, 0
+    while position < len(arguments):
+        match = _ARGUMENT.match(arguments, position)
+        if not match:
+            return CommandOutcome.text(1, stderr=f"lab: {name}: cannot read the arguments at {arguments[position:]!r}",
+                                       name="standalone", script=name)
+        value = (match.group("text").replace("''", "'") if match.group("text") is not None
+                 else int(match.group("number")) if match.group("number") is not None
+                 else match.group("flag").lower() == "true")
+        parameters[match.group("name")] = value
+        position = match.end()
+    ctx = HostContext(name=host.name, state=host.state)
+    with host.state.lock:
+        try:
+            result, _changed = handler(ctx, parameters, script_text=body)
+        except ScriptError as exc:
+            return CommandOutcome.text(1, stderr=str(exc), name="standalone", script=name)
+    return CommandOutcome.text(0, json.dumps(result, default=str), name="standalone", script=name)
 
 
 def _unquote_pwsh(argument: str) -> str:

@@ -49,3 +49,22 @@ def script_names() -> list[str]:
     """Every collection script (the prelude is not one)."""
     return sorted(entry[:-4] for entry in os.listdir(SCRIPT_DIR)
                   if entry.endswith(".ps1") and not entry.startswith("_"))
+
+
+def _ps_literal(value) -> str:
+    """A PowerShell literal for a str, int or bool parameter value."""
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"a standalone script parameter must be str, int or bool, not {type(value).__name__}")
+
+
+def standalone_command(name: str, parameters: dict) -> str:
+    """Script ``name`` run by itself, not through win_powershell (pywinrm's ``run_ps``: one -EncodedCommand):
+    the text as sent, called as a script block with ``parameters``; with no ``$Ansible`` it prints its result
+    as JSON (the prelude's standalone mode). The lab reads this form back (``smslab.remote_command``)."""
+    arguments = " ".join(f"-{key}:{_ps_literal(value)}" for key, value in parameters.items())
+    return f"& {{\n{script_text(name)}\n}} {arguments}\n"

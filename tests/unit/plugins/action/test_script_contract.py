@@ -173,7 +173,7 @@ def test_the_contract_check_catches_what_windows_refuses():
         "Mode": "absent", "PackageFolders": [], "Bogus": 1}))
     assert "does not belong to the set" in " ".join(windows_refusals(script_text("sms_hotfix_transaction"), {
         "InstallDir": "C:\\SMS", "Platform": "amd64", "StagedPath": "C:\\x.dll", "ExpectedSha256": "00"}))
-    assert set(script_names()) == {"sms_compressed_package", "sms_hotfix_transaction", "sms_probe"}
+    assert set(script_names()) == {"sms_compressed_package", "sms_hierarchy", "sms_hotfix_transaction", "sms_probe"}
 
 
 @pytest.mark.parametrize("check_mode", [True, False])

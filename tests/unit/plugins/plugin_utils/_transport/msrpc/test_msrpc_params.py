@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "lab"))
 from smslab.handlers.ps_binding import NO_DEFAULT, bind, param_block  # noqa: E402
 
 from ansible_collections.sms.remediation.plugins.module_utils import sms20  # noqa: E402
+from ansible_collections.sms.remediation.plugins.plugin_utils._hierarchy_source import MSRPC_DEFAULTS, script_parameters  # noqa: E402
 from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_names, script_text  # noqa: E402
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import params  # noqa: E402
 
@@ -28,6 +29,7 @@ SCRIPTS = {
     "sms_probe": (sms20.probe_parameters, params.PROBE_DEFAULTS),
     "sms_compressed_package": (sms20.package_parameters, params.PACKAGE_DEFAULTS),
     "sms_hotfix_transaction": (sms20.hotfix_parameters, params.HOTFIX_DEFAULTS),
+    "sms_hierarchy": (script_parameters, MSRPC_DEFAULTS),     # msrpc: the same WMI reads from the controller
 }
 
 
