@@ -32,7 +32,13 @@ notes:
     C(q244405_msrpc_timeout) (default C(30) seconds, per SMB/RPC call and WMI query);
     C(q244405_msrpc_cache_dir) (default C(~/.cache/sms.remediation/msrpc): the controller's per-host cache
     of Distmgr.log scans, so a rerun reads only what was appended);
-    C(q244405_msrpc_wmi_address) (default C(ansible_host): where the server's DCOM port 135 answers).
+    C(q244405_msrpc_wmi_address) (default C(ansible_host): where the server's DCOM port 135 answers);
+    C(q244405_msrpc_dcom_auth_level) (default C(pkt_privacy); C(pkt_integrity) or C(connect): the RPC
+    authentication level of every DCOM/WMI call. NT 4.0's and Windows 2000's own DCOM clients default to
+    C(connect) (MS-DCOM); whether NT 4.0 accepts C(pkt_privacy) was never tried on a real host. The
+    transport never lowers the level by itself: set C(connect) for a server that refuses the default).
+    DCOM activation uses IRemoteSCMActivator where the server offers it (COM 5.6, Windows 2000 and later)
+    and IActivation where it does not (NT 4.0), decided by the server's answer.
   - >-
     Over msrpc, what the WinRM path does with a script on the host is done step by step from the
     controller; the manual hotfix keeps a journal on the host (C(<sms_root>\Logs\Q244405.journal.json))

@@ -62,6 +62,17 @@ class RemQueryInterfaceArrayResponse(dcomrt.DCOMANSWER):
     structure = (("ppQIResults", PREMQIRESULT_ARRAY), ("ErrorCode", dcomrt.error_status_t))
 
 
+class _ULONG_ARRAY(NDRUniConformantArray):
+    item = ULONG
+
+
+class _FailedRemoteActivationResponse(dcomrt.RemoteActivationResponse):
+    """RemoteActivation's answer without an object: each ``ppInterfaceData`` entry a NULL unique pointer (4
+    zero bytes on the wire, which impacket's pointer array cannot encode) and ``pResults`` the failure."""
+    structure = tuple((name, _ULONG_ARRAY if name in ("ppInterfaceData", "pResults") else kind)
+                      for name, kind in dcomrt.RemoteActivationResponse.structure)
+
+
 @dataclass
 class DcomObject:
     iid: bytes                 # 20-byte interface id + version, as impacket writes it
@@ -261,31 +272,36 @@ class Exporter:
             raise RpcFault(NCA_S_OP_RNG_ERROR)
         request = dcomrt.RemoteActivation(stub)
         iids = [item["Data"] for item in request["pIIDs"]]
-        response = dcomrt.RemoteActivationResponse()
+        handler = self.activate(request["Clsid"], caller) if iids else E_NOINTERFACE
+        if not isinstance(handler, int) and any(iid not in (handler.iid[:16], dcomrt.IID_IUnknown[:16])
+                                                for iid in iids):
+            handler = E_NOINTERFACE               # the lab answers all the IIDs asked for, or none
+        failed = isinstance(handler, int)
+        response = _FailedRemoteActivationResponse() if failed else dcomrt.RemoteActivationResponse()
         response["ORPCthat"] = _orpcthat()
         response["pOxid"] = self.oxid
         response["ppdsaOxidBindings"] = self.dual_string_array()
         response["pipidRemUnknown"] = self.ipid_rem_unknown
         response["pAuthnHint"] = self.auth_hint
         response["pServerVersion"] = self.com_version()
-        handler = self.activate(request["Clsid"], caller) if iids else E_NOINTERFACE
-        failed = isinstance(handler, int)
-        response["phr"] = handler if failed else 0
-        for iid in iids:
+        if failed:                                # no object: phr says why, every pointer is NULL
+            response["phr"] = handler - (1 << 32) if handler & 0x80000000 else handler    # HRESULT is signed
+            for _iid in iids:
+                for name, value in (("ppInterfaceData", 0), ("pResults", handler)):
+                    item = ULONG()
+                    item["Data"] = value
+                    response[name].append(item)
+            response["ErrorCode"] = 0
+            return response.getData()
+        response["phr"] = 0
+        for _iid in iids:
+            objref = self.export(handler.iid, handler)
             pointer = dcomrt.PMInterfacePointer()
-            result = HRESULT()
-            if failed:
-                pointer["Data"] = NULL           # the activation failed: no object, phr says why
-                result["Data"] = handler
-            elif iid == handler.iid[:16] or iid == dcomrt.IID_IUnknown[:16]:
-                objref = self.export(handler.iid, handler)
-                pointer["ulCntData"] = len(objref)
-                pointer["abData"] = list(objref)
-                result["Data"] = 0
-            else:
-                pointer["Data"] = NULL
-                result["Data"] = E_NOINTERFACE
+            pointer["ulCntData"] = len(objref)
+            pointer["abData"] = list(objref)
             response["ppInterfaceData"].append(pointer)
+            result = HRESULT()
+            result["Data"] = 0
             response["pResults"].append(result)
         response["ErrorCode"] = 0
         return response.getData()

@@ -15,6 +15,10 @@ DIALECTS = ("auto", "smb1", "smb2", "smb3")
 DEFAULT_PORT = 445
 DEFAULT_TIMEOUT = 30
 DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "sms.remediation", "msrpc")
+# MS-DCOM notes NT/2000's own clients default to CONNECT; the collection keeps the strongest level and never
+# lowers it on its own (whether NT 4.0 accepts PKT_PRIVACY is not known): the user chooses.
+DCOM_AUTH_LEVELS = ("connect", "pkt_integrity", "pkt_privacy")
+DEFAULT_DCOM_AUTH_LEVEL = "pkt_privacy"
 
 
 class SettingsError(ValueError):
@@ -34,6 +38,7 @@ class MsrpcSettings:
     timeout: int = DEFAULT_TIMEOUT  # seconds, per SMB/RPC call and per service wait step
     cache_dir: str = DEFAULT_CACHE_DIR
     wmi_address: str | None = None  # where the host's DCOM port 135 answers, when not at ``address``
+    dcom_auth_level: str = DEFAULT_DCOM_AUTH_LEVEL   # RPC authentication level of every DCOM call
 
     @property
     def account(self) -> str:
@@ -91,6 +96,9 @@ def settings_from_vars(host: str, variables: dict) -> MsrpcSettings:
     wmi_address = var("wmi_address")
     if wmi_address is not None and (not isinstance(wmi_address, str) or not wmi_address.strip()):
         raise SettingsError(f"{VAR_PREFIX}wmi_address={wmi_address!r}: expected a host name or address")
+    auth_level = str(var("dcom_auth_level", DEFAULT_DCOM_AUTH_LEVEL)).strip().lower()
+    if auth_level not in DCOM_AUTH_LEVELS:
+        raise SettingsError(f"{VAR_PREFIX}dcom_auth_level={auth_level!r}: expected one of {', '.join(DCOM_AUTH_LEVELS)}")
     return MsrpcSettings(
         host=host,
         address=str(address),
@@ -103,4 +111,5 @@ def settings_from_vars(host: str, variables: dict) -> MsrpcSettings:
         timeout=_int(VAR_PREFIX + "timeout", var("timeout", DEFAULT_TIMEOUT), 1, 3600),
         cache_dir=os.path.expanduser(cache_dir.strip()),
         wmi_address=wmi_address.strip() if wmi_address else None,
+        dcom_auth_level=auth_level,
     )

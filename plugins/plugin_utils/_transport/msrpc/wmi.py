@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """WMI over DCOM for the msrpc transport (private to this collection): the SMS Provider's packages and site, the console check, the
 hotfix installer. impacket's DCOM and MS-WMI client (``DCOMConnection``, ``IWbemLevel1Login.NTLMLogin``,
-``ExecQuery``, ``ExecMethod``), NTLMv2 at RPC_C_AUTHN_LEVEL_PKT_PRIVACY (impacket's default).
+``ExecQuery``, ``ExecMethod``), NTLMv2 at the level of ``q244405_msrpc_dcom_auth_level`` (default
+PKT_PRIVACY). Activation through IRemoteSCMActivator where the server has it, IActivation where it does
+not (Windows NT 4.0, COM 5.4): ``activation.py``.
 
 ``session``: the msrpc transport's per-task connection object (``msrpc.connection.MsrpcSession``). Only
 ``session.settings`` is read: ``host`` (inventory name), ``address`` (or ``wmi_address`` when set: where
@@ -51,6 +53,7 @@ from dataclasses import dataclass
 
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
 
 WBEM_S_FALSE = 0x00000001
 BATCH = 64                           # objects per IEnumWbemClassObject::Next
@@ -89,6 +92,7 @@ class WmiTarget:
     domain: str = ""
     timeout: int = 30
     allow_ntlmv1: bool = False
+    auth_level: str = "pkt_privacy"
 
 
 def target_of(session, timeout: int | None = None) -> WmiTarget:
@@ -97,7 +101,8 @@ def target_of(session, timeout: int | None = None) -> WmiTarget:
     return WmiTarget(host=settings.host, address=getattr(settings, "wmi_address", None) or settings.address,
                      user=settings.user, password=settings.password, domain=getattr(settings, "domain", "") or "",
                      timeout=int(timeout or getattr(settings, "timeout", 30)),
-                     allow_ntlmv1=bool(getattr(settings, "allow_ntlmv1", False)))
+                     allow_ntlmv1=bool(getattr(settings, "allow_ntlmv1", False)),
+                     auth_level=getattr(settings, "dcom_auth_level", None) or "pkt_privacy")
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -157,6 +162,7 @@ class WmiConnection:
         self._namespaces: dict[str, object] = {}
         self.thread = threading.current_thread().name     # impacket keys its connections by thread name
         self.ntlm = None
+        self.activator = None              # activation.SCM or activation.ACTIVATION, once activated
 
     def fail(self, operation: str, exc: BaseException, what: str = "") -> WmiError:
         return WmiError(self.target.host, operation, describe(exc, what), error_code(exc))
@@ -177,12 +183,17 @@ class WmiConnection:
         from impacket.dcerpc.v5.dcom import wmi
         from impacket.dcerpc.v5.dcomrt import DCOMConnection
         t = self.target
+        level = activation.level_number(t.auth_level)
         attempts = [True, False] if t.allow_ntlmv1 else [True]
+
+        def resolver():
+            self._dcom = DCOMConnection(t.address, t.user, t.password, t.domain, authLevel=level, oxidResolver=False)
+            return self._dcom
         for index, use_v2 in enumerate(attempts):
             ntlm.USE_NTLMv2 = use_v2          # impacket reads this module flag for every bind
             try:
-                self._dcom = DCOMConnection(t.address, t.user, t.password, t.domain, oxidResolver=False)
-                interface = self._dcom.CoCreateInstanceEx(wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login)
+                interface, self._dcom, self.activator, _version = activation.activate(
+                    resolver, wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login, t.address, level)
                 self._login = wmi.IWbemLevel1Login(interface)
                 self.ntlm = "NTLMv2" if use_v2 else "NTLMv1"
                 return                           # the flag stays until close(): later binds read it too

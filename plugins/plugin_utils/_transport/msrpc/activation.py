@@ -1,0 +1,164 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""DCOM activation on every COM version the collection claims (private to this collection).
+
+impacket's ``DCOMConnection.CoCreateInstanceEx`` speaks only ``IRemoteSCMActivator::RemoteCreateInstance``
+(MS-DCOM 3.1.2.5.2.3.3), which a server must offer only when it reports COMVERSION 5.6 or later
+(3.1.2.5.2.2, 2.2.11). Windows NT 4.0 (COM 5.4 at most) answers ``IActivation::RemoteActivation``
+(opnum 0, 3.1.2.5.2.3.1) and refuses the bind to IRemoteSCMActivator (a bind_ack whose context result is
+provider_rejection / abstract_syntax_not_supported). ``activate`` tries RemoteCreateInstance, and on that
+refusal opens a new connection to port 135 (impacket leaves the refused association half-authenticated)
+and calls RemoteActivation, built here on impacket's NDR structures (``dcomrt.RemoteActivation``; impacket's
+own ``IActivation`` sends no ORPCTHIS and ignores the activation's HRESULTs). Which one a host answered is
+remembered per address for the rest of the process (``remembered``).
+
+The authentication level is the caller's (``LEVELS``), used for the activation and for every object call
+alike: impacket raises a server's CONNECT hint to PKT_INTEGRITY for object calls; here the level asked for
+is used as it is, raised only to the server's ``authnHint`` when that is higher (MS-DCOM 3.2.4.1.1.2: a
+client uses at least the hint). Nothing ever lowers it.
+
+The OXID resolver: the collection calls no ``IObjectExporter`` method after activation (impacket's pinger is
+off); ``resolve_oxid`` picks ResolveOxid2 for 5.6+ and ResolveOxid (version 1, no COMVERSION) below.
+"""
+
+from __future__ import annotations
+
+LEVELS = {"connect": 2, "pkt_integrity": 5, "pkt_privacy": 6}     # RPC_C_AUTHN_LEVEL_* (MS-RPCE 2.2.1.1.8)
+DEFAULT_LEVEL = "pkt_privacy"
+SCM = "IRemoteSCMActivator"
+ACTIVATION = "IActivation"
+_REMEMBERED: dict[str, str] = {}
+_TOWER_TCP = 7
+
+
+def remembered(address: str) -> str | None:
+    """The activator ``address`` answered earlier in this process (``SCM`` / ``ACTIVATION``), or None."""
+    return _REMEMBERED.get(address)
+
+
+def forget(address: str | None = None) -> None:
+    if address is None:
+        _REMEMBERED.clear()
+    else:
+        _REMEMBERED.pop(address, None)
+
+
+def bind_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is a bind whose context the server rejected (the interface is not offered)."""
+    return "abstract_syntax_not_supported" in str(exc) or "Bind context" in str(exc) and "rejected" in str(exc)
+
+
+def level_number(level: str | int) -> int:
+    if isinstance(level, int):
+        return level
+    return LEVELS[str(level).lower()]
+
+
+class _ExactLevel:
+    """Mixed into impacket's CLASS_INSTANCE: the object calls use exactly the level set."""
+
+    def get_auth_level(self):
+        return self._exact_level
+
+
+def _pin_level(interface, level: int, hint: int | None) -> None:
+    from impacket.dcerpc.v5.dcomrt import CLASS_INSTANCE
+    instance = interface.get_cinstance()
+    instance.__class__ = type("ExactLevelInstance", (_ExactLevel, CLASS_INSTANCE), {})
+    instance._exact_level = max(level, hint or 0)
+
+
+def activate(open_resolver, clsid: bytes, iid: bytes, address: str, level: str | int = DEFAULT_LEVEL):
+    """(interface, the DCOMConnection it came through, activator used, server COMVERSION or None).
+
+    ``open_resolver()`` opens a new ``DCOMConnection`` to the host's port 135 at ``level``."""
+    number = level_number(level)
+    dcom = open_resolver()
+    if remembered(address) != ACTIVATION:
+        try:
+            interface = dcom.CoCreateInstanceEx(clsid, iid)
+        except Exception as exc:                  # noqa: BLE001 - only a refused bind means "try IActivation"
+            if not bind_refused(exc) or remembered(address) == SCM:
+                raise
+            _close_quietly(dcom)
+            dcom = open_resolver()
+        else:
+            _REMEMBERED[address] = SCM
+            # the server's authnHint as RemoteCreateInstance answered it (impacket keeps it unraised here)
+            _pin_level(interface, number, getattr(interface.get_cinstance(), "_CLASS_INSTANCE__authLevel", None))
+            return interface, dcom, SCM, None
+    interface, version, hint = remote_activation(dcom.get_dce_rpc(), clsid, iid)
+    _REMEMBERED[address] = ACTIVATION
+    _pin_level(interface, number, hint)
+    return interface, dcom, ACTIVATION, version
+
+
+def _close_quietly(dcom) -> None:
+    try:
+        dcom.get_dce_rpc().get_rpc_transport().disconnect()
+    except Exception:                             # noqa: BLE001 - the refused connection may already be gone
+        pass
+
+
+def remote_activation(dce, clsid: bytes, iid: bytes):
+    """IActivation::RemoteActivation (MS-DCOM 3.1.2.5.2.3.1) on the resolver connection ``dce``.
+
+    (IRemUnknown2-style interface, server COMVERSION (major, minor), the server's authnHint); raises
+    impacket's ``DCERPCSessionError`` with the activation's HRESULT (``phr``, then ``pResults[0]``)."""
+    from impacket.dcerpc.v5 import dcomrt
+    from impacket.dcerpc.v5.dtypes import NULL
+    from impacket.uuid import generate
+    dce.bind(dcomrt.IID_IActivation)
+    this = dcomrt.ORPCTHIS()
+    this["cid"] = generate()
+    this["extensions"] = NULL
+    this["flags"] = 1                             # ORPCF_LOCAL clear; the activation is a new causality
+    request = dcomrt.RemoteActivation()
+    request["ORPCthis"] = this
+    request["Clsid"] = clsid
+    request["pwszObjectName"] = NULL
+    request["pObjectStorage"] = NULL
+    request["ClientImpLevel"] = 2                 # RPC_C_IMP_LEVEL_IDENTIFY
+    request["Mode"] = 0                           # a new instance (MODE_GET_CLASS_OBJECT is 0xffffffff)
+    request["Interfaces"] = 1
+    wanted = dcomrt.IID()
+    wanted["Data"] = iid[:16]
+    request["pIIDs"].append(wanted)
+    request["cRequestedProtseqs"] = 1
+    request["aRequestedProtseqs"].append(_TOWER_TCP)
+    response = dce.request(request)
+    for code in (response["phr"], response["pResults"][0] if response["pResults"] else 0):
+        code = (code if isinstance(code, int) else code["Data"]) & 0xFFFFFFFF     # impacket: a signed LONG
+        if code & 0x80000000:
+            raise dcomrt.DCERPCSessionError(error_code=code)     # a packet would override the code
+    bindings = _string_bindings(response["ppdsaOxidBindings"])
+    version = (response["pServerVersion"]["MajorVersion"], response["pServerVersion"]["MinorVersion"])
+    instance = dcomrt.CLASS_INSTANCE(this, bindings)
+    instance.set_auth_type(dce.get_auth_type())
+    objref = b"".join(response["ppInterfaceData"][0]["abData"])
+    interface = dcomrt.IRemUnknown2(dcomrt.INTERFACE(instance, objref, response["pipidRemUnknown"],
+                                                     target=dce.get_rpc_transport().getRemoteName()))
+    return interface, version, response["pAuthnHint"]
+
+
+def _string_bindings(array) -> list:
+    """The STRINGBINDINGs of a DUALSTRINGARRAY (MS-DCOM 2.2.19), as impacket's activators read them."""
+    from struct import pack
+    from impacket.dcerpc.v5.dcomrt import STRINGBINDING
+    raw = b"".join(pack("<H", item) for item in array["aStringArray"])[:array["wSecurityOffset"] * 2]
+    found = []
+    while raw[:2] not in (b"", b"\x00\x00"):
+        binding = STRINGBINDING(raw)
+        found.append(binding)
+        raw = raw[len(binding):]
+    return found
+
+
+def resolve_oxid(dce, oxid: int, com_version: tuple[int, int] | None):
+    """IObjectExporter ResolveOxid2 (5.6+, MS-DCOM 3.1.2.5.1.5) or ResolveOxid (3.1.2.5.1.1) below it:
+    the string bindings of ``oxid``'s exporter, read through impacket's ``IObjectExporter``."""
+    from impacket.dcerpc.v5.dcomrt import IObjectExporter
+    exporter = IObjectExporter(dce)
+    if com_version is not None and tuple(com_version) < (5, 6):
+        return exporter.ResolveOxid(oxid, [_TOWER_TCP])
+    return exporter.ResolveOxid2(oxid, [_TOWER_TCP])
