@@ -202,7 +202,7 @@ server_vars:
     ansible_winrm_transport: ntlm
     ansible_port: 5986
 keyed_groups:
-  - key: sms_site_depth
+  - key: sms_site_depth | string
     prefix: sms_tier
 groups:
   sms_affected: not sms_fixed_by_build
