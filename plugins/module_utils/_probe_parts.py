@@ -249,6 +249,7 @@ def active_packages(c: Checker, raw: dict, site_code: str, table: dict, warnings
     delete_code = table["action_in_progress_delete"]
     ids: set[str] = set()
     deleting: set[str] = set()
+    action_unknown: list[str] = []
     for i, pkg in enumerate(packages):
         ppath = f"{path}.packages[{i}]"
         c.obj(pkg, ppath)
@@ -259,6 +260,15 @@ def active_packages(c: Checker, raw: dict, site_code: str, table: dict, warnings
         ids.add(package_id)
         if action == delete_code:
             deleting.add(package_id)
+        elif action is None:
+            action_unknown.append(package_id)
+    if action_unknown:
+        # SMS 2.0 RTM: SMS_Package has no ActionInProgress (documented from SP1). Missing is unknown, not idle:
+        # such a package is active (listed) and nothing may rest on it being idle.
+        warnings.append(f"ActionInProgress unknown for {len(action_unknown)} listed package(s) at site {site_code} "
+                        f"({', '.join(sorted(action_unknown)[:5])}{', ...' if len(action_unknown) > 5 else ''}): "
+                        "a deletion in progress cannot be told from an idle package (SMS 2.0 RTM provider?); "
+                        "they count as active")
     if namespace is not None:
         expected = table.get("wmi_namespace_template", "root\\SMS\\site_{site_code}").format(site_code=site_code)
         if namespace.strip().lower() != expected.lower():

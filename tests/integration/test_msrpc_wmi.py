@@ -200,3 +200,15 @@ def test_a_call_that_runs_out_of_time_on_the_shared_connection_ends_and_the_next
     assert answer["packages"] is None and "within 2 s (timeout)" in answer["error"]
     assert "connection" not in session.wmi_cache and session.wmi_cache.get("failure") is None
     wmi.close_cached(session)
+
+
+def test_an_rtm_provider_lists_its_packages_with_the_action_unknown(wmi, lab):
+    """sms713 runs SMS 2.0 RTM (the scenario's build): its SMS_Package has no ActionInProgress and refuses a query
+    naming it. The list is still read; every action is unknown (None), never 0 (idle). Before issue 19 the whole
+    list was unavailable there."""
+    lab.start()
+    answer = wmi.active_packages(lab.session("sms713"), "713", 10)
+    assert answer["available"] is True and answer["action_in_progress_known"] is False
+    assert answer["packages"] == [{"PackageID": p["PackageID"], "SourceSite": p["SourceSite"], "ActionInProgress": None}
+                                  for p in lab.state("sms713").wmi["packages"]]
+    assert "has no ActionInProgress in root\\SMS\\site_713" in answer["error"]

@@ -86,26 +86,48 @@ class _Packages:
 
     # ---- the manifest ------------------------------------------------------------------------
     def read_manifest(self) -> list:
-        info = self.files.stat(self.manifest_path, OPERATION)
-        if info is None:
-            return []
-        text = self.files.read_all(self.manifest_path, OPERATION, MAX_MANIFEST_BYTES).decode("utf-8-sig")
-        if not text.strip():
-            return []
-        data = json.loads(text)
+        """The entries of the newest complete manifest: a cut during an update leaves up to three files
+        (``write_manifest``): the new one as ``.tmp`` (complete once it parses), the current one, the previous
+        one as ``.bak``. The newest that parses wins; nothing is repaired here (check mode writes nothing),
+        the next update cleans up."""
+        for path in (self.manifest_path + ".tmp", self.manifest_path, self.manifest_path + ".bak"):
+            entries = self._manifest_at(path, cut_short_ok=path.endswith(".tmp"))
+            if entries is not None:
+                return entries
+        return []
+
+    def _manifest_at(self, path: str, cut_short_ok: bool) -> list | None:
+        """The entries in ``path``, None when it is not there. A ``.tmp`` that does not parse was cut short
+        while written (None: an older complete one follows); any other file that does not parse is an error."""
+        if self.files.stat(path, OPERATION) is None:
+            return None
+        try:
+            text = self.files.read_all(path, OPERATION, MAX_MANIFEST_BYTES).decode("utf-8-sig")
+            data = json.loads(text) if text.strip() else []
+        except ValueError:
+            if cut_short_ok:
+                return None
+            raise
         rows = data if isinstance(data, list) else [data]
         return [{"id": str(r.get("id") or ""), "original_path": str(r.get("original_path") or ""),
                  "quarantine_path": str(r.get("quarantine_path") or ""), "sha256": str(r.get("sha256") or ""),
                  "size": int(r.get("size") or 0), "origin_site": str(r.get("origin_site") or "")} for r in rows]
 
     def write_manifest(self, entries: list) -> None:
-        """Written to ``manifest.json.tmp``, then swapped in (the old one is removed just before)."""
+        """Never without a complete manifest on the host: the new one is written as ``.tmp``, the current one
+        renamed to ``.bak``, ``.tmp`` renamed into place, then ``.bak`` deleted. A cut between any two of these
+        leaves the newest complete one for ``read_manifest``. (Deleting the old one before the rename, as
+        before, left no manifest at all after a cut there.)"""
         text = json.dumps(entries, indent=4)
-        temporary = self.manifest_path + ".tmp"
+        temporary, backup = self.manifest_path + ".tmp", self.manifest_path + ".bak"
         self.files.write_bytes(temporary, text.encode("utf-8"), OPERATION)
         if self.files.exists(self.manifest_path, OPERATION):
-            self.files.delete(self.manifest_path, OPERATION)
+            if self.files.exists(backup, OPERATION):       # older than the manifest: left by an earlier cut
+                self.files.delete(backup, OPERATION)
+            self.files.rename(self.manifest_path, backup, OPERATION)
         self.files.rename(temporary, self.manifest_path, OPERATION)
+        if self.files.exists(backup, OPERATION):
+            self.files.delete(backup, OPERATION)
 
     @staticmethod
     def find_entry(entries: list, package_id: str) -> dict | None:
@@ -132,7 +154,9 @@ class _Packages:
         if self.active_error is not None:
             return f"cannot re-check active packages: {self.active_error}"
         if self.active is not None and package_id.upper() in self.active:
-            return f"package {package_id} is active in {self.namespace} (ActionInProgress={self.active[package_id.upper()]})"
+            action = self.active[package_id.upper()]
+            state = "unknown: the provider has no such property" if action is None else action
+            return f"package {package_id} is active in {self.namespace} (ActionInProgress={state})"
         return None
 
     def not_plain(self, path: str, info) -> str | None:

@@ -43,7 +43,6 @@ SP4, so SP4 or later should accept impacket's default; this was verified only ag
 from __future__ import annotations
 
 import contextlib
-import errno
 import ntpath
 import re
 import socket
@@ -54,23 +53,11 @@ from dataclasses import dataclass
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi_errors import NAMES, describe, error_code  # noqa: F401
 
 WBEM_S_FALSE = 0x00000001
+WBEM_E_INVALID_QUERY = 0x80041017
 BATCH = 64                           # objects per IEnumWbemClassObject::Next
-NAMES = {
-    0x8004100E: ("WBEM_E_INVALID_NAMESPACE", "the namespace does not exist: the SMS Provider is not installed "
-                                             "or not running on this server"),
-    0x80041003: ("WBEM_E_ACCESS_DENIED", "the account may not use this WMI namespace"),
-    0x80070005: ("E_ACCESSDENIED", "DCOM refused the account: it must be a local administrator of the site server"),
-    0x00000005: ("rpc_s_access_denied", "logon refused: wrong user, domain or password, or no DCOM access"),
-    0x80041010: ("WBEM_E_INVALID_CLASS", "the class does not exist in this namespace"),
-    0x80041017: ("WBEM_E_INVALID_QUERY", "the query was refused"),
-    0x80041002: ("WBEM_E_NOT_FOUND", "the object does not exist"),
-    0x80040154: ("REGDB_E_CLASSNOTREG", "WMI is not installed on this server"),
-    0x80080005: ("CO_E_SERVER_EXEC_FAILURE", "the WMI service (winmgmt) did not start on this server"),
-    0x800706BA: ("RPC_S_SERVER_UNAVAILABLE", "nothing answers on TCP port 135: the server is down, a firewall "
-                                             "blocks it or DCOM is disabled"),
-}
 CREATE_RESULTS = {2: "access denied", 3: "insufficient privilege", 8: "unknown failure", 9: "path not found",
                   21: "invalid parameter"}
 
@@ -103,30 +90,6 @@ def target_of(session, timeout: int | None = None) -> WmiTarget:
                      timeout=int(timeout or getattr(settings, "timeout", 30)),
                      allow_ntlmv1=bool(getattr(settings, "allow_ntlmv1", False)),
                      auth_level=getattr(settings, "dcom_auth_level", None) or "pkt_privacy")
-
-
-def error_code(exc: BaseException) -> int | None:
-    getter = getattr(exc, "get_error_code", None)
-    code = getter() if getter else None
-    if code is None and isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
-        return 0x800706BA
-    if code is None and "rpc_s_access_denied" in str(exc):
-        return 0x00000005
-    if code is None and "Connection refused" in str(exc):
-        return 0x800706BA
-    return code
-
-
-def describe(exc: BaseException, what: str = "") -> str:
-    """One line: what failed, the HRESULT name and code, and what it means for an SMS site server."""
-    code = error_code(exc)
-    prefix = f"{what}: " if what else ""
-    if code in NAMES:
-        name, meaning = NAMES[code]
-        return f"{prefix}{name} (0x{code:08x}): {meaning}"
-    if code is not None:
-        return f"{prefix}error 0x{code:08x} ({exc})"
-    return f"{prefix}{type(exc).__name__}: {exc}"
 
 
 class _Watchdog:
@@ -378,22 +341,39 @@ def _namespace(connection, site_code):
 
 
 def active_packages(session, site_code: str | None, timeout: int | None = None) -> dict:
-    """The probe's ``active_packages``; ``available: false`` (never an empty list) when WMI fails."""
+    """The probe's ``active_packages``; ``available: false`` (never an empty list) when WMI fails.
+
+    An SMS 2.0 RTM provider has no ``SMS_Package.ActionInProgress`` (documented from SP1 on) and refuses a
+    query naming it (WBEM_E_INVALID_QUERY): the list is read again without it, every row's
+    ``ActionInProgress`` is None and ``action_in_progress_known`` false: a deletion in progress cannot be
+    told from an idle package there, never "idle"."""
     namespace = DEFAULTS["wmi_namespace_template"].format(site_code=site_code) if site_code else None
+    known = True
     try:
         with connected(session, timeout) as connection:
             _site_code, namespace = _namespace(connection, site_code)
-            rows = connection.query(namespace, f"select PackageID, ActionInProgress, SourceSite from "
-                                               f"{_facts()['package']}")
+            try:
+                rows = connection.query(namespace, f"select PackageID, ActionInProgress, SourceSite from "
+                                                   f"{_facts()['package']}")
+            except WmiError as exc:
+                if exc.code != WBEM_E_INVALID_QUERY:
+                    raise
+                known = False
+                rows = connection.query(namespace, f"select PackageID, SourceSite from {_facts()['package']}")
     except WmiError as exc:
         return {"available": False, "error": f"active packages unknown: {exc.message}", "namespace": namespace,
                 "packages": None}
     packages = []
     for row in rows:
-        action = row.get("ActionInProgress")
+        action = row.get("ActionInProgress") if known else None
         packages.append({"PackageID": row.get("PackageID"), "SourceSite": row.get("SourceSite"),
                          "ActionInProgress": int(action) if action is not None else None})
-    return {"available": True, "error": None, "namespace": namespace, "packages": packages}
+    answer = {"available": True, "error": None, "namespace": namespace, "packages": packages}
+    if not known:
+        answer["action_in_progress_known"] = False
+        answer["error"] = (f"{_facts()['package']} has no ActionInProgress in {namespace} (an SMS 2.0 RTM provider): "
+                           "whether a deletion is in progress is unknown; every listed package counts as active")
+    return answer
 
 
 SITE_FIELDS = ("SiteCode", "ReportingSiteCode", "Type", "Version", "BuildNumber", "InstallDir")
