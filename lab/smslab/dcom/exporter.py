@@ -11,8 +11,9 @@ What the host offers follows its profile (``smslab.profiles``, MS-DCOM 2.2.11 CO
 - ``IObjectExporter`` ResolveOxid, SimplePing, ComplexPing, ServerAlive, ResolveOxid2, and ServerAlive2
   from 5.6 only (an older exporter answers ``nca_s_op_rng_error``, the fault for an opnum it lacks);
 - ``IRemUnknown``: RemQueryInterface answers one REMQIRESULT per requested IID, a missing interface
-  carrying E_NOINTERFACE inside the array (3.1.1.5.6.1.1; return value S_OK / S_FALSE / E_NOINTERFACE
-  for all / some / none found, as Wine's ole32 ``RemUnknown_RemQueryInterface`` does).
+  carrying E_NOINTERFACE inside the array and the call itself S_OK (3.1.1.5.6.1.1, 3.2.4.4.3; Wine's ole32
+  returns S_FALSE / E_NOINTERFACE for some / none found instead, which aiowmi would take as a failed call);
+  RPC_E_INVALID_OBJECT for an unknown IPID.
 
 Objects are kept in ``objects`` (IPID -> ``DcomObject``) until released; ``call`` dispatches an ORPC call
 by the IPID alone (3.1.1.5.4 has no check of the presentation context's interface).
@@ -39,7 +40,6 @@ E_NOTIMPL = 0x80004001
 RPC_E_INVALID_OBJECT = 0x80010114
 REGDB_E_CLASSNOTREG = 0x80040154
 OR_INVALID_OXID = 0x00000776
-S_FALSE = 0x00000001
 TOWER_TCP = 7
 
 
@@ -328,9 +328,11 @@ class Exporter:
             else:
                 result["hResult"] = E_NOINTERFACE if obj is not None else RPC_E_INVALID_OBJECT
             response["ppQIResults"].append(result)
-        if not request["iids"]:
+        if not request["iids"] or obj is None:
             response["ppQIResults"] = NULL
-        response["ErrorCode"] = 0 if found == len(request["iids"]) and found else S_FALSE if found else E_NOINTERFACE
+        # S_OK whenever the IPID exists: the per-IID hResult says which interfaces were found (3.2.4.4.3: "when
+        # the call returns successfully, the client MUST [check] each entry"); an unknown IPID is the call's error
+        response["ErrorCode"] = RPC_E_INVALID_OBJECT if obj is None else 0
         return response.getData()
 
     def rem_unknown(self, opnum: int, stub: bytes) -> bytes:
