@@ -217,8 +217,6 @@ cache_timeout: 3600
 
 import os
 
-import yaml
-
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
@@ -309,11 +307,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         source = options.get("server_vars_file")
         if source:
             source = os.path.join(os.path.dirname(path), os.path.expanduser(str(source)))
-            try:
-                with open(source, encoding="utf-8") as handle:
-                    loaded = yaml.safe_load(handle)
-            except (OSError, yaml.YAMLError) as exc:
-                raise AnsibleParserError(f"sms_hierarchy: server_vars_file {source}: {exc}") from None
+            loaded = self._load_trusted(source)
             for name, host_vars in _flatten_inventory(loaded).items():
                 merged.setdefault(name.lower(), {}).update(host_vars)
         for name, host_vars in (options.get("server_vars") or {}).items():
@@ -321,6 +315,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise AnsibleParserError(f"sms_hierarchy: server_vars[{name}] must be a mapping of variables")
             merged.setdefault(str(name).lower(), {}).update(host_vars)
         return merged
+
+    def _load_trusted(self, source: str):
+        """The file as the user's own inventory: its templates (a vaulted password) stay templates."""
+        if not os.path.isfile(source):
+            raise AnsibleParserError(f"sms_hierarchy: server_vars_file {source} does not exist")
+        try:
+            return self.loader.load_from_file(source, cache="none", trusted_as_template=True)
+        except TypeError:                       # ansible-core before 2.19 has no data tagging
+            return self.loader.load_from_file(source, cache=False)
+        except Exception as exc:                # noqa: BLE001 - the loader raises its own parse errors
+            raise AnsibleParserError(f"sms_hierarchy: server_vars_file {source}: {exc}") from None
 
     @staticmethod
     def _vars_for(server_vars: dict, *names) -> dict:
