@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from test_scenario import BUILD_VERSIONS, SCENARIOS, host
-from smslab.scenario import build_state_dir, generate_fleet, load_scenario
+from smslab.scenario import INSTALLED_DLL_SIZES, build_state_dir, generate_fleet, load_scenario
 from smslab.state import dll_bytes
 
 
@@ -146,4 +146,5 @@ def test_yaml_file_with_unquoted_codes(tmp_path):
     assert names == ["a", "b"]
     assert host(tmp_path / "state", "b").data["site_code"] == "610"
     assert host(tmp_path / "state", "a").exists("C:\\SMS\\Logs\\Distmgr.log")
-    assert dll_bytes("2.00.1380.1000") == host(tmp_path / "state", "b").read_bytes("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    assert dll_bytes("2.00.1380.1000", INSTALLED_DLL_SIZES["i386"]) == host(tmp_path / "state", "b").read_bytes(
+        "C:\\SMS\\bin\\i386\\Distmgr.dll")

@@ -24,6 +24,9 @@ BUILDS = {
 HOTFIX_VERSION = "2.00.1380.1083"
 # source: Q250850 file table: Distmgr.dll I386 228,240 bytes, Alpha 356,624 bytes.
 HOTFIX_DLL_SIZES = {"i386": 228240, "alpha": 356624}
+# Assumption: the installed (RTM/SP1/SP2) Distmgr.dll is of the same order; no size is documented. Above 256 KiB
+# so that reading or backing it up takes many SMB1 reads (~16 KiB each on NT 4.0), as on a real site server.
+INSTALLED_DLL_SIZES = {"i386": 266512, "alpha": 372496}
 PLATFORMS = {"i386": "x86", "alpha": "ALPHA"}          # platform folder -> PROCESSOR_ARCHITECTURE
 SITE_TYPES = {"primary": 2, "secondary": 1}            # SMS_Site.Type (Resource Guide Table B.39)
 # Setup\Type: assumption (CM07 diagnostic reads it; value taken from docs/internals.md example).

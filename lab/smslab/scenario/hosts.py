@@ -10,7 +10,7 @@ from pathlib import Path
 
 from smslab.scenario.determinism import _file_time, _pck_bytes, _pck_time, _rng
 from smslab.scenario.facts import (
-    BUILDS, COMPONENT, FIXED_MTIME, HOTFIX_DLL_SIZES, HOTFIX_VERSION, PLATFORMS, SERVICES, SETUP_TYPES,
+    BUILDS, COMPONENT, FIXED_MTIME, HOTFIX_DLL_SIZES, HOTFIX_VERSION, INSTALLED_DLL_SIZES, PLATFORMS, SERVICES, SETUP_TYPES,
     SITE_TYPES, SMS_SITE_FOLDER,
 )
 from smslab.scenario.logs import _write_distmgr_logs, shared_log
@@ -154,11 +154,11 @@ def _build_host(site: dict, hosts_dir: Path, scenario: dict, sites_by_code: dict
     # binaries
     corrupt = site["distmgr_corrupt_version"]
     if site["distmgr_no_version"]:
-        dll = dll_bytes(None, machine=platform)
+        dll = dll_bytes(None, INSTALLED_DLL_SIZES[platform], machine=platform)
     elif site["build"] == "sp1_hotfixed":
         dll = dll_bytes(scenario_hotfix_version(scenario), HOTFIX_DLL_SIZES[platform], platform, corrupt)
     else:
-        dll = dll_bytes(dll_version, machine=platform, corrupt=corrupt)
+        dll = dll_bytes(dll_version, INSTALLED_DLL_SIZES[platform], machine=platform, corrupt=corrupt)
     put(_win_join(bin_dir, "Distmgr.dll"), dll)
     for exe in ("sitecomp.exe", "smsexec.exe"):
         put(_win_join(bin_dir, exe), dll_bytes(full_version, 1024))
