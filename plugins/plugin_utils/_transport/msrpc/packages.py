@@ -192,16 +192,19 @@ class _Packages:
             result["outcome"] = "would_quarantine"
             return
         self.files.make_dirs(self.quarantine_dir, OPERATION)
-        self.files.rename(path, target, OPERATION)
+        # The entry first, then the move: a cut between them leaves an entry whose file was not moved (its
+        # restore says so), never a quarantined file without an entry (it could never be restored).
+        entries = self.read_manifest()
+        entry = {"id": result["id"], "original_path": ntpath.normpath(path), "quarantine_path": target,
+                 "sha256": result["sha256"], "size": result["size"], "origin_site": result["id"][:3].upper()}
+        self.write_manifest(entries + [entry])
         try:
-            entries = self.read_manifest()
-            entries.append({"id": result["id"], "original_path": ntpath.normpath(path), "quarantine_path": target,
-                            "sha256": result["sha256"], "size": result["size"],
-                            "origin_site": result["id"][:3].upper()})
-            self.write_manifest(entries)
-        except Exception:
-            # Without a manifest entry the copy could never be restored: put it back.
-            self.files.rename(target, path, OPERATION)
+            self.files.rename(path, target, OPERATION)
+        except TransportError:
+            try:                        # the file stayed where it was: its entry goes again
+                self.write_manifest(entries)
+            except TransportError:
+                pass                    # a stale entry only: its restore reports the file missing
             raise
         result["outcome"] = "quarantined"
 
