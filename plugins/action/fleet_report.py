@@ -11,6 +11,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.host_result import
 from ansible_collections.sms.remediation.plugins.module_utils.report import (
     build_report, render_csv, render_html, render_json, render_markdown)
 from ansible_collections.sms.remediation.plugins.module_utils.facts import SITE_FACT
+from ansible_collections.sms.remediation.plugins.module_utils.report_tree import with_inventory_site
 from ansible_collections.sms.remediation.plugins.plugin_utils._action import SmsActionBase
 from ansible_collections.sms.remediation.plugins.plugin_utils._hostvars import host_vars
 
@@ -36,7 +37,8 @@ class ActionModule(SmsActionBase):
         for host in args["hosts"]:
             variables = host_vars(hostvars, host)
             site_after = (variables.get("ansible_facts") or {}).get(SITE_FACT)
-            records[host] = host_result(host, outcome_of(variables), site_after, args["run_check_mode"])
+            records[host] = with_inventory_site(host_result(host, outcome_of(variables), site_after,
+                                                            args["run_check_mode"]), variables)
         now = datetime.datetime.now(datetime.timezone.utc)
         report = build_report(records, {"policy": args["policy"], "check_mode": args["run_check_mode"],
                                         "started": args["started"] or None,

@@ -48,6 +48,10 @@ import html
 import io
 import json
 
+from ansible_collections.sms.remediation.plugins.module_utils.report_tree import (
+    TREE_CSS, render_tree_html, render_tree_markdown,
+)
+
 __all__ = [
     "CSV_COLUMNS",
     "HOST_STATUSES",
@@ -367,6 +371,7 @@ def render_markdown(report: dict) -> str:
         f"{totals.get('unreachable', 0)} | {totals.get('skipped', 0)} | {totals.get('affected', 0)} | "
         f"{totals.get('fixed', 0)} | {totals.get(removed_key, 0)} | {_size(totals.get(bytes_key, 0))} |",
         "",
+        *render_tree_markdown(report),
         "## Sites",
         "",
         "| Host | Site | Status | Version | Transport | Q244405 | Hotfix | Bytes | Summary |",
@@ -472,7 +477,7 @@ def render_html(report: dict) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_h(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}\n{TREE_CSS}</style></head><body>",
         f"<h1>{_h(title)}</h1>",
         f'<p class="note">Started {_h(meta.get("started"))}, finished {_h(meta.get("finished"))}.'
         + (" Check mode: the actions below are what WOULD be done." if check else "") + "</p>",
@@ -493,6 +498,7 @@ def render_html(report: dict) -> str:
                  + "".join(f"<th>{_h(h)}</th>" for h in total_headers)
                  + "</tr></thead><tbody><tr>"
                  + "".join(_td(v) for v in total_values) + "</tr></tbody></table>")
+    parts.append(render_tree_html(report))
 
     site_rows = []
     for e in report.get("hosts", []):
