@@ -27,7 +27,8 @@ class ActionModule(SmsActionBase):
         else:
             items, refused = self.select(site, args, task_vars)
         return act_on_packages(self.transport(task_vars), args["state"], items,
-                               package_args(site, args["quarantine_dir"], self.table), refused)
+                               package_args(site, args["quarantine_dir"], self.table, args["state"] != "restored"),
+                               refused)
 
     @staticmethod
     def restore_items(package_ids, host):

@@ -346,11 +346,11 @@ def _workaround_step(site, remove, request, table) -> Step:
         items=[{"id": item.package_id, "path": item.path, "size": item.size} for item in remove]))
 
 
-def package_args(site, quarantine_dir, table) -> dict:
-    """Where the host script may act on this site's .PCK files (also for compressed_package's restore)."""
+def package_args(site, quarantine_dir, table, removing: bool = True) -> dict:
+    """Where the host script may act on this site's .PCK files (also compressed_package's restore). Removing, it re-reads the active
+    packages just before acting even when the plan's list was unavailable: a forced ID goes only if WMI answers now without it (issue 19)."""
     namespace = None
-    if site.active.available:
-        # The host script re-reads the active packages there just before acting.
+    if site.site_code and (site.active.available or removing):
         namespace = table["wmi_namespace_template"].format(site_code=site.site_code)
     return {"package_folders": list(site.package_folders), "quarantine_dir": quarantine_dir,
             "active_namespace": namespace, "id_pattern": table["package_file_pattern"]}
