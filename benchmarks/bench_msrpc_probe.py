@@ -12,12 +12,15 @@ Counted per probe, by wrapping impacket's wire objects in this script only (the 
   req      DCE/RPC requests (``rpcrt.DCERPC_v5.request``), over the SMB pipes and DCOM together
   bytes    bytes sent + received on the sockets
 
-Each host is probed twice: ``cold`` (empty controller cache: the log is read whole, drives enumerated) and ``warm``
-(the cache of the cold run: a rerun). With ``--delay-ms 50`` (root), a last short run adds that much round-trip
-delay to the lab's traffic only: ``tc`` prio qdisc on ``lo`` with ``netem delay <half>`` on one band and u32
-filters that send into it only packets from or to the lab's smbd ports and its WMI addresses; removed in a
-``finally`` (other engineers' loopback traffic is not delayed). Every host's lab profile (host.json ``profile``,
-default nt4) is printed.
+Each host is probed twice (the row ``warm*`` repeats the warm probes with impacket's structure expressions
+compiled on every use, as impacket does without ``impacket_speedups``): ``cold`` (empty controller cache: the log is read whole, drives enumerated) and ``warm``
+(the cache of the cold run: a rerun). With ``--delay-ms 50``, a last short run adds that much round-trip time:
+the socket wrapper waits ``delay`` at each counted round trip (each connect, each first read after a send), which
+is what a WAN link adds to a strictly request/response client such as impacket (one request in flight per
+socket). ``tc qdisc ... netem`` would do it in the kernel, but this machine's kernel has no sch_netem ("Specified
+qdisc kind is unknown"), and a qdisc on ``lo`` would delay other engineers' tests too. Only this process waits:
+the lab is not delayed, nothing else on the machine is. Every host's lab profile (host.json ``profile``, default
+nt4) is printed.
 
     .venv/bin/python benchmarks/bench_msrpc_probe.py [--hosts 6] [--delay-ms 50] [--delay-probes 3] [--profile]
 Needs root (the WMI responder listens on port 135 of 127.0.0.x) and Samba.
@@ -48,7 +51,6 @@ from smslab.samba import samba_available  # noqa: E402
 from smslab.scenario import build_state_dir, generate_fleet  # noqa: E402
 
 SEED = 244405
-PRIO_HANDLE, NETEM_BAND = "1:", "1:3"
 
 
 # ---- the lab in its own process ------------------------------------------------------------------------------
@@ -91,7 +93,9 @@ class WireCounter:
 
     def __init__(self):
         self.counts = dict.fromkeys(self.FIELDS, 0)
+        self.calls: dict[str, int] = {}                     # DCE/RPC requests by request class, all probes
         self._last_sent = weakref.WeakKeyDictionary()     # socket -> True after a send, until a recv
+        self.delay_s = 0.0                                  # added round-trip time, waited once per round trip
 
     def snapshot(self) -> dict:
         return dict(self.counts)
@@ -119,19 +123,25 @@ class WireCounter:
             counts["bytes_out"] += len(args[0])
             last_sent[sock] = True
 
-        def received(sock, _args, _kwargs, result):
-            counts["bytes_in"] += len(result or b"")
-            if last_sent.pop(sock, False):
+        def turning(sock, _args, _kwargs):
+            if last_sent.pop(sock, False):          # the first read after a request: one round trip
                 counts["rt"] += 1
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+
+        def received(_sock, _args, _kwargs, result):
+            counts["bytes_in"] += len(result or b"")
 
         def connected(_sock, _args, _kwargs, _result):
             counts["tcp"] += 1
             counts["rt"] += 1
+            if self.delay_s:
+                time.sleep(self.delay_s)
 
         wrap(sock_cls, "connect", after=connected)
         wrap(sock_cls, "send", after=sent)
         wrap(sock_cls, "sendall", after=sent)
-        wrap(sock_cls, "recv", after=received)
+        wrap(sock_cls, "recv", before=turning, after=received)
         wrap(nmb.NetBIOSTCPSession, "send_packet", before=lambda *_: counts.__setitem__("smb_out", counts["smb_out"] + 1))
         wrap(nmb.NetBIOSTCPSession, "recv_packet", after=lambda *_: counts.__setitem__("smb_in", counts["smb_in"] + 1))
 
@@ -139,31 +149,13 @@ class WireCounter:
             alter = kwargs.get("alter", args[1] if len(args) > 1 else 0)
             counts["alter" if alter else "bind"] += 1
         wrap(rpcrt.DCERPC_v5, "bind", before=bound)
-        wrap(rpcrt.DCERPC_v5, "request", before=lambda *_: counts.__setitem__("req", counts["req"] + 1))
+        calls = self.calls
 
-
-# ---- delay on the lab's traffic only ---------------------------------------------------------------------------
-def _tc(*argv: str, check: bool = True) -> None:
-    subprocess.run(["tc", *argv], check=check, capture_output=True, text=True)
-
-
-def add_delay(delay_ms: int, ports: list[int], addresses: list[str]) -> None:
-    """``delay_ms`` of round trip on the lab's packets: half on each way through ``lo``."""
-    _tc("qdisc", "add", "dev", "lo", "root", "handle", PRIO_HANDLE, "prio", "bands", "3",
-        "priomap", *(["1"] * 16))                              # every other packet: band 2, no delay
-    _tc("qdisc", "add", "dev", "lo", "parent", NETEM_BAND, "handle", "30:", "netem", "delay", f"{delay_ms / 2:g}ms")
-    for port in ports:
-        for direction in ("sport", "dport"):
-            _tc("filter", "add", "dev", "lo", "parent", PRIO_HANDLE, "protocol", "ip", "prio", "1", "u32",
-                "match", "ip", direction, str(port), "0xffff", "flowid", NETEM_BAND)
-    for address in addresses:
-        for direction in ("src", "dst"):
-            _tc("filter", "add", "dev", "lo", "parent", PRIO_HANDLE, "protocol", "ip", "prio", "1", "u32",
-                "match", "ip", direction, f"{address}/32", "flowid", NETEM_BAND)
-
-
-def remove_delay() -> None:
-    _tc("qdisc", "del", "dev", "lo", "root", check=False)
+        def requested(_dce, args, _kwargs):
+            counts["req"] += 1
+            name = type(args[0]).__name__
+            calls[name] = calls.get(name, 0) + 1
+        wrap(rpcrt.DCERPC_v5, "request", before=requested)
 
 
 # ---- the probes ----------------------------------------------------------------------------------------------
@@ -237,6 +229,7 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         cold = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
         print_rows("cold", cold, 0)
+        counter.calls.clear()
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()
@@ -244,15 +237,27 @@ def main() -> int:
         if profiler:
             profiler.disable()
         print_rows("warm", warm, 0)
+        print("DCE/RPC requests per warm probe: " + ", ".join(
+            f"{name} {count / len(names):g}" for name, count in sorted(counter.calls.items(), key=lambda kv: -kv[1])))
         results["rows"] = {"cold": cold, "warm": warm}
-        if args.delay_ms:
-            ports = sorted({int(v["q244405_msrpc_port"]) for v in inventory.values()})
-            addresses = sorted({v["q244405_msrpc_wmi_address"] for v in inventory.values()})
+        from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups
+        if impacket_speedups.applied():      # the same warm probes with impacket's own eval, for the CPU it saves
+            apply = impacket_speedups.apply
+            impacket_speedups.remove()
+            impacket_speedups.apply = lambda warn=None: False       # the probe would apply it again
             try:
-                add_delay(args.delay_ms, ports, addresses)
+                plain = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
+            finally:
+                impacket_speedups.apply = apply
+                apply()
+            print_rows("warm*", plain, 0)
+            results["rows"]["warm_without_expression_cache"] = plain
+        if args.delay_ms:
+            counter.delay_s = args.delay_ms / 1000
+            try:
                 delayed = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names[:args.delay_probes]]
             finally:
-                remove_delay()
+                counter.delay_s = 0.0
             print_rows("warm", delayed, args.delay_ms)
             results["rows"]["delayed"] = delayed
         for label, rows in results["rows"].items():

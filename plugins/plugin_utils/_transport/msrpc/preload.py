@@ -8,7 +8,8 @@ with them ``_transport``) before it forks. A module loaded there is inherited by
 loaded in a worker is loaded again for each host: impacket, its DCOM/WMI client and Cryptodome's cipher
 modes cost about 0.2 s of CPU per host that way (measured: ``benchmarks/RESULTS.md``, msrpc section).
 Without impacket or pefile nothing is loaded here; a host that uses msrpc then gets the clear error of
-``deps.missing()``. A controller without msrpc hosts pays the load once per run."""
+``deps.missing()``. A controller without msrpc hosts pays the load once per run. impacket's structure
+expressions are compiled once from here on (``impacket_speedups``; pinned to impacket 0.13.1)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def preload() -> bool:
             importlib.import_module(name)
     except ImportError:
         return False
+    importlib.import_module(f"{PACKAGE}.impacket_speedups").apply()     # before the forks, like the modules
     log_reader = importlib.import_module(f"{PACKAGE}.log_reader")
     word_search = importlib.import_module(f"{PACKAGE}.word_search")
     word_search.fold_table("cp1252", log_reader.BEST_FIT)

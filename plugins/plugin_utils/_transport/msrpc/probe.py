@@ -15,7 +15,7 @@ import hashlib
 import re
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_hook
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups, wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import ansi_codec, search_log
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
@@ -311,5 +311,7 @@ class _Probe:
 
 def probe(host, parameters: dict) -> dict:
     """The probe answer; raises TransportError only when the host cannot be reached or logged on to."""
+    if not impacket_speedups.applied():     # preload() applies it in the controller's main process
+        impacket_speedups.apply(getattr(host.session, "_warn", None))
     host.session.smb            # connect and log on first: an unreachable host fails here, clearly
     return _Probe(host, parameters).run()
