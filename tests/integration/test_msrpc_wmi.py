@@ -212,3 +212,21 @@ def test_an_rtm_provider_lists_its_packages_with_the_action_unknown(wmi, lab):
     assert answer["packages"] == [{"PackageID": p["PackageID"], "SourceSite": p["SourceSite"], "ActionInProgress": None}
                                   for p in lab.state("sms713").wmi["packages"]]
     assert "has no ActionInProgress in root\\SMS\\site_713" in answer["error"]
+
+
+def test_a_silently_dropped_exporter_port_ends_at_the_timeout_naming_the_host(wmi, lab):
+    """The object exporter's binding names a port where a connect hangs (a listener that never accepts, its
+    backlog full: as a firewall dropping the DCOM dynamic ports). Before issue 19 impacket's own 300 s connect
+    timeout held, out of reach of the per-call watchdog; the thread join only guards against that hang."""
+    lab.start(sms711={"exporter_blackholed": True})
+    answers = []
+    worker = threading.Thread(target=lambda: answers.append(wmi.active_packages(lab.session("sms711", timeout=2),
+                                                                                "711", 2)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the WMI call did not end at its timeout"
+    [answer] = answers
+    assert answer["available"] is False and answer["packages"] is None
+    assert answer["error"].startswith("active packages unknown: ")
+    assert "the object exporter at " in answer["error"] and "did not accept a connection within" in answer["error"]
+    assert f"on sms711 ({lab.addresses['sms711']})" in answer["error"]

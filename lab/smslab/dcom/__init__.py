@@ -35,7 +35,8 @@ What is answered (one module per job):
 Faults (``host.json`` ``faults``): ``wmi_down`` (the WMI service does not start), ``wmi_unavailable`` (SMS
 namespaces missing), ``wmi_access_denied``
 (activation refused), ``wmi_query_hangs`` (a query never answers), ``rpc_unavailable`` (port 135 closed;
-read when the responder starts).
+read when the responder starts), ``exporter_blackholed`` (the object exporter's binding names a port where a
+connect hangs, as behind a firewall that drops the dynamic port silently).
 """
 
 from smslab.dcom.responder import WmiResponder, free_loopback_addresses, lab_credentials, loopback_addresses

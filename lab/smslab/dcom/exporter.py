@@ -102,6 +102,7 @@ class Exporter:
         HRESULT int to refuse). ``profile``: the imitated OS (default: the lab's default profile)."""
         self.profile = profile or profile_named(None)
         self.address = address
+        self.exporter_port: int | None = None
         self.computer_name = computer_name
         self.activate = activate
         self.auth_hint = auth_hint
@@ -124,7 +125,7 @@ class Exporter:
         ref["std"]["oxid"] = self.oxid
         ref["std"]["oid"] = oid
         ref["std"]["ipid"] = ipid
-        ref["saResAddr"] = self.dual_string_array().getData()
+        ref["saResAddr"] = self.dual_string_array(resolver=True).getData()
         return ref.getData()
 
     def lookup(self, ipid: bytes | None) -> DcomObject:
@@ -145,9 +146,11 @@ class Exporter:
         version["MajorVersion"], version["MinorVersion"] = self.profile.com_version
         return version
 
-    def dual_string_array(self) -> dcomrt.DUALSTRINGARRAY:
-        """ncacn_ip_tcp:<address>[135], then the NTLM security binding (MS-DCOM 2.2.19)."""
-        strings = struct.pack("<H", TOWER_TCP) + f"{self.address}[135]".encode("utf-16le") + b"\x00\x00" + b"\x00\x00"
+    def dual_string_array(self, resolver: bool = False) -> dcomrt.DUALSTRINGARRAY:
+        """ncacn_ip_tcp:<address>[port], then the NTLM security binding (MS-DCOM 2.2.19). The object exporter's
+        port is 135 (the lab serves it there) unless ``exporter_port`` says otherwise (a blackholed port)."""
+        port = 135 if resolver or self.exporter_port is None else self.exporter_port
+        strings = struct.pack("<H", TOWER_TCP) + f"{self.address}[{port}]".encode("utf-16le") + b"\x00\x00" + b"\x00\x00"
         security = struct.pack("<HH", RPC_C_AUTHN_WINNT, 0xFFFF) + b"\x00\x00" + b"\x00\x00"
         array = dcomrt.DUALSTRINGARRAY()
         array["wNumEntries"] = (len(strings) + len(security)) // 2
@@ -184,7 +187,7 @@ class Exporter:
         if opnum == 5 and self.profile.server_alive2:      # ServerAlive2: COM 5.6 and later
             response = dcomrt.ServerAlive2Response()
             response["pComVersion"] = self.com_version()
-            response["ppdsaOrBindings"] = self.dual_string_array()
+            response["ppdsaOrBindings"] = self.dual_string_array(resolver=True)
             response["pReserved"] = NULL
             return response.getData()
         raise RpcFault(NCA_S_OP_RNG_ERROR)

@@ -74,6 +74,12 @@ class _HostListener:
         self.exporter = Exporter(address, self.computer_name, activate=None, profile=self.profile)
         self.wmi = HostWmi(root, self.exporter, stop)
         self.exporter.activate = self.wmi.activate
+        # fault exporter_blackholed: the object exporter's binding names a port whose listener never accepts and
+        # whose backlog is full, so a connect there hangs as behind a firewall that drops the packets silently
+        self.blackhole: list[socket.socket] = []
+        if state.faults.get("exporter_blackholed"):
+            self.blackhole = _blackholed_port(address)
+            self.exporter.exporter_port = self.blackhole[0].getsockname()[1]
         self._account = (user.lower(), password)
         self.sock = socket.create_server((address, port), reuse_port=False)
         self.sock.settimeout(0.2)
@@ -121,6 +127,8 @@ class _HostListener:
 
     def close(self) -> None:
         self.sock.close()
+        for sock in self.blackhole:
+            sock.close()
         with self.lock:
             clients, threads = list(self.clients), list(self.threads)
         for client in clients:
@@ -131,6 +139,20 @@ class _HostListener:
             client.close()
         for thread in threads:
             thread.join(timeout=5)
+
+
+def _blackholed_port(address: str) -> list[socket.socket]:
+    """A listener on ``address`` that never accepts, its backlog filled: Linux then drops each further SYN."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((address, 0))
+    listener.listen(0)
+    filling = []
+    for _attempt in range(4):                 # listen(0) queues one or two connections, depending on the kernel
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setblocking(False)
+        client.connect_ex(listener.getsockname())
+        filling.append(client)
+    return [listener] + filling
 
 
 class WmiResponder:

@@ -162,3 +162,46 @@ def resolve_oxid(dce, oxid: int, com_version: tuple[int, int] | None):
     if com_version is not None and tuple(com_version) < (5, 6):
         return exporter.ResolveOxid(oxid, [_TOWER_TCP])
     return exporter.ResolveOxid2(oxid, [_TOWER_TCP])
+
+
+def connect_exporter(interface, iid: bytes, seconds: float) -> None:
+    """Open the connection to the object's exporter (the OXID's string binding, usually a dynamic port) with a
+    connect bounded by ``seconds``, and register it where impacket's ``INTERFACE.connect`` looks first.
+
+    impacket opens it lazily on the first object call with a 300 s connect timeout, and a connect that a
+    firewall drops silently cannot be interrupted by closing sockets from another thread (the socket is not
+    known yet): the per-call timeout must hold here too. Raises ``ExporterUnreachable``."""
+    import socket
+    from threading import current_thread
+    from impacket.dcerpc.v5 import transport
+    from impacket.dcerpc.v5.dcomrt import DCOMConnection, INTERFACE
+    target, oxid, thread = interface.get_target(), interface.get_oxid(), current_thread().name
+    if oxid in INTERFACE.CONNECTIONS.get(target, {}).get(thread, {}):
+        return
+    address = None
+    for binding in interface.get_cinstance().get_string_bindings():
+        network = binding["aNetworkAddr"].rstrip("\x00")
+        if binding["wTowerId"] == _TOWER_TCP and network.partition("[")[0].upper().find(target.upper()) >= 0:
+            address = network
+            break
+    if address is None:
+        raise ExporterUnreachable(f"the object exporter offers no TCP binding at {target}")
+    rpc = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:{address}")
+    rpc.set_credentials(*DCOMConnection.PORTMAPS[target].get_credentials())
+    rpc.set_connect_timeout(max(0.1, seconds))
+    dce = rpc.get_dce_rpc()
+    dce.set_auth_level(interface.get_cinstance().get_auth_level())
+    dce.set_auth_type(interface.get_cinstance().get_auth_type())
+    try:
+        dce.connect()
+    except Exception as exc:                      # noqa: BLE001 - impacket wraps the socket error in its own
+        raise ExporterUnreachable(f"the object exporter at {address} did not accept a connection within "
+                                  f"{seconds:.0f} s ({exc}): a firewall that drops the DCOM dynamic ports "
+                                  "silently, or the server is gone") from None
+    rpc.get_socket().settimeout(300)              # what impacket leaves on its own connections
+    dce.bind(iid)
+    INTERFACE.CONNECTIONS.setdefault(target, {})[thread] = {oxid: {"dce": dce, "currentBinding": iid}}
+
+
+class ExporterUnreachable(Exception):
+    """The object exporter's binding did not answer a connect in time."""

@@ -126,6 +126,7 @@ class WmiConnection:
         self.thread = threading.current_thread().name     # impacket keys its connections by thread name
         self.ntlm = None
         self.activator = None              # activation.SCM or activation.ACTIVATION, once activated
+        self.deadline = None               # time.monotonic() when this use must end (``connected`` sets it)
 
     def fail(self, operation: str, exc: BaseException, what: str = "") -> WmiError:
         return WmiError(self.target.host, operation, describe(exc, what), error_code(exc))
@@ -157,9 +158,14 @@ class WmiConnection:
             try:
                 interface, self._dcom, self.activator, _version = activation.activate(
                     resolver, wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login, t.address, level)
+                activation.connect_exporter(interface, wmi.IID_IWbemLevel1Login,
+                                            (self.deadline or time.monotonic() + t.timeout) - time.monotonic() - 0.2)
                 self._login = wmi.IWbemLevel1Login(interface)
                 self.ntlm = "NTLMv2" if use_v2 else "NTLMv1"
                 return                           # the flag stays until close(): later binds read it too
+            except activation.ExporterUnreachable as exc:
+                self.close()
+                raise WmiError(t.host, "wmi", f"DCOM activation of WMI on {t.host} ({t.address}): {exc}") from None
             except Exception as exc:            # noqa: BLE001 - every impacket failure becomes a WmiError
                 self.close()
                 if error_code(exc) == 0x00000005 and index + 1 < len(attempts):
@@ -279,6 +285,7 @@ def connected(session, timeout: int | None = None):
     if connection is None:
         connection = WmiConnection(target)
     watchdog = _Watchdog(target.timeout, connection.sockets)
+    connection.deadline = time.monotonic() + target.timeout
     keep = False
     try:
         with watchdog:
