@@ -6,17 +6,21 @@
 #   bash scripts/demo.sh --transport msrpc    every site over SMB/MS-RPC: one Samba smbd per site and the lab's
 #                                             DCOM/WMI responder; needs root (port 135 of 127.0.0.x) and Samba,
 #                                             which it installs when missing (scripts/os-packages.sh samba)
+#   ... --from-hierarchy                      the fleet from the hierarchy: the sms_hierarchy inventory plugin
+#                                             reads SMS_Site at the central site 600 (lab/inventory/*.sms_hierarchy.yml)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 transport=winrm
+from_hierarchy=0
 while (($#)); do
     case "$1" in
+        --from-hierarchy) from_hierarchy=1; shift ;;
         --transport) transport="${2:-}"; shift 2 || { echo "demo: --transport needs winrm or msrpc" >&2; exit 2; } ;;
         --transport=*) transport="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "demo: unknown argument '$1' (usage: bash scripts/demo.sh [--transport winrm|msrpc])" >&2; exit 2 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "demo: unknown argument '$1' (usage: bash scripts/demo.sh [--transport winrm|msrpc] [--from-hierarchy])" >&2; exit 2 ;;
     esac
 done
 case "$transport" in
@@ -70,6 +74,17 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 [[ -f "$state/${ready[1]}" ]] || { echo "demo: the lab did not start; see $lab_log" >&2; cat "$lab_log" >&2; exit 1; }
+
+if ((from_hierarchy)); then
+    # The plugin reads where each lab server answers from the inventory the lab wrote in $SMS_LAB_STATE.
+    export SMS_LAB_STATE="$state"
+    hierarchy_config="$root/lab/inventory/demo-$transport.sms_hierarchy.yml"
+    inventories=(-i "$hierarchy_config")
+    [[ $transport == winrm ]] || inventories+=(-i "$root/lab/inventory/demo-msrpc.yml")
+    echo
+    echo "==== ansible-inventory -i ${hierarchy_config#"$root"/} --graph (the fleet from the central site's SMS_Site) ===="
+    ansible-inventory -i "$hierarchy_config" --graph
+fi
 
 run() {
     local report_dir hotfix_files

@@ -86,10 +86,14 @@ def tree(report: dict) -> tuple[list[tuple[dict, int]], list[dict]]:
     return ordered, unplaced
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _counts(entry: dict, check: bool) -> str:
     stale = sum(1 for row in entry.get("leftovers") or [] if row.get("status") in _STALE)
     done = len(entry.get("removed") or []) + len(entry.get("quarantined") or [])
-    return (f"{len(entry.get('leftovers') or [])} packages, {stale} leftovers, "
+    return (f"{_plural(len(entry.get('leftovers') or []), 'package')}, {_plural(stale, 'leftover')}, "
             f"{done} {'would go' if check else 'removed'}, {len(entry.get('refused') or [])} refused")
 
 

@@ -73,7 +73,7 @@ def test_reasons_are_escaped_and_the_page_has_the_tree_after_the_totals():
 def test_markdown_tree_is_indented_by_depth():
     lines = render_tree_markdown(fleet_report())
     assert lines[0] == "## Hierarchy"
-    assert "- **smsa00** (site A00): clean, 1 packages, 0 leftovers, 0 removed, 0 refused." in lines[2]
+    assert "- **smsa00** (site A00): clean, 1 package, 0 leftovers, 0 removed, 0 refused." in lines[2]
     assert lines[3].startswith("  - **smsb00** (site B00): leftovers removed, ")
     assert lines[4].startswith("    - **smsc01** (site C01): leftovers found, ")
     assert lines[7].startswith("  - **smse00** (site E00): unreachable, ") and "no answer from WinRM" in lines[7]
