@@ -35,7 +35,7 @@ LOG_TAIL_LINES = 12
 # Samba log lines that are no message: "[2026/12/01 07:42:44.206610,  0] ../../source3/...(func)",
 # "=====", backtrace frames "   #3 /usr/lib/...", blank lines
 SAMBA_LOG_NOISE = re.compile(r"^(\[\d{4}/\d\d/\d\d [^]]*\] |\s*=+\s*$|\s+#\d+ |\s*$)")
-PIPES_CHECKED = ("winreg", "srvsvc")
+PIPES_CHECKED = ("winreg", "srvsvc", "lsarpc")     # one per helper (classic, winreg, lsad): each is linked at start
 
 
 class SambaError(RuntimeError):
