@@ -13,8 +13,17 @@ points every other pipe of that folder at samba-dcerpcd's sockets and listens on
 itself, so SMB sessions, NTLM, signing, shares and ``\winreg`` stay Samba's.
 
 The DCE/RPC layer is impacket's ``DCERPCServer`` (bind, dispatch by opnum) over a socket adapter
-that adds the message framing; the SCMR requests and responses are impacket's own NDR classes.
-Service state and faults: ``smslab.samba.services``.
+that adds the message framing; the SCMR requests and responses are impacket's own NDR classes,
+except REnumServicesStatusW's buffer (``wire.enum_buffer``). Faults are MS-RPCE's 16-byte body, not
+``DCERPCServer``'s 12 bytes (Samba's client fails to parse those: "Buffer Size Error").
+What an independent client sees was checked with Samba's ``net rpc service list / status / start /
+stop`` (tests/lab/test_svcctl_clients.py); ``rpcclient`` 4.17 has no svcctl commands.
+
+Access rights are Windows': a handle holds what OpenSCManager / OpenService granted (SC_MANAGER_CONNECT
+is implied by OpenSCManager), and each call needs its right on it (MS-SCMR 3.1.4): OpenService
+SC_MANAGER_CONNECT, EnumServicesStatus SC_MANAGER_ENUMERATE_SERVICE, QueryServiceStatus
+SERVICE_QUERY_STATUS, QueryServiceConfig SERVICE_QUERY_CONFIG, StartService SERVICE_START, ControlService
+(stop) SERVICE_STOP; otherwise ERROR_ACCESS_DENIED. Service state and faults: ``smslab.samba.services``.
 """
 
 from __future__ import annotations
@@ -28,10 +37,11 @@ import uuid
 from pathlib import Path
 
 from impacket.dcerpc.v5 import scmr
-from impacket.dcerpc.v5.rpcrt import DCERPCServer
+from impacket.dcerpc.v5.rpcrt import (MSRPC_BIND, MSRPC_REQUEST, MSRPC_RESPONSE, PFC_FIRST_FRAG, PFC_LAST_FRAG, DCERPCServer,
+                                      MSRPCHeader, MSRPCRequestHeader)
 from impacket.uuid import bin_to_uuidtup
 
-from smslab.samba import services
+from smslab.samba import services, svcctl_wire as wire
 from smslab.samba.services import ServiceError
 
 LOG = logging.getLogger("smslab.samba.svcctl")
@@ -123,9 +133,31 @@ class SvcctlConnection(DCERPCServer):
         self.admin = admin
         self.handles = _Handles()
         self.addCallbacks(bin_to_uuidtup(scmr.MSRPC_UUID_SCMR), "\\PIPE\\svcctl", {
-            0: self.close_handle, 1: self.control_service, 6: self.query_status,
+            0: self.close_handle, 1: self.control_service, 6: self.query_status, 14: self.enum_services,
             15: self.open_scm, 16: self.open_service, 17: self.query_config, 19: self.start_service,
         })
+
+    def processRequest(self, data):  # noqa: N802 - impacket's name
+        """Requests are dispatched here so that every fault is MS-RPCE's (16-byte body)."""
+        header = MSRPCHeader(data)
+        if header["type"] != MSRPC_REQUEST:
+            if header["type"] == MSRPC_BIND:         # impacket's bind_ack is right
+                return super().processRequest(data)
+            return wire.fault(data, wire.NCA_S_PROTO_ERROR)
+        request = MSRPCRequestHeader(data)
+        interface = self._listenUUIDS.get(self._boundUUID)
+        if interface is None:
+            return wire.fault(data, wire.NCA_S_UNKNOWN_IF)
+        callback = interface["CallBacks"].get(request["op_num"])
+        if callback is None:
+            LOG.info("svcctl %s: opnum %d is not served", self.host_root.name, request["op_num"])
+            return wire.fault(data, wire.NCA_S_OP_RNG_ERROR)
+        try:
+            stub = callback(request["pduData"])
+        except Exception:       # pylint: disable=broad-except
+            LOG.exception("svcctl %s: opnum %d: request not understood", self.host_root.name, request["op_num"])
+            return wire.fault(data, wire.RPC_X_BAD_STUB_DATA)
+        return wire.answer(data, MSRPC_RESPONSE, PFC_FIRST_FRAG | PFC_LAST_FRAG, len(stub), stub)
 
     def serve(self) -> None:
         while True:
@@ -144,8 +176,8 @@ class SvcctlConnection(DCERPCServer):
         access = _map(request["dwDesiredAccess"], SCM_GENERIC, SCM_ALLOWED[self.admin])
         if access & ~SCM_ALLOWED[self.admin]:
             response["ErrorCode"] = services.ERROR_ACCESS_DENIED
-        else:
-            response["lpScHandle"] = self.handles.new("scm", None, access)
+        else:       # "SC_MANAGER_CONNECT access right is implicitly specified" (OpenSCManagerW, Win32 docs)
+            response["lpScHandle"] = self.handles.new("scm", None, access | scmr.SC_MANAGER_CONNECT)
         return response.getData()
 
     def open_service(self, data: bytes) -> bytes:
@@ -154,9 +186,10 @@ class SvcctlConnection(DCERPCServer):
         response["lpServiceHandle"] = NULL_HANDLE
         name = request["lpServiceName"].rstrip("\0")
         access = _map(request["dwDesiredAccess"], SVC_GENERIC, SVC_ALLOWED[self.admin])
-        if self.handles.get(request["hSCManager"], "scm") is None:
+        manager = self.handles.get(request["hSCManager"], "scm")
+        if manager is None:
             response["ErrorCode"] = services.ERROR_INVALID_HANDLE
-        elif access & ~SVC_ALLOWED[self.admin]:
+        elif not manager[2] & scmr.SC_MANAGER_CONNECT or access & ~SVC_ALLOWED[self.admin]:
             response["ErrorCode"] = services.ERROR_ACCESS_DENIED
         else:
             try:
@@ -215,24 +248,74 @@ class SvcctlConnection(DCERPCServer):
         return response.getData()
 
     def query_config(self, data: bytes) -> bytes:
+        """RQueryServiceConfigW: the configuration when cbBufSize holds it, else ERROR_INSUFFICIENT_BUFFER
+        with the size needed in pcbBytesNeeded (a client asks with 0 first, as impacket and Samba do)."""
         request = scmr.RQueryServiceConfigW(data)
         response = scmr.RQueryServiceConfigWResponse()
         config = response["lpServiceConfig"]
-        for field in ("lpBinaryPathName", "lpLoadOrderGroup", "lpDependencies", "lpServiceStartName",
-                      "lpDisplayName"):
-            config[field] = "\0"
         try:
             record = services.status(self.host_root, self._service(request["hService"], scmr.SERVICE_QUERY_CONFIG))
-            config["dwServiceType"] = scmr.SERVICE_WIN32_OWN_PROCESS
-            config["dwStartType"] = services.START_MODES.get(record.get("start_mode", "manual"), 3)
-            config["dwErrorControl"] = scmr.SERVICE_ERROR_NORMAL
-            config["lpBinaryPathName"] = (record.get("path") or "") + "\0"
-            config["lpServiceStartName"] = record.get("username", "LocalSystem") + "\0"
-            config["lpDisplayName"] = record.get("display_name", record["name"]) + "\0"
-            response["pcbBytesNeeded"] = 0
         except ServiceError as exc:
-            response["ErrorCode"] = exc.code
+            return wire.no_config(response, exc.code)
+        strings = {"lpBinaryPathName": record.get("path") or "", "lpLoadOrderGroup": "", "lpDependencies": "",
+                   "lpServiceStartName": record.get("username", "LocalSystem"),
+                   "lpDisplayName": record.get("display_name", record["name"])}
+        needed = wire.QUERY_SERVICE_CONFIGW_SIZE + sum(wire.aligned(2 * (len(text) + 1)) for text in strings.values())
+        response["pcbBytesNeeded"] = needed
+        if request["cbBufSize"] < needed:
+            return wire.no_config(response, wire.ERROR_INSUFFICIENT_BUFFER)
+        config["dwServiceType"] = scmr.SERVICE_WIN32_OWN_PROCESS
+        config["dwStartType"] = services.START_MODES.get(record.get("start_mode", "manual"), 3)
+        config["dwErrorControl"] = scmr.SERVICE_ERROR_NORMAL
+        for field, text in strings.items():
+            config[field] = text + "\0"
         return response.getData()
+
+    def enum_services(self, data: bytes) -> bytes:
+        """REnumServicesStatusW (MS-SCMR 3.1.4.11): as many records as cbBufSize holds, from the resume
+        index; ERROR_MORE_DATA with the bytes the rest needs when they do not all fit."""
+        request = scmr.REnumServicesStatusW(data)
+        manager = self.handles.get(request["hSCManager"], "scm")
+        resume = wire.resume_index(data)
+        start = resume or 0
+        code, records, needed, buffer = services.ERROR_SUCCESS, [], 0, b""
+        if manager is None:
+            code = services.ERROR_INVALID_HANDLE
+        elif not manager[2] & scmr.SC_MANAGER_ENUMERATE_SERVICE:
+            code = services.ERROR_ACCESS_DENIED
+        elif not wire.valid_enum_request(request["dwServiceType"], request["dwServiceState"], request["cbBufSize"]):
+            code = services.ERROR_INVALID_PARAMETER
+        else:
+            wanted = self._listed(request["dwServiceType"], request["dwServiceState"])[start:]
+            fitting = wire.fitting(wanted, request["cbBufSize"])
+            records, rest = wanted[:fitting], wanted[fitting:]
+            buffer = wire.enum_buffer(records)
+            if rest:
+                code, needed = wire.ERROR_MORE_DATA, len(wire.enum_buffer(rest))
+        buffer = buffer.ljust(request["cbBufSize"], b"\0")        # the whole cbBufSize, as the SCM returns it
+        stub = struct.pack("<I", len(buffer)) + buffer + b"\0" * (-len(buffer) % 4)
+        stub += struct.pack("<II", needed, len(records))
+        if resume is None:
+            stub += struct.pack("<I", 0)
+        else:
+            next_index = start + len(records) if code == wire.ERROR_MORE_DATA else 0
+            stub += struct.pack("<II", 0x00020000, next_index)
+        return stub + struct.pack("<I", code)
+
+    def _listed(self, service_type: int, service_state: int) -> list[tuple[str, str, dict]]:
+        """(name, display name, record) of each service the filter takes, in name order as the SCM's database."""
+        if not service_type & scmr.SERVICE_WIN32_OWN_PROCESS:
+            return []               # the lab's services are all own-process Win32 services
+        listed = []
+        for name in services.names(self.host_root):
+            try:
+                record = services.status(self.host_root, name)
+            except ServiceError:
+                continue            # removed between the two reads
+            active = record.get("state", "stopped") != "stopped"
+            if service_state & (scmr.SERVICE_ACTIVE if active else scmr.SERVICE_INACTIVE):
+                listed.append((record["name"], record.get("display_name", record["name"]), record))
+        return listed
 
     @staticmethod
     def _status_call(response, call) -> None:
@@ -243,13 +326,8 @@ class SvcctlConnection(DCERPCServer):
         except ServiceError as exc:
             response["ErrorCode"] = exc.code
             return
-        state = record.get("state", "stopped")
-        status["dwCurrentState"] = services.STATE_CODES.get(state, 1)
-        status["dwControlsAccepted"] = (scmr.SERVICE_ACCEPT_STOP | scmr.SERVICE_ACCEPT_SHUTDOWN
-                                        if state in ("running", "paused") else 0)
-        pending = state.endswith("_pending")
-        status["dwCheckPoint"] = 1 if pending else 0
-        status["dwWaitHint"] = 3000 if pending else 0
+        for field, value in zip(wire.STATUS_FIELDS, wire.status_values(record)):
+            status[field] = value
 
 
 class SvcctlResponder:
