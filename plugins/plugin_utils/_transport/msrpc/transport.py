@@ -42,6 +42,13 @@ class MsrpcHost:
         self.services = Services(session)
         self.log_cache = LogCache(session.settings.cache_dir, session.settings.host)
 
+    def reconnect(self) -> None:
+        """A new SMB session after the old one dropped (the hotfix's rollback restarts the services over it);
+        the helpers' open handles died with the old one. A host still unreachable raises TransportError here."""
+        self.session.close()
+        self.files, self.registry, self.services = SmbFiles(self.session), Registry(self.session), Services(self.session)
+        self.session.smb      # connect and log on now
+
 
 def _reg_text(key: str, name: str, value_type: str | None, data) -> str:
     """A value as win_regedit's diff shows it (.reg file style)."""

@@ -49,6 +49,7 @@ class FakeFiles:
         self.bytes_read = 0
         self.writes = 0
         self.on_rename = None            # callable(source, target) after a rename (to corrupt, in tests)
+        self.down = False                # the session dropped: every call fails (FakeHost.reconnect revives it)
 
     # ---- building the host ----
     def add_file(self, path, data: bytes, attributes: int = 0, mtime: float = 946684800.0):
@@ -71,6 +72,8 @@ class FakeFiles:
         return copy.deepcopy(self.entries)
 
     def _check(self, operation, path):
+        if self.down:
+            raise TransportError(HOST, operation, f"{path}: ConnectionResetError: the connection was reset")
         message = self.fail.get((operation, key(path)))
         if message:
             raise TransportError(HOST, operation, f"{path}: {message}")
@@ -161,20 +164,28 @@ class FakeServices:
         self.wont_start: set[str] = set()
         self.dies_after_start: set[str] = set()
         self.calls: list[tuple] = []
+        self.down = False                # the session dropped (see FakeFiles.down)
+
+    def _check(self, operation):
+        if self.down:
+            raise TransportError(HOST, operation, "\\pipe\\svcctl: ConnectionResetError: the connection was reset")
 
     def state(self, name, operation="services"):
+        self._check(operation)
         return self.states.get(name)
 
     def config(self, name, operation="services"):
         return None if name not in self.states else {"start_mode": "auto", "path": None}
 
     def stop(self, name, seconds, operation):
+        self._check(operation)
         self.calls.append(("stop", name))
         if name in self.wont_stop:
             raise TransportError(HOST, operation, f"service {name} did not stop within {seconds:g} seconds (state running)")
         self.states[name] = "stopped"
 
     def start(self, name, seconds, operation):
+        self._check(operation)
         self.calls.append(("start", name))
         if name in self.wont_start:
             raise TransportError(HOST, operation, f"service {name} did not start within {seconds:g} seconds (state stopped)")
@@ -187,3 +198,15 @@ class FakeHost:
         self.files = FakeFiles()
         self.services = FakeServices(services or {})
         self.log_cache = None
+        self.reachable = True            # False: a reconnect fails too (the controller lost the host)
+
+    def drop(self, reachable: bool = True) -> None:
+        """The session drops: every call fails until ``reconnect`` (which fails too unless ``reachable``)."""
+        self.files.down = self.services.down = True
+        self.reachable = reachable
+
+    def reconnect(self) -> None:
+        """As MsrpcHost.reconnect: a new session, or the TransportError of a host that cannot be reached."""
+        if not self.reachable:
+            raise TransportError(HOST, "connect", "cannot reach fakehost:445: TimeoutError")
+        self.files.down = self.services.down = False

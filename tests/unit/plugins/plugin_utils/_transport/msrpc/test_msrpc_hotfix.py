@@ -25,15 +25,22 @@ FORWARD = ["stop:SMS_SITE_COMPONENT_MANAGER", "stop:SMS_EXECUTIVE", "backup", "s
 
 
 class Cut(BaseException):
-    """The controller lost the host (or was killed) right after a step: no rollback runs."""
+    """The controller lost the host right after a step: the rollback it then tries cannot reach it."""
 
 
-def cut_after(step_name):
-    """An ``interrupt`` hook that cuts the run right after ``step_name``."""
+def cut_after(step_name, host):
+    """An ``interrupt`` hook that cuts the run right after ``step_name``: the host is gone for this run."""
     def interrupt(step):
         if step == step_name:
+            host.drop(reachable=False)
             raise Cut(step)
     return interrupt
+
+
+def revive(host) -> None:
+    """The next run reaches the host again."""
+    host.reachable = True
+    host.reconnect()
 
 
 def site() -> FakeHost:
@@ -77,6 +84,7 @@ def test_apply_replaces_logs_and_leaves_no_journal_then_changes_nothing():
     assert result["outcome"] == "replaced" and result["changed"] and result["dll_state"] == "new"
     assert [s["step"] for s in result["steps"]] == ["precheck", "journal"] + FORWARD
     assert host.files.data(TARGET) == NEW and host.files.data(TARGET + ".pre-Q244405") == OLD
+    assert result["backup"] == TARGET + ".pre-Q244405"
     assert b"replaced: 2.00.1380.1000 -> 2.00.1380.1083" in host.files.data("C:\\SMS\\Logs\\Q244405.log")
     assert result["journal"] == {"path": JOURNAL, "kept": False} and host.files.data(JOURNAL) is None
     assert host.services.states["SMS_EXECUTIVE"] == "running" and host.services.states["SMS_SITE_BACKUP"] == "stopped"
@@ -165,7 +173,8 @@ def test_a_held_distmgr_dll_is_retried_with_backoff():
 def test_a_run_cut_after_any_step_is_finished_by_the_next(last_step):
     host = site()
     with pytest.raises(Cut):
-        apply(host, interrupt=cut_after(last_step))
+        apply(host, interrupt=cut_after(last_step, host))
+    revive(host)
     assert host.files.data(JOURNAL) is not None, "the journal is on the host when the run is cut"
     blocked = apply(host)
     assert blocked["failed_step"] == "precheck" and not blocked["changed"]
@@ -186,7 +195,8 @@ def test_a_run_cut_after_any_step_is_finished_by_the_next(last_step):
 def test_recover_in_check_mode_and_without_a_journal():
     host = site()
     with pytest.raises(Cut):
-        apply(host, interrupt=cut_after("swap"))
+        apply(host, interrupt=cut_after("swap", host))
+    revive(host)
     before = host.files.snapshot()
     states = dict(host.services.states)
     decision, result = recover(host, check_mode=True)
@@ -200,7 +210,8 @@ def test_recover_in_check_mode_and_without_a_journal():
 def test_recover_refuses_another_transaction_and_a_backup_that_is_not_the_original():
     host = site()
     with pytest.raises(Cut):
-        apply(host, interrupt=cut_after("swap"))
+        apply(host, interrupt=cut_after("swap", host))
+    revive(host)
     wrong = hotfix_transaction(host, {"InstallDir": INSTALL, "Platform": "i386", "Mode": "Recover",
                                       "Recovery": "rollback", "TransactionId": "another"}, False)
     assert wrong["failed_step"] == "recover:check" and host.files.data(JOURNAL) is not None
@@ -219,7 +230,9 @@ def test_an_older_backup_is_kept_and_this_runs_original_goes_beside_it():
     result = apply(host)
     assert result["outcome"] == "replaced"
     assert host.files.data(TARGET + ".pre-Q244405") == b"MZ an older build"
-    assert host.files.data(f"{TARGET}.pre-Q244405.{result['transaction_id']}") is None, "removed after a clean end"
+    backup = f"{TARGET}.pre-Q244405.{result['transaction_id']}"
+    assert host.files.data(backup) == OLD, "this run's backup is kept after success: the only way back to its DLL"
+    assert result["backup"] == backup
 
 
 def test_a_staged_file_of_another_build_is_refused_unless_allowed():
