@@ -40,7 +40,7 @@ options:
     choices: [sms.remediation.sms_hierarchy]
   server:
     description:
-      - The central site server (or any primary site server: its site and the sites beneath it are listed).
+      - The central site server (or any primary site server, whose site and the sites beneath it are listed).
       - A name or address; when O(server_vars) has an entry for it, that entry's C(ansible_host) (and, for msrpc,
         C(q244405_msrpc_wmi_address)) say where it answers, and its credentials win over the plugin's.
       - May be a template.

@@ -91,3 +91,24 @@ def test_module_doc_renders_from_installed_collection(installed, tmp_path):
     assert "site_facts" in done.stdout
     assert str(collections) in done.stdout, done.stdout[:400]
     assert "ERROR" not in done.stderr, done.stderr
+
+
+def test_inventory_plugin_is_built_and_its_doc_renders_from_installed_collection(installed, tmp_path):
+    # issue 21: sms_hierarchy ships in the tarball with its helpers and script, and ansible-doc -t inventory
+    # shows it from the installed copy with the two-tier and three-tier examples
+    tmp, tarball, collections = installed
+    with tarfile.open(tarball) as archive:
+        names = set(archive.getnames())
+    assert {"plugins/inventory/sms_hierarchy.py", "plugins/module_utils/hierarchy.py",
+            "plugins/module_utils/report_tree.py", "plugins/plugin_utils/_hierarchy_source.py",
+            "plugins/plugin_utils/powershell/sms_hierarchy.ps1",
+            "lab/inventory/demo-msrpc.sms_hierarchy.yml"} <= names
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"))
+    env.pop("ANSIBLE_CONFIG", None)
+    done = subprocess.run([str(VENV_BIN / "ansible-doc"), "-t", "inventory", "sms.remediation.sms_hierarchy"],
+                          capture_output=True, text=True, check=False, cwd=tmp, env=env)
+    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stdout + done.stderr
+    assert str(collections) in done.stdout, done.stdout[:400]
+    examples = done.stdout[done.stdout.index("EXAMPLES:"):]
+    assert "Two tiers" in examples and "Three tiers" in examples and "plugin: sms.remediation.sms_hierarchy" in examples
