@@ -43,9 +43,18 @@ def forget(address: str | None = None) -> None:
         _REMEMBERED.pop(address, None)
 
 
+_UNKNOWN_INTERFACE = ("abstract_syntax_not_supported", "nca_s_unk_if", "rpc_s_unknown_if", "RPC_S_UNKNOWN_IF")
+_UNKNOWN_INTERFACE_CODES = (0x1C010003, 0x000006B5)           # nca_s_unk_if (C706), RPC_S_UNKNOWN_IF (MS-ERREF)
+
+
 def bind_refused(exc: BaseException) -> bool:
-    """Whether ``exc`` is a bind whose context the server rejected (the interface is not offered)."""
-    return "abstract_syntax_not_supported" in str(exc) or "Bind context" in str(exc) and "rejected" in str(exc)
+    """Whether ``exc`` says the server does not export the interface: a rejected presentation context (what the
+    lab answers) or an unknown-interface status (MS-DCOM 3.1.1.5.7 has clients check RPC_S_UNKNOWN_IF)."""
+    getter = getattr(exc, "get_error_code", None)
+    if getter is not None and getter() in _UNKNOWN_INTERFACE_CODES:
+        return True
+    text = str(exc)
+    return any(word in text for word in _UNKNOWN_INTERFACE) or "Bind context" in text and "rejected" in text
 
 
 def level_number(level: str | int) -> int:
