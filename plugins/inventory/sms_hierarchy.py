@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 name: sms_hierarchy
 short_description: The SMS 2.0 hierarchy as an inventory, read from the central site's SMS Provider
 version_added: 0.4.0
-author: sms.remediation developers
+author:
+  - SMS Remediation Team (@sms-remediation)
 description:
   - "Reads every site of an SMS 2.0 hierarchy from the central site server's SMS Provider (WMI C(root\\SMS)
     C(SMS_ProviderLocation) for the site code when O(site_code) is not given, then C(SMS_Site) in

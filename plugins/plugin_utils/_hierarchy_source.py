@@ -68,8 +68,8 @@ def read_msrpc(settings: CentralSettings, site_code: str | None) -> dict:
         with wmi.connected(settings, settings.timeout) as connection:
             location = None
             if not site_code:
-                rows = connection.query(MSRPC_DEFAULTS["ProviderNamespace"], f"select * from {classes['provider_location']} "
-                                                                       "where ProviderForLocalSite = true")
+                query = f"select * from {classes['provider_location']} where ProviderForLocalSite = true"
+                rows = connection.query(MSRPC_DEFAULTS["ProviderNamespace"], query)
                 if not rows or not rows[0].get("SiteCode"):
                     raise HierarchySourceError(settings.host, OPERATION, f"{classes['provider_location']} names no "
                                                "provider for the local site: the SMS Provider is not installed")
