@@ -51,6 +51,7 @@ class Registry:
     def __init__(self, session: MsrpcSession):
         self.session = session
         self._root = None
+        self._keys: dict[tuple[str, int], object] = {}     # open handles by (subkey, access), reused all session
         self._multiple = True            # BaseRegQueryMultipleValues answered (until a server says otherwise)
 
     def _dce(self, operation: str):
@@ -65,40 +66,39 @@ class Registry:
         return self._root
 
     def _open(self, key: str, access: int, operation: str):
-        """An open key handle, or None when the key does not exist."""
+        """An open key handle, or None when the key does not exist. A key opened once stays open for the session:
+        a server runs down every context handle of a pipe when the pipe is closed (DCE/RPC context handle
+        rundown), so closing each key is a round trip that buys nothing."""
         try:
             path = subkey(key)
         except ValueError as exc:
             raise self.session.error(operation, str(exc)) from None
+        cached = self._keys.get((path.lower(), access))
+        if cached is not None:
+            return cached
         dce = self._dce(operation)
         try:
-            return rrp.hBaseRegOpenKey(dce, self._hklm(operation), path, samDesired=access)["phkResult"]
+            handle = rrp.hBaseRegOpenKey(dce, self._hklm(operation), path, samDesired=access)["phkResult"]
         except Exception as exc:
             if status_code(exc) == ERROR_FILE_NOT_FOUND:
                 return None
             raise self.session.failure(operation, exc, f"registry key {key}") from None
-
-    def _close(self, handle) -> None:
-        try:
-            rrp.hBaseRegCloseKey(self._dce("registry"), handle)
-        except Exception:  # a leaked key handle dies with the pipe
-            pass
+        self._keys[(path.lower(), access)] = handle
+        return handle
 
     def read_values(self, key: str, names: list[str], operation: str = "registry") -> dict | None:
         """``{name: value or None}`` for exactly ``names``; None when the key itself is missing.
 
-        One open, one BaseRegQueryMultipleValues for all the names, one close; when a value is missing
-        (the call fails for all of them) or the server has no such call, one BaseRegQueryValue per name."""
+        One open (none when the session opened the key before), one BaseRegQueryMultipleValues for all the
+        names; when a value is missing (the call fails for all of them) or the server has no such call, one
+        BaseRegQueryValue per name."""
         handle = self._open(key, KEY_READ, operation)
         if handle is None:
             return None
-        try:
-            values = self._query_multiple(handle, names) if len(names) > 1 else None
-            if values is None:
-                values = {name: self._query(handle, key, name, operation)[1] for name in names}
-            return values
-        finally:
-            self._close(handle)
+        values = self._query_multiple(handle, names) if len(names) > 1 else None
+        if values is None:
+            values = {name: self._query(handle, key, name, operation)[1] for name in names}
+        return values
 
     def _query_multiple(self, handle, names: list[str]) -> dict | None:
         """Every value of ``names`` in one call (MS-RRP 3.1.5.23), or None to read them one by one."""
@@ -148,11 +148,8 @@ class Registry:
         handle = self._open(key, KEY_READ, operation)
         if handle is None:
             return False, None, None
-        try:
-            value_type, data = self._query(handle, key, name, operation)
-            return True, value_type, data
-        finally:
-            self._close(handle)
+        value_type, data = self._query(handle, key, name, operation)
+        return True, value_type, data
 
     def set_value(self, key: str, name: str, value_type: str, data, operation: str = "registry") -> None:
         """Write one value in an existing key (the SMS keys are made by SMS setup, never by us)."""
@@ -172,5 +169,3 @@ class Registry:
             rrp.hBaseRegSetValue(self._dce(operation), handle, name, code, data)
         except Exception as exc:
             raise self.session.failure(operation, exc, f"set {key}\\{name}") from None
-        finally:
-            self._close(handle)

@@ -109,7 +109,6 @@ def registry(monkeypatch):
     def make(pipe):
         reg = Registry(Session(pipe))
         monkeypatch.setattr(reg, "_open", lambda key, access, operation: HANDLE)
-        monkeypatch.setattr(reg, "_close", lambda handle: pipe.calls.append("close"))
         monkeypatch.setattr(reg, "_query", lambda handle, key, name, operation: (
             pipe.calls.append(f"query {name}") or (None, None) if name not in pipe.values else
             (pipe.values[name][0], pipe.values[name][1])))
@@ -126,14 +125,35 @@ def test_the_values_of_a_key_come_in_one_call(registry):
     pipe = RegistryPipe(SETUP)
     values = registry(pipe).read_values("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", list(SETUP))
     assert values == {"Full Version": "2.00.1493.2000", "Installation Directory": "C:\\SMS", "Type": 1}
-    assert pipe.calls == ["BaseRegQueryMultipleValues", "close"]
+    assert pipe.calls == ["BaseRegQueryMultipleValues"]
 
 
 def test_a_missing_value_is_read_one_by_one_as_none(registry):
     pipe = RegistryPipe(SETUP)
     values = registry(pipe).read_values("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", ["Type", "UI Version"])
     assert values == {"Type": 1, "UI Version": None}
-    assert pipe.calls == ["BaseRegQueryMultipleValues", "query UI Version", "close"]
+    assert pipe.calls == ["BaseRegQueryMultipleValues", "query UI Version"]
+
+
+class KeyPipe(RegistryPipe):
+    """A winreg pipe that also opens keys (every open answers a handle)."""
+
+    def request(self, request):
+        name = type(request).__name__
+        if name in ("OpenLocalMachine", "BaseRegOpenKey", "BaseRegCloseKey"):
+            self.calls.append(name)
+            return {"phKey": HANDLE, "phkResult": HANDLE, "ErrorCode": 0}
+        return super().request(request)
+
+
+def test_a_key_is_opened_once_per_session_and_never_closed_one_by_one():
+    pipe = KeyPipe(SETUP)
+    reg = Registry(Session(pipe))
+    for _ in range(2):
+        assert reg.read_values("HKLM:\\SOFTWARE\\Microsoft\\SMS\\Setup", list(SETUP))["Type"] == 1
+    assert reg.read_values("HKLM\\software\\microsoft\\sms\\SETUP", ["Type", "Full Version"])["Type"] == 1
+    # the pipe's close frees its handles on the server: no BaseRegCloseKey round trip per key
+    assert pipe.calls == ["OpenLocalMachine", "BaseRegOpenKey"] + ["BaseRegQueryMultipleValues"] * 3
 
 
 def test_values_larger_than_the_first_buffer_are_asked_again_with_room():
