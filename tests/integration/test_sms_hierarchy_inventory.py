@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from smslab.samba.testing import require_samba
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
+sys.path.insert(0, str(ROOT / "tests" / "output" / ".collection_root"))     # the controller code, for one test
 DEMO_WINRM = ROOT / "lab" / "inventory" / "demo-winrm.sms_hierarchy.yml"
 DEMO_MSRPC = ROOT / "lab" / "inventory" / "demo-msrpc.sms_hierarchy.yml"
 DEMO_MSRPC_VARS = ROOT / "lab" / "inventory" / "demo-msrpc.yml"
@@ -156,3 +158,23 @@ def test_graph_prints_the_demo_hierarchy_over_msrpc_and_remediate_runs_the_same(
     hand = playbook(env, [inventory, DEMO_MSRPC_VARS], state_dir, tmp_path / "hand", "--check")
     plugin = playbook(env, [DEMO_MSRPC, DEMO_MSRPC_VARS], state_dir, tmp_path / "plugin", "--check")
     assert plugin == hand
+
+
+def test_the_winrm_read_with_a_site_code_and_what_the_lab_refuses(winrm_lab):
+    from ansible_collections.sms.remediation.plugins.plugin_utils import _hierarchy_source as source
+    from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import script_text
+    central = winrm_lab.server.inventory()["all"]["children"]["sms_site_servers"]["hosts"]["sms600"]
+    settings = source.CentralSettings(host="sms600", address=central["ansible_host"], port=central["ansible_port"],
+                                      scheme="http", path=central["ansible_winrm_path"], winrm_transport="basic",
+                                      user=central["ansible_user"], password=central["ansible_password"])
+    answer = source.read_winrm(settings, "600")
+    assert answer["provider_location"] is None and answer["site_code"] == "600"
+    assert [row["SiteCode"] for row in answer["sites"]] == ["600", "610", "620", "630"]
+    with pytest.raises(source.HierarchySourceError, match="WMI namespace root\\\\SMS\\\\site_6X0 unavailable"):
+        source.read_winrm(settings, "6X0")                       # another site's code: no such namespace here
+    # the lab binds the arguments as PowerShell does: an unknown parameter fails the script with its message
+    bogus = "& {\n" + script_text("sms_hierarchy") + "\n} -Bogus:'it''s'\n"
+    rc, _stdout, stderr = source._run_ps(settings, bogus)
+    assert rc == 1 and "A parameter cannot be found that matches parameter name 'Bogus'" in stderr
+    rc, _stdout, stderr = source._run_ps(settings, "& {\n# sms.remediation:nothing v1\nparam()\n} \n")
+    assert rc == 1 and "standalone script not simulated: 'nothing'" in stderr
