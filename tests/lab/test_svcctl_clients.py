@@ -166,3 +166,33 @@ def test_enum_services_pages_a_small_buffer_with_more_data_and_the_resume_index(
     assert {r["lpServiceName"][:-1] for r in active} == {
         n for n, s in services_of(samba_lab, "sms600").items() if s["state"] != "stopped"}
     conn.logoff()
+
+
+# ---- access rights -------------------------------------------------------------------------------
+def test_each_call_needs_its_right_on_the_handle(samba_lab):
+    conn, dce, _rpc = scm_pipe(samba_lab, "sms600")
+    connect_only = scmr.hROpenSCManagerW(dce, dwDesiredAccess=scmr.SC_MANAGER_CONNECT)["lpScHandle"]
+    with pytest.raises(DCERPCException) as refused:
+        scmr.hREnumServicesStatusW(dce, connect_only)          # needs SC_MANAGER_ENUMERATE_SERVICE
+    assert refused.value.get_error_code() == ERROR_ACCESS_DENIED
+    enumerate_only = scmr.hROpenSCManagerW(dce, dwDesiredAccess=scmr.SC_MANAGER_ENUMERATE_SERVICE)["lpScHandle"]
+    # OpenSCManager implies SC_MANAGER_CONNECT, which OpenService needs: net rpc service status relies on it
+    status_only = scmr.hROpenServiceW(dce, enumerate_only, "SMS_EXECUTIVE",
+                                      dwDesiredAccess=scmr.SERVICE_QUERY_STATUS)["lpServiceHandle"]
+    assert scmr.hRQueryServiceStatus(dce, status_only)["lpServiceStatus"]["dwCurrentState"] == scmr.SERVICE_RUNNING
+    for call in (lambda: scmr.hRQueryServiceConfigW(dce, status_only),
+                 lambda: scmr.hRControlService(dce, status_only, scmr.SERVICE_CONTROL_STOP),
+                 lambda: scmr.hRStartServiceW(dce, status_only)):
+        with pytest.raises(DCERPCException) as refused:
+            call()
+        assert refused.value.get_error_code() == ERROR_ACCESS_DENIED
+    config_only = scmr.hROpenServiceW(dce, connect_only, "SMS_EXECUTIVE",
+                                      dwDesiredAccess=scmr.SERVICE_QUERY_CONFIG)["lpServiceHandle"]
+    with pytest.raises(DCERPCException) as refused:
+        scmr.hRQueryServiceStatus(dce, config_only)
+    assert refused.value.get_error_code() == ERROR_ACCESS_DENIED
+    stop_only = scmr.hROpenServiceW(dce, connect_only, "SMS_EXECUTIVE", dwDesiredAccess=scmr.SERVICE_STOP)["lpServiceHandle"]
+    assert scmr.hRControlService(dce, stop_only, scmr.SERVICE_CONTROL_STOP)["lpServiceStatus"]["dwCurrentState"] \
+        == scmr.SERVICE_STOPPED
+    assert services_of(samba_lab, "sms600")["SMS_EXECUTIVE"]["state"] == "stopped"
+    conn.logoff()

@@ -4,7 +4,12 @@
 
 States use the probe's names (running, stopped, start_pending, stop_pending, paused ...). Every wait
 polls ``QueryServiceStatus`` and gives up after the caller's seconds, naming the service and the state it
-was left in; a pending state is waited out, never interrupted."""
+was left in; a pending state is waited out, never interrupted.
+
+Each handle asks for exactly the right its calls need (MS-SCMR 2.2.1, checked by Windows on every call): the
+service manager SC_MANAGER_CONNECT (enough to open a service), a service one handle per right:
+SERVICE_QUERY_STATUS (state, waits), SERVICE_QUERY_CONFIG (configuration), SERVICE_STOP, SERVICE_START. So a
+read-only probe works for an account that may only read services, and a refusal names the right missing."""
 
 from __future__ import annotations
 
@@ -26,8 +31,11 @@ STATES = {1: "stopped", 2: "start_pending", 3: "stop_pending", 4: "running",
 START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
 POLL_SECONDS = 0.5
 ERROR_SERVICE_ALREADY_RUNNING, ERROR_SERVICE_DOES_NOT_EXIST, ERROR_SERVICE_NOT_ACTIVE = 1056, 1060, 1062
-SERVICE_QUERY_STATUS, SERVICE_START, SERVICE_STOP, SERVICE_CONTROL_STOP = 0x0004, 0x0010, 0x0020, 1   # MS-SCMR 2.2
-_ACCESS = SERVICE_QUERY_STATUS | SERVICE_START | SERVICE_STOP
+# Access rights (MS-SCMR 2.2.1) and the stop control (2.2.9)
+SC_MANAGER_CONNECT = 0x0001
+SERVICE_QUERY_CONFIG, SERVICE_QUERY_STATUS, SERVICE_START, SERVICE_STOP, SERVICE_CONTROL_STOP = 0x0001, 0x0004, 0x0010, 0x0020, 1
+RIGHT_NAMES = {SERVICE_QUERY_CONFIG: "SERVICE_QUERY_CONFIG", SERVICE_QUERY_STATUS: "SERVICE_QUERY_STATUS",
+               SERVICE_START: "SERVICE_START", SERVICE_STOP: "SERVICE_STOP"}
 
 
 class Services:
@@ -36,7 +44,8 @@ class Services:
         self._sleep = sleep
         self._clock = clock
         self._manager = None
-        self._handles: dict[str, object] = {}
+        self._handles: dict[tuple[str, int], object] = {}     # (service, right) -> handle
+        self._absent: set[str] = set()                          # services the manager does not know
 
     def _dce(self, operation: str):
         return self.session.pipe("svcctl", scmr.MSRPC_UUID_SCMR, operation)
@@ -44,28 +53,31 @@ class Services:
     def _scm(self, operation: str):
         if self._manager is None:
             try:
-                self._manager = scmr.hROpenSCManagerW(self._dce(operation))["lpScHandle"]
+                self._manager = scmr.hROpenSCManagerW(self._dce(operation), dwDesiredAccess=SC_MANAGER_CONNECT)["lpScHandle"]
             except Exception as exc:
                 raise self.session.failure(operation, exc, "OpenSCManager") from None
         return self._manager
 
-    def _open(self, name: str, operation: str, access: int = _ACCESS):
-        """The service handle, or None when no such service is installed."""
-        key = name.upper()
+    def _open(self, name: str, operation: str, right: int):
+        """A handle to the service holding ``right``, or None when no such service is installed."""
+        if name.upper() in self._absent:
+            return None
+        key = (name.upper(), right)
         if key not in self._handles:
+            manager = self._scm(operation)
             try:
-                self._handles[key] = scmr.hROpenServiceW(self._dce(operation), self._scm(operation), name + "\x00",
-                                                         dwDesiredAccess=access)["lpServiceHandle"]
+                self._handles[key] = scmr.hROpenServiceW(self._dce(operation), manager, name + "\x00",
+                                                         dwDesiredAccess=right)["lpServiceHandle"]
             except Exception as exc:
                 if status_code(exc) == ERROR_SERVICE_DOES_NOT_EXIST:
-                    self._handles[key] = None
-                else:
-                    raise self.session.failure(operation, exc, f"open service {name}") from None
+                    self._absent.add(name.upper())
+                    return None
+                raise self.session.failure(operation, exc, f"open service {name} for {RIGHT_NAMES[right]}") from None
         return self._handles[key]
 
     def state(self, name: str, operation: str = "services") -> str | None:
         """running | stopped | start_pending | ..., or None when the service is not installed."""
-        handle = self._open(name, operation)
+        handle = self._open(name, operation, SERVICE_QUERY_STATUS)
         if handle is None:
             return None
         return self._state(handle, name, operation)
@@ -80,7 +92,7 @@ class Services:
 
     def config(self, name: str, operation: str = "services") -> dict | None:
         """``{"start_mode", "path"}`` from QueryServiceConfig, or None when the service is not installed."""
-        handle = self._open(name, operation)
+        handle = self._open(name, operation, SERVICE_QUERY_CONFIG)
         if handle is None:
             return None
         try:
@@ -91,9 +103,15 @@ class Services:
                 "path": str(config["lpBinaryPathName"]).rstrip("\x00") or None}
 
     # ---- stop / start with bounded waits ------------------------------------------------------
+    def _installed_state(self, name: str, operation: str) -> str:
+        state = self.state(name, operation)
+        if state is None:
+            raise self.session.error(operation, f"service {name} is not installed")
+        return state
+
     def wait_for(self, name: str, wanted: str, seconds: float, operation: str) -> str:
         """Poll until the service is in ``wanted``; return the last state seen (maybe not ``wanted``)."""
-        handle = self._open(name, operation)
+        handle = self._open(name, operation, SERVICE_QUERY_STATUS)
         deadline = self._clock() + seconds
         state = self._state(handle, name, operation)
         while state != wanted and self._clock() < deadline:
@@ -103,13 +121,11 @@ class Services:
 
     def stop(self, name: str, seconds: float, operation: str) -> None:
         """Stop and wait at most ``seconds``; raise TransportError when it is not stopped by then."""
-        handle = self._open(name, operation)
-        if handle is None:
-            raise self.session.error(operation, f"service {name} is not installed")
-        state = self._state(handle, name, operation)
+        state = self._installed_state(name, operation)
         if state == "stopped":
             return
         if state != "stop_pending":
+            handle = self._open(name, operation, SERVICE_STOP)
             try:
                 scmr.hRControlService(self._dce(operation), handle, SERVICE_CONTROL_STOP)
             except Exception as exc:
@@ -122,14 +138,12 @@ class Services:
 
     def start(self, name: str, seconds: float, operation: str) -> None:
         """Start and wait at most ``seconds`` for it to run; a pending stop is waited out first."""
-        handle = self._open(name, operation)
-        if handle is None:
-            raise self.session.error(operation, f"service {name} is not installed")
-        state = self._state(handle, name, operation)
+        state = self._installed_state(name, operation)
         if state == "stop_pending":
             # A start request is refused while a stop is pending: let the stop finish first.
             state = self.wait_for(name, "stopped", seconds, operation)
         if state == "stopped":
+            handle = self._open(name, operation, SERVICE_START)
             try:
                 scmr.hRStartServiceW(self._dce(operation), handle)
             except Exception as exc:
