@@ -29,6 +29,8 @@ and 110-130 descriptors (here and in smslab.samba's docstring); each msrpc host 
 pipe binds and a DCOM activation per task, in Python (impacket).
 
     .venv/bin/python benchmarks/bench_fleet_msrpc.py [--hosts 200] [--forks 10] [--log-mb 1] [--json out.json]
+It first runs bench_msrpc_probe.py (--per-probe-hosts, default 6): per probe round trips, controller CPU with the lab
+in another process, bytes, wall at 0 and 50 ms of added round-trip time, and each host's lab profile.
 Needs root (port 135) and Samba (apt-get install samba).
 """
 from __future__ import annotations
@@ -209,11 +211,17 @@ def main() -> int:
     parser.add_argument("--msrpc-timeout", type=int, default=120, help="q244405_msrpc_timeout (a busy machine)")
     parser.add_argument("--probe-sample", type=int, default=10, help="hosts probed in-process for the per-call cost")
     parser.add_argument("--runs", default="check-winrm,naive-winrm,check-msrpc,rerun-msrpc")
+    parser.add_argument("--per-probe-hosts", type=int, default=6,
+                        help="hosts of bench_msrpc_probe.py run first: round trips, CPU, wall at 0 and 50 ms (0: skip)")
     parser.add_argument("--json", help="also write the results as JSON here")
     args = parser.parse_args()
     reason = samba_available()
     if reason or os.geteuid() != 0:
         sys.exit(f"bench_fleet_msrpc: {reason or 'needs root: the WMI responder listens on port 135 of 127.0.0.x'}")
+    if args.per_probe_hosts:            # its own lab in its own process, stopped before the fleet starts
+        print(f"per probe (bench_msrpc_probe.py --hosts {args.per_probe_hosts} --delay-ms 50):", flush=True)
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_msrpc_probe.py"), "--hosts",
+                        str(args.per_probe_hosts), "--delay-ms", "50"], check=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-msrpc-"))
     env = ansible_env(tmp, args.forks)
     print(f"machine: {machine()}", flush=True)
