@@ -92,7 +92,7 @@ fi
 if [[ $(id -u) != 0 ]]; then
     echo "test.sh: not root: these test files need root and will be skipped with a 'needs root' reason (smbd of the"
     echo "         Samba lab runs as root; the WMI responder listens on port 135); the summary counts them:"
-    grep -rlE 'require_samba|require_root|samba_site\(|samba_lab' "$root/tests" --include='test_*.py' |
+    grep -rlE 'require_samba|require_root|samba_site\(|samba_lab|needs root' "$root/tests" --include='test_*.py' |
         sed "s|^$root/|           |" | sort
 fi
 
