@@ -22,7 +22,7 @@ class ActionModule(SmsActionBase):
                           hotfix_sha256={site.platform: args["sha256"]} if args["sha256"] else {},
                           installer_path=args["installer_path"], staging_dir=args["staging_dir"],
                           allow_console_open=args["allow_console_open"], allow_cross_build=args["allow_cross_build"],
-                          wait_seconds=args["wait_seconds"], hotfix_required=True)
+                          wait_seconds=args["wait_seconds"], keep_backups=args["keep_backups"], hotfix_required=True)
         decided = plan(site, [], request, self.table)
         try:
             progress = run_plan(decided, self.transport(task_vars), self.measure(task_vars), Progress())

@@ -89,7 +89,8 @@ class ActionModule(SmsActionBase):
             hotfix_files={platform: self.hotfix_file(src) for platform, src in args["hotfix_files"].items()},
             hotfix_sha256=dict(args["hotfix_sha256"]), installer_path=args["installer_path"],
             staging_dir=args["staging_dir"], allow_console_open=args["allow_console_open"],
-            allow_cross_build=args["allow_cross_build"], wait_seconds=args["wait_seconds"])
+            allow_cross_build=args["allow_cross_build"], wait_seconds=args["wait_seconds"],
+            keep_backups=args["keep_backups"])
         try:
             request.check()
         except ValueError as exc:

@@ -46,4 +46,13 @@ options:
     description: Bounded wait for each service to stop or start during the hotfix.
     type: int
     default: 120
+  keep_backups:
+    description:
+      - The manual method keeps the replaced C(Distmgr.dll) as C(Distmgr.dll.pre-Q244405) beside it (or
+        C(Distmgr.dll.pre-Q244405.<transaction>) when that name holds an older file) after success, and names it
+        in the result (C(backup)) and the journal; it is the only way back to the old DLL.
+      - C(0) (default) keeps every backup. C(N) deletes, after a successful replace, all but the N newest
+        backups of that C(Distmgr.dll) (newest by last-write time, this run's always among them).
+    type: int
+    default: 0
 """

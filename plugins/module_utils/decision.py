@@ -109,6 +109,7 @@ class Request:
     allow_console_open: bool = False
     allow_cross_build: bool = False
     wait_seconds: int = 120
+    keep_backups: int = 0               # 0: every backup of Distmgr.dll stays
     hotfix_required: bool = False
 
     def check(self) -> None:
@@ -121,6 +122,8 @@ class Request:
             raise ValueError(f"workaround_state {self.workaround_state!r}: expected one of {', '.join(WORKAROUND_STATES)}")
         if self.workaround_state == "quarantined" and not self.quarantine_dir:
             raise ValueError("workaround_state=quarantined needs quarantine_dir")
+        if int(self.keep_backups or 0) < 0:
+            raise ValueError(f"keep_backups {self.keep_backups!r}: expected 0 (keep every backup) or a positive count")
 
 
 @dataclass(frozen=True)
@@ -488,6 +491,7 @@ class _Hotfix:
                 "ExpectedSha256": source.sha256,
                 **hotfix_parameters(table),
                 "WaitSeconds": request.wait_seconds,
+                **({"KeepBackups": int(request.keep_backups)} if request.keep_backups else {}),   # 0: the script's default
                 # The host refuses another build too (defect 8): the rule above already let this one through.
                 "SiteVersion": site.version or "",
                 "AllowCrossBuild": bool(request.allow_cross_build),

@@ -70,6 +70,8 @@ def _hotfix_summary(plan: dict, hotfix: dict | None, check_mode: bool) -> dict:
         "method": plan.get("hotfix_method"),
         "outcome": hotfix.get("outcome") if ran else None,
         "reason": hotfix.get("msg") if ran else plan.get("hotfix_reason"),
+        # the file that keeps the replaced Distmgr.dll (the manual method): the way back
+        "backup": hotfix.get("backup") if ran else None,
     }
 
 

@@ -180,6 +180,8 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
         if refused:
             parts.append(f"refused {len(refused)}")
         parts.append(f"hotfix {hotfix_state}")
+        if hotfix.get("backup"):
+            parts.append(f"replaced Distmgr.dll kept as {hotfix['backup']}")
         if site.get("log_evidence") is False:
             parts.append("no log evidence on this site (Distmgr.log logging is off or the log is missing)")
         if logging.get("enabled_by_run"):
@@ -236,6 +238,7 @@ def _host_entry(name: str, raw: dict, default_check: bool) -> dict:
             "outcome": hotfix.get("outcome"),
             "reason": hotfix.get("reason"),
             "state": hotfix_state,
+            "backup": hotfix.get("backup"),
         },
         "removed": removed,
         "quarantined": quarantined,

@@ -178,4 +178,5 @@ ITEM_SCHEMA = {"id": str, "path": str, "outcome": str, "reason": S, "sha256": S,
 HOTFIX_SCHEMA = {"mode": str, "outcome": str, "failed_step": S, "error": S, "restored": bool,
                  "dll_state": str, "transaction_id": S, "journal": Null({"path": str, "kept": bool}),
                  "services_before": MapOf(S), "services_after": MapOf(S),
-                 "steps": ListOf({"step": str, "ok": bool, "detail": str}), "new_version": S, "new_sha256": S}
+                 "steps": ListOf({"step": str, "ok": bool, "detail": str}), "new_version": S, "new_sha256": S,
+                 "backup": S}      # this run's backup of the replaced Distmgr.dll, kept after success

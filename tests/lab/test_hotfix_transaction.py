@@ -268,7 +268,8 @@ def test_an_older_backup_is_kept_and_this_runs_original_gets_its_own(tmp_path):
     state.write_bytes(DLL, b"damaged")                    # force the restore from the journal's backup
     _decision, result, _changed = recover(state)
     assert result["outcome"] == "rolled_back" and state.read_bytes(DLL) == OLD_DLL
-    assert not state.exists(own) and state.read_bytes(BACKUP) == dll_bytes("2.00.1239.0000")
+    # every backup stays after the recovery: this run's is the way back to the DLL it replaced
+    assert state.read_bytes(own) == OLD_DLL and state.read_bytes(BACKUP) == dll_bytes("2.00.1239.0000")
 
 
 # ---- defect 8: the site's build ---------------------------------------------------------------
@@ -368,3 +369,21 @@ def test_bad_transaction_faults_are_rejected(tmp_path, faults, field):
     with pytest.raises(ValueError) as info:
         build_state_dir(_one_site(faults), tmp_path)
     assert f"'{field}'" in str(info.value), str(info.value)
+
+
+# ---- issue 18, defect 4: every backup stays unless KeepBackups says otherwise -----------------------
+@pytest.mark.parametrize("keep, left", [(0, 3), (2, 2)])
+def test_success_keeps_this_runs_backup_and_keep_backups_prunes_the_oldest(tmp_path, keep, left):
+    import os
+
+    state = make_host(tmp_path)
+    for suffix, mtime in (("", 1000), (".older", 2000)):
+        state.write_bytes(BACKUP + suffix, dll_bytes("2.00.1239.0000") + suffix.encode())
+        os.utime(state.local_path(BACKUP + suffix), (mtime, mtime))
+    result, _changed, _notes = run(state, KeepBackups=keep)
+    assert result["outcome"] == "replaced"
+    assert result["backup"] == f"{BACKUP}.{result['transaction_id']}" and state.read_bytes(result["backup"]) == OLD_DLL
+    kept = [name for name in state.listdir("C:\\SMS\\bin\\i386") if ".pre-Q244405" in name]
+    assert len(kept) == left, kept
+    if keep:
+        assert "Distmgr.dll.pre-Q244405.older" in kept and step(result, "prune_backups")["ok"]

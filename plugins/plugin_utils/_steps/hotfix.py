@@ -40,7 +40,7 @@ def hotfix_transaction(transport, args: dict, measure) -> dict:
                         f"services untouched: {exc.message}", changed=True) from exc
     outcome = transport.hotfix_transaction(parameters) or {}
     details = {"services": {"before": outcome.get("services_before"), "after": outcome.get("services_after")},
-               "steps": outcome.get("steps", [])}
+               "steps": outcome.get("steps", []), "backup": outcome.get("backup")}
     # "unchanged": the staged DLL was already in place (an earlier run swapped it); verify below.
     if outcome.get("outcome") not in ("replaced", "unchanged"):
         raise StepError(
@@ -57,7 +57,7 @@ def what_happened_to_distmgr(outcome: dict, backup_suffix: str) -> str:
     taken = {step.get("step") for step in steps}
     failed_restores = [str(step.get("detail") or "no detail") for step in steps
                        if step.get("step") == "rollback:restore" and not step.get("ok")]
-    backup = f"Distmgr.dll{backup_suffix}"
+    backup = outcome.get("backup") or f"Distmgr.dll{backup_suffix}"
     if outcome.get("restored"):
         return "the original Distmgr.dll was restored"
     if failed_restores:

@@ -38,6 +38,7 @@ param(
     [int]$ProcessExitSeconds = 60,
     [int]$CopyAttempts = 6,
     [string]$BackupSuffix = '.pre-Q244405',
+    [int]$KeepBackups = 0,
     [string]$HotfixLogName = 'Q244405.log',
     [string]$JournalName = 'Q244405.journal.json'
 )
@@ -169,11 +170,27 @@ function Read-Journal {
     $data
 }
 
-function Remove-Journal {
-    param([string]$ExtraBackup)
-    if (-not [string]::IsNullOrEmpty($ExtraBackup) -and $ExtraBackup -ne $BackupPath -and [System.IO.File]::Exists($ExtraBackup)) {
-        [System.IO.File]::Delete($ExtraBackup)
+function Remove-OldBackups {
+    # KeepBackups N > 0: after a successful replace, all but the N newest backups of Distmgr.dll go (newest by
+    # LastWriteTime; this run's, $Keep, is always one of them). 0 keeps every backup. A failure here is reported,
+    # the hotfix stands.
+    param([string]$Keep)
+    if ($KeepBackups -le 0) { return }
+    try {
+        $name = [System.IO.Path]::GetFileName($BackupPath)
+        $others = @(Get-ChildItem -LiteralPath $BinDir -File | Where-Object {
+                ($_.Name -eq $name -or $_.Name.StartsWith("$name.", [StringComparison]::OrdinalIgnoreCase)) -and $_.FullName -ne $Keep
+            } | Sort-Object -Property LastWriteTimeUtc -Descending)
+        $pruned = @($others | Select-Object -Skip ($KeepBackups - 1))
+        foreach ($file in $pruned) { [System.IO.File]::Delete($file.FullName) }
+        $names = if ($pruned.Count) { ($pruned | ForEach-Object { $_.FullName }) -join ', ' } else { 'none' }
+        Add-Step 'prune_backups' $true "KeepBackups $($KeepBackups): deleted $names; $Keep kept"
     }
+    catch { Add-Step 'prune_backups' $false "KeepBackups $($KeepBackups): $((Get-InnermostException $_.Exception).Message)" }
+}
+
+function Remove-Journal {
+    # The journal only: every backup stays, it is the way back to the replaced Distmgr.dll.
     foreach ($path in @($JournalPath, ($JournalPath + '.tmp'))) {
         if ([System.IO.File]::Exists($path)) { [System.IO.File]::Delete($path) }
     }
@@ -341,6 +358,8 @@ function Invoke-ForwardSteps {
     if ([System.IO.File]::Exists($Tx.backupPath)) { $detail = "existing backup $($Tx.backupPath) kept (same file)" }
     else {
         [System.IO.File]::Copy($TargetPath, $Tx.backupPath, $false)
+        # Copy keeps the source's LastWriteTime: the backup's is its own (KeepBackups keeps the newest).
+        [System.IO.File]::SetLastWriteTimeUtc($Tx.backupPath, [DateTime]::UtcNow)
         if ((Get-Sha256 $Tx.backupPath) -ne $Tx.originalSha) { throw "backup $($Tx.backupPath) does not match the original" }
         $detail = "copied to $($Tx.backupPath)"
         if ($Tx.backupPath -ne $BackupPath) { $detail += " ($BackupPath holds an older file and is kept)" }
@@ -369,6 +388,7 @@ function Invoke-ForwardSteps {
     # Written only when the DLL really changed, so a timestamp does not break idempotence.
     Write-HotfixLogLine $Tx.originalVersion $version $sha
     Add-Step 'log' $true "appended to $HotfixLogName"
+    Remove-OldBackups $Tx.backupPath
 }
 
 function Invoke-Rollback {
@@ -401,7 +421,7 @@ function Invoke-Apply {
         mode = 'apply'; outcome = $null; failed_step = $null; error = $null; restored = $false
         dll_state = 'original'; transaction_id = $null; journal = $null
         services_before = $before; services_after = $null; steps = $Steps
-        new_version = $null; new_sha256 = $null
+        new_version = $null; new_sha256 = $null; backup = $null
     }
     # Anything not stopped counts as running: it is stopped for the swap and started afterwards.
     $running = @($StopOrder | Where-Object { $null -ne $before[$_] -and $before[$_] -ne 'stopped' })
@@ -449,6 +469,7 @@ function Invoke-Apply {
                 if (-not $completed) { Invoke-Rollback $tx }
             }
             $result.restored = [bool]$tx.restored
+            if (@($Steps | Where-Object { $_.step -eq 'backup' -and $_.ok }).Count -gt 0) { $result.backup = $tx.backupPath }
         }
     }
     $result.services_after = Get-ServiceStates $StopOrder
@@ -460,7 +481,7 @@ function Invoke-Apply {
         $clean = $result.outcome -eq 'replaced' -or ($result.dll_state -eq 'original' -and $stillDown.Count -eq 0)
         $kept = -not $clean
         if ($clean) {
-            try { Remove-Journal $tx.backupPath }
+            try { Remove-Journal }
             catch { $kept = $true; Add-Step 'journal' $false "not deleted: $((Get-InnermostException $_.Exception).Message)" }
         }
         $result.journal = [ordered]@{ path = $JournalPath; kept = $kept }
@@ -516,8 +537,8 @@ function Invoke-RecoverySteps {
         Add-Step $Rx.step $true "appended to $HotfixLogName"
     }
     $Rx.step = 'recover:journal'
-    Remove-Journal ([string]$Data.paths.backup)
-    Add-Step $Rx.step $true "$JournalPath deleted"
+    Remove-Journal
+    Add-Step $Rx.step $true "$JournalPath deleted; $($Data.paths.backup) kept"
 }
 
 function Invoke-Recover {

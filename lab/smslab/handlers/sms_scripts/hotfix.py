@@ -106,9 +106,8 @@ class _Run:
         self.state.write_bytes(temporary, json.dumps(self.journal, indent=4).encode("utf-8"))
         self.state.move(temporary, self.journal_path)
 
-    def remove_journal(self, extra_backup: str | None) -> None:
-        if extra_backup and extra_backup.lower() != self.backup.lower() and file_exists(self.state, extra_backup):
-            self.state.remove(extra_backup)
+    def remove_journal(self) -> None:
+        """Remove-Journal: the journal only; every backup stays (the way back to the replaced DLL)."""
         for path in (self.journal_path, self.journal_path + ".tmp"):
             if file_exists(self.state, path):
                 self.state.remove(path)
@@ -199,6 +198,7 @@ class _Apply(_Run):
         self.minimum = params.get("MinimumVersion", "2.00.1380.1083")
         self.site_version = params.get("SiteVersion", "")
         self.allow_cross_build = bool(params.get("AllowCrossBuild", False))
+        self.keep_backups = int(params.get("KeepBackups", 0) or 0)
         self.tx_id = str(uuid.uuid4())
         self.running: list[str] = []
         self.before: dict = {}
@@ -310,6 +310,26 @@ class _Apply(_Run):
         self.injected(self.step)
         self.write_log_line(self.original_version, version, sha)
         self.add("log", True, f"appended to {self.log_name}")
+        self.remove_old_backups()
+
+    def remove_old_backups(self) -> None:
+        """Remove-OldBackups: KeepBackups N > 0 keeps the N newest backups (by last-write time; this run's is
+        one of them); 0 keeps all. A failure is a step that says so; the hotfix stands."""
+        if self.keep_backups <= 0:
+            return
+        folder, _sep, name = self.backup.rpartition("\\")
+        try:
+            others = [entry for entry in self.state.listdir(folder)
+                      if (entry.lower() == name.lower() or entry.lower().startswith(name.lower() + "."))
+                      and f"{folder}\\{entry}".lower() != self.backup_path.lower()]
+            others.sort(key=lambda entry: self.state.local_path(f"{folder}\\{entry}").stat().st_mtime, reverse=True)
+            pruned = [f"{folder}\\{entry}" for entry in others[self.keep_backups - 1:]]
+            for path in pruned:
+                self.state.remove(path)
+            self.add("prune_backups", True, f"KeepBackups {self.keep_backups}: deleted {', '.join(pruned) or 'none'}; "
+                                            f"{self.backup_path} kept")
+        except (OSError, LabPathError) as exc:
+            self.add("prune_backups", False, f"KeepBackups {self.keep_backups}: {error_text(exc)}")
 
     def rollback(self) -> None:
         if self.swapped and self.original is not None:
@@ -337,7 +357,7 @@ class _Apply(_Run):
         result = {"mode": "apply", "outcome": None, "failed_step": None, "error": None, "restored": False,
                   "dll_state": "original", "transaction_id": None, "journal": None,
                   "services_before": self.before, "services_after": None, "steps": self.steps,
-                  "new_version": None, "new_sha256": None}
+                  "new_version": None, "new_sha256": None, "backup": None}
         # Anything not stopped counts as running: stopped for the swap, started afterwards.
         self.running = [n for n in self.stop_order if self.before[n] is not None and self.before[n] != "stopped"]
         problem = self.precheck()
@@ -366,6 +386,7 @@ class _Apply(_Run):
                     result.update(outcome="failed", failed_step=self.step, error=message)
                     self.rollback()
                 result["restored"] = self.restored
+                result["backup"] = self.backup_path if any(st["step"] == "backup" and st["ok"] for st in self.steps) else None
         result["services_after"] = self.states(self.stop_order)
         if result["outcome"] == "unchanged":
             result["dll_state"] = "new"
@@ -375,7 +396,7 @@ class _Apply(_Run):
             still_down = [n for n in self.running if result["services_after"][n] != "running"]
             clean = result["outcome"] == "replaced" or (result["dll_state"] == "original" and not still_down)
             if clean:
-                self.remove_journal(self.backup_path)
+                self.remove_journal()
             result["journal"] = {"path": self.journal_path, "kept": not clean}
         self.file_facts(result)
         changed = result["outcome"] in ("replaced", "would_replace") or (

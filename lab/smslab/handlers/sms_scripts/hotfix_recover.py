@@ -85,8 +85,8 @@ class Recover(_Run):
             self.write_log_line(data["original"]["version"], version, sha)
             self.add(self.step, True, f"appended to {self.log_name}")
         self.step = "recover:journal"
-        self.remove_journal(data["paths"]["backup"])
-        self.add(self.step, True, f"{self.journal_path} deleted")
+        self.remove_journal()
+        self.add(self.step, True, f"{self.journal_path} deleted; {data['paths']['backup']} kept")
 
     def run(self) -> tuple[dict, bool]:
         result = {"mode": "recover", "recovery": self.recovery, "outcome": None, "failed_step": None, "error": None,

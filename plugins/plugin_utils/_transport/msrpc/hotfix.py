@@ -19,6 +19,7 @@ them and starts what was running."""
 from __future__ import annotations
 
 import hashlib
+import ntpath
 import time
 import uuid
 
@@ -125,6 +126,28 @@ class _Apply(_Transaction):
         self.step = "log"
         self.write_log_line(self.original_version, version, sha)
         self.done("log", f"appended to {self.log_name}")
+        self.prune_backups()
+
+    def prune_backups(self) -> None:
+        """KeepBackups N > 0: all but the N newest backups of Distmgr.dll go (newest by last-write time; this
+        run's is always one of them). 0 keeps every backup. A failure here is reported; the hotfix stands."""
+        keep = int(self.p.get("KeepBackups") or 0)
+        if keep <= 0:
+            return
+        try:
+            folder, name = ntpath.split(self.backup)
+            mine = ntpath.basename(self.backup_path).lower()
+            others = sorted((e for e in self.files.list_dir(folder, OPERATION) or [] if not e.directory
+                             and e.name.lower() != mine
+                             and (e.name.lower() == name.lower() or e.name.lower().startswith(name.lower() + "."))),
+                            key=lambda e: e.last_write, reverse=True)
+            pruned = [ntpath.join(folder, e.name) for e in others[keep - 1:]]
+            for path in pruned:
+                self.files.delete(path, OPERATION)
+            self.add("prune_backups", True, f"KeepBackups {keep}: deleted {', '.join(pruned) or 'none'}; "
+                                            f"{self.backup_path} kept")
+        except TransportError as exc:
+            self.add("prune_backups", False, f"KeepBackups {keep}: {exc.message}")
 
     def rollback(self) -> None:
         """Undo in the safe order; every part is tried whatever the others raise; services are never left

@@ -28,6 +28,7 @@ HOTFIX_DEFAULTS = {
     "TransactionId": "",
     "WaitSeconds": 120,
     "CopyAttempts": 6,
+    "KeepBackups": 0,
     **sms20.hotfix_parameters(_TABLE),
 }
 

@@ -242,3 +242,22 @@ def test_a_staged_file_of_another_build_is_refused_unless_allowed():
     result = apply(host, ExpectedSha256=hashlib.sha256(other).hexdigest())
     assert result["failed_step"] == "precheck" and "belongs to build 1493" in result["error"]
     assert apply(host, ExpectedSha256=hashlib.sha256(other).hexdigest(), AllowCrossBuild=True)["outcome"] == "replaced"
+
+
+@pytest.mark.parametrize("keep, left", [(0, 4), (1, 1), (2, 2)])
+def test_keep_backups_prunes_all_but_the_newest_after_success(keep, left):
+    host = site()
+    older = [(f"{TARGET}.pre-Q244405", 1000.0), (f"{TARGET}.pre-Q244405.aaaa", 3000.0), (f"{TARGET}.pre-Q244405.bbbb", 2000.0)]
+    for path, mtime in older:
+        host.files.add_file(path, b"MZ an older build " + path.encode(), mtime=mtime)
+    host.files.add_file(f"{TARGET}.other", b"not a backup")
+    result = apply(host, KeepBackups=keep)
+    assert result["outcome"] == "replaced"
+    mine = result["backup"]
+    assert host.files.data(mine) == OLD, "this run's backup is always kept"
+    kept = sorted(entry.name for entry in host.files.list_dir("C:\\SMS\\bin\\i386", "test") if ".pre-Q244405" in entry.name)
+    assert len(kept) == left, kept
+    if keep == 2:
+        assert "Distmgr.dll.pre-Q244405.aaaa" in kept             # the newest of the older ones
+    assert host.files.data(f"{TARGET}.other") == b"not a backup"
+    assert any(s["step"] == "prune_backups" for s in result["steps"]) == (keep > 0)
