@@ -28,7 +28,10 @@ notes:
     C(q244405_msrpc_dialect) (C(auto) default: SMB2/3 when the server offers it, else NT LM 0.12; C(smb1),
     C(smb2), C(smb3) insist on one; NT 4.0 and Windows 2000 speak only C(smb1));
     C(q244405_msrpc_allow_ntlmv1) (default C(false): NTLMv2 only; C(true) accepts NTLMv1 from a server
-    that offers nothing better, NT 4.0 before SP4, with a warning naming the host);
+    that offers nothing better, with a warning naming the host. NT 4.0 negotiates without extended security,
+    where the transport's only challenge-response is NTLMv1: an NT 4.0 host needs C(true));
+    C(q244405_msrpc_allow_plaintext_password) (default C(false): a server that offers no challenge, asking for
+    the password in plain text, is refused; C(true) sends it in plain text, with a warning naming the host);
     C(q244405_msrpc_timeout) (default C(30) seconds, per SMB/RPC call and WMI query);
     C(q244405_msrpc_cache_dir) (default C(~/.cache/sms.remediation/msrpc): the controller's per-host cache
     of Distmgr.log scans, so a rerun reads only what was appended);

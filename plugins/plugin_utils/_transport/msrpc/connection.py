@@ -12,6 +12,7 @@ the SMB requests and bytes it exchanges (the benchmark prints them). Every failu
 from __future__ import annotations
 
 import socket
+import struct
 from dataclasses import dataclass
 
 # impacket / pefile are imported guarded: ansible-test imports every file without them, and the transport says
@@ -35,6 +36,10 @@ DIALECT_CODES = {"auto": None, "smb1": SMB1_DIALECT, "smb2": 0x0202, "smb3": 0x0
 DIALECT_NAMES = {SMB1_DIALECT: "NT LM 0.12 (SMB1)", 0x0202: "SMB 2.0.2", 0x0210: "SMB 2.1",
                  0x0300: "SMB 3.0", 0x0302: "SMB 3.0.2", 0x0311: "SMB 3.1.1"}
 
+NTLM_CHALLENGE_LENGTH = 8               # the EncryptionKey of a NEGOTIATE answer without extended security (MS-CIFS 2.2.4.52.2)
+# A plain-text password travels in the server's OEM code page (MS-CIFS 2.2.4.53.1 OEMPassword): cp437 on a US NT 4.0.
+PLAINTEXT_CODEPAGE = "cp437"
+
 # NT status codes that mean "this path is not there" (a missing file is an answer, not an error).
 # STATUS_NO_SUCH_FILE, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_PATH_NOT_FOUND, STATUS_NOT_FOUND (MS-ERREF 2.3)
 NOT_FOUND = {0xC000000F, 0xC0000034, 0xC000003A, 0xC0000225}
@@ -57,6 +62,24 @@ def code_name(code: int | None) -> str | None:
         if code in table:
             return table[code][0]
     return rpc_status_codes.get(code)
+
+
+def _smb1_challenge(conn) -> bytes | None:
+    """The challenge an SMB1 server sent without extended security (b"": none, plain-text passwords), or None
+    when it negotiated extended security (NTLMSSP: impacket's login_extended)."""
+    return conn.getSMBServer().get_encryption_key()
+
+
+def _unreadable(exc: BaseException) -> bool:
+    """True for the errors impacket raises on an answer it cannot parse (it reads fields without checking lengths)."""
+    return isinstance(exc, (struct.error, ValueError, IndexError, TypeError, KeyError)) \
+        or "invalid or truncated server response" in str(exc)
+
+
+def _names_no_dialect(exc: BaseException) -> bool:
+    """True when impacket failed on the one-word NEGOTIATE answer of a server that accepts none of the dialects
+    offered (MS-CIFS 2.2.4.52.2: WordCount 1, DialectIndex 0xFFFF): it reads SecurityMode past that word."""
+    return isinstance(exc, struct.error) and "SecurityMode" in str(exc)
 
 
 def describe(exc: BaseException) -> str:
@@ -158,6 +181,9 @@ class MsrpcSession:
         except (ConnectionRefusedError, TimeoutError, socket.timeout, socket.gaierror, NetBIOSTimeout) as exc:
             raise self.failure("connect", exc, f"cannot reach {where}") from None
         except Exception as exc:  # impacket fails in several ways on a negotiation the server cuts short
+            if _unreadable(exc) and not _names_no_dialect(exc):
+                raise self.error("connect", f"the NEGOTIATE answer of {where} could not be read: "
+                                 f"{type(exc).__name__}: {exc}") from None
             if s.dialect == "smb1":
                 raise self.error("connect", f"{where} refused SMB1 (NT LM 0.12): {describe(exc)}; the server "
                                  "must allow SMB1, or set q244405_msrpc_dialect to auto") from None
@@ -177,17 +203,25 @@ class MsrpcSession:
     def _login(self, conn: SMBConnection) -> None:
         s = self.settings
         smb1 = conn.getDialect() == SMB1_DIALECT
+        challenge = _smb1_challenge(conn) if smb1 else None
+        if challenge is not None:
+            self._check_standard_security(challenge)
         try:
-            # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in.
-            conn.login(s.user, s.password, s.domain, ntlmFallback=s.allow_ntlmv1 and smb1)
+            # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in. Without extended security
+            # its only logons are NTLMv1 and, with no challenge, the plain password (login_standard).
+            conn.login(s.user, self._login_password(challenge), s.domain,
+                       ntlmFallback=smb1 and (s.allow_ntlmv1 or challenge == b""))
         except (SessionError, smb.SessionError, smb3.SessionError) as exc:
-            if status_code(exc) is None and "ntlm_fallback" in str(exc):
-                raise self.error("login", f"{s.address} offers only NTLMv1 / LM challenge-response (no extended "
-                                 "security, e.g. NT 4.0 before SP4): set q244405_msrpc_allow_ntlmv1: true for this "
-                                 "host to accept it") from None
             raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
         except (OSError, NetBIOSError, NetBIOSTimeout) as exc:
             raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
+        except Exception as exc:  # impacket parses the server's answers without checking them: any error is its answer
+            security = "without extended security" if challenge is not None else "with extended security"
+            raise self.error("login", f"logon as {s.account} on {s.address} ({security}): the server's answer could not "
+                             f"be read: {type(exc).__name__}: {exc}") from None
+        if challenge == b"":
+            self.ntlm = "plaintext"
+            return
         server = conn.getSMBServer()
         v2 = server.doesSupportNTLMv2() if smb1 else True
         self.ntlm = "NTLMv2" if v2 else "NTLMv1"
@@ -195,6 +229,30 @@ class MsrpcSession:
             self._warn(f"{self.host}: logged on with NTLMv1 (q244405_msrpc_allow_ntlmv1 is true): NTLMv1 responses "
                        "can be cracked offline; enable NTLMv2 on the site server (NT 4.0 SP4 or later, "
                        "LMCompatibilityLevel) and turn the option off")
+
+    def _check_standard_security(self, challenge: bytes) -> None:
+        """A server without extended security (NT 4.0): refuse what the user did not allow, naming what is missing."""
+        s = self.settings
+        if challenge == b"":
+            if not s.allow_plaintext_password:
+                raise self.error("login", f"{s.address} offers no challenge: it asks for the password in plain text "
+                                 "(no extended security, ChallengeLength 0); refused: set "
+                                 "q244405_msrpc_allow_plaintext_password: true for this host to send it")
+            self._warn(f"{self.host}: sending the password in plain text (q244405_msrpc_allow_plaintext_password is "
+                       "true): anyone on the network path can read it; turn on encrypted passwords on the server")
+        elif len(challenge) != NTLM_CHALLENGE_LENGTH:
+            raise self.error("login", f"{s.address} answered NEGOTIATE without extended security and a "
+                             f"{len(challenge)}-byte challenge (NTLM needs {NTLM_CHALLENGE_LENGTH}): not understood")
+        elif not s.allow_ntlmv1:
+            raise self.error("login", f"{s.address} negotiates without extended security (NT 4.0): the only logon "
+                             "the transport has there is NTLMv1 challenge-response; set q244405_msrpc_allow_ntlmv1: true "
+                             "for this host to accept it")
+
+    def _login_password(self, challenge: bytes | None):
+        """The password as impacket sends it: in plain text the server's OEM code page (bytes), else the text."""
+        if challenge == b"":
+            return self.settings.password.encode(PLAINTEXT_CODEPAGE)
+        return self.settings.password
 
     # ---- shares and pipes ------------------------------------------------------------------
     def tree(self, share: str, operation: str) -> int:

@@ -35,6 +35,7 @@ class MsrpcSettings:
     port: int = DEFAULT_PORT
     dialect: str = "auto"          # auto: SMB2/3 when the server offers it, else NT LM 0.12
     allow_ntlmv1: bool = False
+    allow_plaintext_password: bool = False   # a server without a challenge (ChallengeLength 0) gets the password
     timeout: int = DEFAULT_TIMEOUT  # seconds, per SMB/RPC call and per service wait step
     cache_dir: str = DEFAULT_CACHE_DIR
     wmi_address: str | None = None  # where the host's DCOM port 135 answers, when not at ``address``
@@ -108,6 +109,7 @@ def settings_from_vars(host: str, variables: dict) -> MsrpcSettings:
         port=_int(VAR_PREFIX + "port", var("port", DEFAULT_PORT), 1, 65535),
         dialect=dialect,
         allow_ntlmv1=_bool(VAR_PREFIX + "allow_ntlmv1", var("allow_ntlmv1", False)),
+        allow_plaintext_password=_bool(VAR_PREFIX + "allow_plaintext_password", var("allow_plaintext_password", False)),
         timeout=_int(VAR_PREFIX + "timeout", var("timeout", DEFAULT_TIMEOUT), 1, 3600),
         cache_dir=os.path.expanduser(cache_dir.strip()),
         wmi_address=wmi_address.strip() if wmi_address else None,

@@ -116,6 +116,9 @@ def test_ntlmv1_is_used_only_when_allowed_and_then_with_a_warning_naming_the_hos
         def doesSupportNTLMv2(self):            # noqa: N802 - impacket's name
             return self.v2
 
+        def get_encryption_key(self):           # impacket's: None = extended security was negotiated
+            return None
+
     class Conn:
         def __init__(self, v2):
             self.server, self.fallback = Server(v2), None
