@@ -215,6 +215,8 @@ def package_files(c: Checker, folders_raw: list, table: dict, warnings: list) ->
                 name_error = str(exc)
                 if name not in name_error:
                     name_error = f"file name {name!r}: {name_error}"
+                if re.search(r"~\d+(\.[^.]{0,3})?$", name):
+                    name_error += " (an 8.3 short name; the listing gave no long name, so its package cannot be told)"
             sep = "" if folder_path.endswith(("\\", "/")) else "\\"
             files.append(PackageFile(
                 name=name,

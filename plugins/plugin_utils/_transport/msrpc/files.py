@@ -35,6 +35,7 @@ NOT_A_FILE = NOT_FOUND | {STATUS_FILE_IS_A_DIRECTORY}
 CHUNK = 60 * 1024                    # below every dialect's MaxReadSize (SMB1 servers offer ~64 KiB)
 _DRIVE_PATH = re.compile(r"^(?P<drive>[A-Za-z]):\\(?P<rest>.*)$")
 _BAD_PART = re.compile(r'[<>"|?*\x00-\x1f]')
+_MANGLED = re.compile(r"~\d+(\.[^.]{0,3})?$")      # an 8.3 name Windows made up for a long one: BASE~N.EXT
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class FileInfo:
     size: int
     last_write: float          # epoch seconds, UTC
     attributes: int
+    short_name_only: bool = False   # listed by an 8.3 name (``ABCDE~1.PCK``) whose long name could not be read
 
     @property
     def directory(self) -> bool:
@@ -149,7 +151,26 @@ class SmbFiles:
             if status_code(exc) in NOT_FOUND:
                 return None
             raise self._fail(operation, exc, path) from None
-        return [_info(entry) for entry in entries if entry.get_longname() not in (".", "..")]
+        listed = [entry for entry in entries if entry.get_longname() not in (".", "..")]
+        return [self._long_named(share, rest, entry, operation) for entry in listed]
+
+    def _long_named(self, share: str, folder: str, entry, operation: str) -> FileInfo:
+        """The entry under its long name. NT 4.0 keeps 8.3 names beside long ones, and a listing may carry only
+        the short one (``ABCDE~1.PCK``): then the file is asked for by that name, which Windows matches against
+        both, and the answer carries the long name (one request, for such entries only). When it does not, the
+        entry keeps the short name and ``short_name_only`` says so: the classification reports it, kept."""
+        info = _info(entry)
+        if not _MANGLED.search(info.name):
+            return info
+        try:
+            found = self.session.smb.listPath(share, f"{folder}\\{info.name}" if folder else info.name)
+        except Exception:  # pylint: disable=broad-exception-caught  # the entry stays as listed, flagged
+            found = []
+        for candidate in found:
+            long_name = candidate.get_longname()
+            if long_name and long_name not in (".", "..") and not _MANGLED.search(long_name):
+                return _info(candidate)
+        return FileInfo(info.name, info.size, info.last_write, info.attributes, short_name_only=True)
 
     def open_read(self, path: str, operation: str, missing_ok: bool = False) -> "RemoteFile | None":
         """The open file; with ``missing_ok``, None when no file is there (nothing, or a folder)."""
