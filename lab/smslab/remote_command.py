@@ -10,14 +10,27 @@ import json
 import re
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from smslab import payload
 from smslab.handlers import MODULE_HANDLERS, SCRIPT_HANDLERS, HostContext, LabUnsupported, ScriptError, script_name
-from smslab.state import LabPathError
+from smslab.state import HostState, LabPathError
 
-if TYPE_CHECKING:
-    from smslab.lab_host import LabHost
+
+class CommandHost(Protocol):
+    """What a command needs of its host (``lab_host.LabHost`` is one): named here rather than imported, so that
+    lab_host imports this module and not the other way round."""
+
+    name: str
+    user: str
+    state: HostState
+
+    @property
+    def faults(self) -> dict: ...
+
+    def make_temp_dir(self, directory: str, name: str) -> str: ...
+
+    def remove_temp_dir(self, path: str) -> None: ...
 
 _CLEANUP_SCRIPT = re.compile(r"^\s*Remove-Item\s+(?P<path>'(?:[^']|'')*'|\S+)\s+-Force(?:\s+-Recurse)?\s*$",
                              re.IGNORECASE)
@@ -44,7 +57,7 @@ def _line(text: str) -> bytes:
     return (text + "\r\n").encode("utf-8") if text else b""
 
 
-def run_remote_command(host: LabHost, command_line: str, stdin: bytes) -> CommandOutcome:
+def run_remote_command(host: CommandHost, command_line: str, stdin: bytes) -> CommandOutcome:
     try:
         if not stdin:
             return _run_plain_script(host, command_line)
@@ -61,7 +74,7 @@ def run_remote_command(host: LabHost, command_line: str, stdin: bytes) -> Comman
         return CommandOutcome.text(1, stderr=f"lab: {request.action}: {exc}", name=request.action)
 
 
-def _run_plain_script(host: LabHost, command_line: str) -> CommandOutcome:
+def _run_plain_script(host: CommandHost, command_line: str) -> CommandOutcome:
     """No stdin: the tmp-dir cleanup, or a raw command (which the lab refuses loudly)."""
     script = payload.encoded_script(command_line)
     cleanup = _CLEANUP_SCRIPT.match(script or "")
@@ -82,7 +95,7 @@ _ARGUMENT = re.compile(r"-(?P<name>[A-Za-z]\w*):(?:'(?P<text>(?:[^']|'')*)'|(?P<
                        r"(?:\s+|\Z)", re.IGNORECASE)
 
 
-def _run_standalone(host: LabHost, body: str, arguments: str) -> CommandOutcome:
+def _run_standalone(host: CommandHost, body: str, arguments: str) -> CommandOutcome:
     name = script_name(body)
     handler = SCRIPT_HANDLERS.get(name) if name else None
     if handler is None:
@@ -114,7 +127,7 @@ def _unquote_pwsh(argument: str) -> str:
     return argument.removesuffix("\\.").rstrip("\\")
 
 
-def _run_module(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
+def _run_module(host: CommandHost, request: payload.ExecRequest) -> CommandOutcome:
     fqcn = request.module_fqcn or "?"
     ctx = HostContext(name=host.name, state=host.state, check_mode=request.check_mode, diff=request.diff)
     result = _call_module_handler(ctx, fqcn, request.module_args)
@@ -162,7 +175,7 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _put_file(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
+def _put_file(host: CommandHost, request: payload.ExecRequest) -> CommandOutcome:
     name = request.action
     if host.faults.get("copy_fails"):
         return CommandOutcome.text(1, stderr="lab fault: copy failed", name=name)
@@ -171,7 +184,7 @@ def _put_file(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
     return CommandOutcome.text(0, json.dumps({"sha1": hashlib.sha1(data).hexdigest()}), name=name)
 
 
-def _fetch_file(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
+def _fetch_file(host: CommandHost, request: payload.ExecRequest) -> CommandOutcome:
     name, path = request.action, request.params["Path"]
     local = host.state.local_path(path)
     if local.is_dir():
@@ -185,12 +198,12 @@ def _fetch_file(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
     return CommandOutcome.text(0, base64.b64encode(block).decode("ascii"), name=name)
 
 
-def _mkdtemp(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
+def _mkdtemp(host: CommandHost, request: payload.ExecRequest) -> CommandOutcome:
     path = host.make_temp_dir(request.params.get("Directory", "%TEMP%"), request.params["Name"])
     return CommandOutcome.text(0, path, name=request.action)
 
 
-def _expand_user(host: LabHost, request: payload.ExecRequest) -> CommandOutcome:
+def _expand_user(host: CommandHost, request: payload.ExecRequest) -> CommandOutcome:
     path, profile = request.params.get("Path", "~"), f"C:\\Users\\{host.user}"
     if path == "~":
         path = profile

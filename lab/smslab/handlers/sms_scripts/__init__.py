@@ -6,7 +6,7 @@ controller cannot tell the lab from a real site server. Error messages use the s
 the scripts. Check mode (``ctx.check_mode``, i.e. ``-WhatIf``) never changes state or files.
 
 One module per job: ``probe``, ``compressed_package``, ``hierarchy`` (run by itself over WinRM),
-``hotfix`` (the transaction script),
+``hotfix`` (the transaction script's Apply), ``hotfix_recover`` (its Recover), ``hotfix_transaction`` (its entry),
 ``installer`` (Q244405.exe); ``common`` holds what they share. Importing this package registers
 every twin with the handler registries.
 
@@ -22,6 +22,6 @@ hotfix step name: ``stop:<svc>``, ``backup``, ``swap``, ``verify``, ``start:<svc
 ``verify_running``, ``log``) for hotfix_transaction and q244405.exe.
 """
 
-from smslab.handlers.sms_scripts import compressed_package, hierarchy, hotfix, installer, probe  # noqa: F401
+from smslab.handlers.sms_scripts import compressed_package, hierarchy, hotfix, hotfix_transaction, installer, probe  # noqa: F401
 
-__all__ = ["compressed_package", "hierarchy", "hotfix", "installer", "probe"]
+__all__ = ["compressed_package", "hierarchy", "hotfix", "hotfix_transaction", "installer", "probe"]

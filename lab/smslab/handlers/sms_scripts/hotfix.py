@@ -15,7 +15,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from smslab.handlers import HostContext, script
+from smslab.handlers import HostContext
 from smslab.handlers.sms_scripts.common import (
     Params,
     fail_step_names,
@@ -402,21 +402,3 @@ class _Apply(_Run):
         changed = result["outcome"] in ("replaced", "would_replace") or (
             result["outcome"] == "failed" and result["failed_step"] != "precheck")
         return result, changed
-
-
-@script("hotfix_transaction")
-def hotfix_transaction(ctx: HostContext, parameters: dict) -> tuple[dict, bool]:
-    """sms_hotfix_transaction.ps1: -Mode Apply (the transaction) or -Mode Recover (a cut run's journal)."""
-    from smslab.handlers.sms_scripts.hotfix_recover import Recover
-
-    params = Params(parameters)
-    with ctx.state.lock:
-        run = Recover(ctx, params) if str(params.get("Mode", "Apply")).lower() == "recover" else _Apply(ctx, params)
-        try:
-            return run.run()
-        except ScriptKilled as killed:
-            # The process is gone: nothing is returned and the connection drops (server.py).
-            ctx.notes["connection_cut"] = f"after step {killed}"
-            return {}, True
-        finally:
-            run.scm.settle()
