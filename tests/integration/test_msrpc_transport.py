@@ -41,6 +41,14 @@ def test_the_probe_answers_what_the_script_answers_on_sp2_sp1_rtm_and_hotfixed_s
             assert answer["transport"] == "msrpc"
             expected = twin_answer(state_dir, name)
             mine = {k: v for k, v in answer.items() if k not in EXTRA_KEYS}
+            if name == "sms620":
+                # the lab's WMI imitates an RTM provider (no SMS_Package.ActionInProgress, issue 19): the msrpc
+                # probe reads the action as unknown; the script twin still answers as an SP1 provider does
+                assert mine["active_packages"].pop("action_in_progress_known") is False
+                assert "has no ActionInProgress" in mine["active_packages"]["error"]
+                expected["active_packages"] = {**expected["active_packages"], "error": mine["active_packages"]["error"],
+                                               "packages": [{**row, "ActionInProgress": None}
+                                                            for row in expected["active_packages"]["packages"]]}
             assert mine == expected, name
             site = parse_probe(name, answer, sms20.merge_overrides(None))
             facts = {"sms600": ("SP2", False), "sms610": ("SP1", True), "sms620": ("RTM", True),

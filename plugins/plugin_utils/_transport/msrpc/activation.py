@@ -87,7 +87,7 @@ def activate(open_resolver, clsid: bytes, iid: bytes, address: str, level: str |
         try:
             interface = dcom.CoCreateInstanceEx(clsid, iid)
         except Exception as exc:                  # noqa: BLE001 - only a refused bind means "try IActivation"
-            if not bind_refused(exc) or remembered(address) == SCM:
+            if not bind_refused(exc):
                 raise
             _close_quietly(dcom)
             dcom = open_resolver()
