@@ -48,7 +48,7 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
@@ -75,7 +75,7 @@ class WmiTarget:
     host: str
     address: str
     user: str
-    password: str
+    password: str = field(repr=False)     # never in a repr or a log (issue 18, defect 9)
     domain: str = ""
     timeout: int = 30
     allow_ntlmv1: bool = False
