@@ -86,6 +86,9 @@ def test_a_server_offering_no_challenge_is_refused_unless_plaintext_is_allowed()
             smb_session.close()
     assert server.received[-1]["ansi"].rstrip(b"\0") == PASSWORD.encode()
     assert len(warnings) == 1 and warnings[0].startswith("nt4host: sending the password in plain text")
+    with Nt4LogonServer(USER, "Pass-\u20ac", challenge=b"") as server:
+        message = logon_error(server, "Pass-\u20ac", allow_plaintext_password=True)
+    assert message == "nt4host: login: the password has a character that code page 437 cannot carry: it cannot be sent in plain text"
 
 
 @pytest.mark.parametrize("broken, expected", [

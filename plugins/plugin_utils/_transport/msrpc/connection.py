@@ -206,10 +206,11 @@ class MsrpcSession:
         challenge = _smb1_challenge(conn) if smb1 else None
         if challenge is not None:
             self._check_standard_security(challenge)
+        password = self._login_password(challenge)
         try:
             # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in. Without extended security
             # its only logons are NTLMv1 and, with no challenge, the plain password (login_standard).
-            conn.login(s.user, self._login_password(challenge), s.domain,
+            conn.login(s.user, password, s.domain,
                        ntlmFallback=smb1 and (s.allow_ntlmv1 or challenge == b""))
         except (SessionError, smb.SessionError, smb3.SessionError) as exc:
             raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
@@ -251,7 +252,11 @@ class MsrpcSession:
     def _login_password(self, challenge: bytes | None):
         """The password as impacket sends it: in plain text the server's OEM code page (bytes), else the text."""
         if challenge == b"":
-            return self.settings.password.encode(PLAINTEXT_CODEPAGE)
+            try:
+                return self.settings.password.encode(PLAINTEXT_CODEPAGE)
+            except UnicodeEncodeError:      # its message would quote the character: say which rule, not which character
+                raise self.error("login", f"the password has a character that code page {PLAINTEXT_CODEPAGE[2:]} cannot "
+                                 "carry: it cannot be sent in plain text") from None
         return self.settings.password
 
     # ---- shares and pipes ------------------------------------------------------------------
