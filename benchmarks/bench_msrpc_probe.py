@@ -158,6 +158,36 @@ class WireCounter:
         wrap(rpcrt.DCERPC_v5, "request", before=requested)
 
 
+# ---- where a probe's round trips go -----------------------------------------------------------------------
+PHASES = ("environment", "registry", "wmi_facts", "services", "platform_dll", "transaction_journal", "log_facts",
+          "package_folder_paths", "folder_listing", "console_open")
+
+
+def attribute_phases(counter: WireCounter) -> dict:
+    """Wrap the probe's steps (outermost only) so each one's round trips and bytes add up in the returned dict."""
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import probe as probe_module
+    totals: dict[str, list] = {}
+    depth = [0]
+
+    def wrapped(name, original):
+        def step(*args, **kwargs):
+            depth[0] += 1
+            before = counter.snapshot()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    after = counter.snapshot()
+                    total = totals.setdefault(name, [0, 0])
+                    total[0] += after["rt"] - before["rt"]
+                    total[1] += after["bytes_in"] + after["bytes_out"] - before["bytes_in"] - before["bytes_out"]
+        return step
+    for name in PHASES:
+        setattr(probe_module._Probe, name, wrapped(name, getattr(probe_module._Probe, name)))
+    return totals
+
+
 # ---- the probes ----------------------------------------------------------------------------------------------
 def probe_once(name: str, variables: dict, cache_dir: Path, counter: WireCounter) -> dict:
     from ansible_collections.sms.remediation.plugins.module_utils import sms20
@@ -203,6 +233,7 @@ def main() -> int:
     parser.add_argument("--delay-ms", type=int, default=0, help="also probe with this much added round-trip delay (root)")
     parser.add_argument("--delay-probes", type=int, default=3, help="warm probes at the added delay (keep it short)")
     parser.add_argument("--profile", action="store_true", help="print the top functions of the warm probes (cProfile)")
+    parser.add_argument("--phases", action="store_true", help="print where the warm probes' round trips and bytes go")
     parser.add_argument("--json", help="also write the rows as JSON here")
     args = parser.parse_args()
     reason = samba_available()
@@ -230,6 +261,7 @@ def main() -> int:
         cold = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
         print_rows("cold", cold, 0)
         counter.calls.clear()
+        phases = attribute_phases(counter) if args.phases else None
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()
@@ -237,6 +269,9 @@ def main() -> int:
         if profiler:
             profiler.disable()
         print_rows("warm", warm, 0)
+        if phases:
+            print("round trips / bytes per warm probe by step (the rest: connect, logon, close): " + ", ".join(
+                f"{name} {rt / len(names):g} / {size / len(names):,.0f}" for name, (rt, size) in phases.items()))
         print("DCE/RPC requests per warm probe: " + ", ".join(
             f"{name} {count / len(names):g}" for name, count in sorted(counter.calls.items(), key=lambda kv: -kv[1])))
         results["rows"] = {"cold": cold, "warm": warm}

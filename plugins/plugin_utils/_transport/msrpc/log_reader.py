@@ -243,6 +243,22 @@ class LogCache:
         if self._data["files"].pop(path.lower(), None) is not None:
             self.dirty = True
 
+    def host_fact(self, name: str):
+        """A fact of the host kept between runs (``probe.DRIVES_FACT``), or None."""
+        facts = self._data.get("host")
+        return facts.get(name) if isinstance(facts, dict) else None
+
+    def put_host_fact(self, name: str, value) -> None:
+        facts = self._data.get("host")
+        if not isinstance(facts, dict):
+            facts = self._data["host"] = {}
+        if value is None:
+            if facts.pop(name, None) is not None:
+                self.dirty = True
+        elif facts.get(name) != value:
+            facts[name] = value
+            self.dirty = True
+
     def save(self) -> None:
         """Written beside and swapped in; a cache that cannot be written only costs a full scan next time."""
         if not self.dirty:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import time
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups, wmi_hook
@@ -29,6 +30,10 @@ CODE_PAGE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage"
 ENVIRONMENT_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
 SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
 START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
+# The fixed drives (``<d>$`` shares) found by one probe serve the next ones for a day: enumerating them costs a
+# pipe, a bind and a call (~6 round trips). A drive that is gone is noticed (its share is missing) and the drives
+# are enumerated again at once; a drive added is seen within DRIVES_MAX_AGE_S.
+DRIVES_FACT, DRIVES_MAX_AGE_S = "fixed_drives", 24 * 3600
 _IMAGE_ROOT = re.compile(r"^(?P<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe", re.IGNORECASE)
 
 
@@ -200,13 +205,36 @@ class _Probe:
         given = [str(p) for p in self.p.list("PackageFolders") if p]
         if given:
             return given
-        try:
-            letters, method = drive_shares(self.host.session)
-        except TransportError as exc:
-            self.error("package_folders", exc.message)
-            return []
+        cached = self.cached_drives()
+        if cached is not None:
+            letters, method = cached
+        else:
+            try:
+                letters, method = drive_shares(self.host.session)
+            except TransportError as exc:
+                self.error("package_folders", exc.message)
+                return []
+            self.host.log_cache.put_host_fact(DRIVES_FACT, {"letters": letters, "method": method, "at": time.time()})
         self.drive_discovery = method
         return [f"{letter}:\\{self.p.text('PackageFolderName')}" for letter in letters]
+
+    def cached_drives(self) -> tuple[list[str], str] | None:
+        """The drives a recent probe found, when every one of their shares is still there (the listing of each
+        drive's package folder connects to its share anyway, so the check costs no round trip of its own)."""
+        fact = self.host.log_cache.host_fact(DRIVES_FACT)
+        try:
+            letters, method, found_at = list(fact["letters"]), str(fact["method"]), float(fact["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not 0 <= time.time() - found_at < DRIVES_MAX_AGE_S or not all(
+                isinstance(letter, str) and re.fullmatch(r"[A-Z]", letter) for letter in letters):
+            return None
+        try:
+            if not all(self.host.session.has_share(f"{letter}$") for letter in letters):
+                return None         # a drive is gone: enumerate again
+        except TransportError:
+            return None
+        return letters, f"{method} (cached by an earlier probe)"
 
     def folder_listing(self, path: str) -> dict:
         folder = {"path": path, "exists": False, "files": None}
