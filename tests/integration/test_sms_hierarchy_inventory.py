@@ -178,3 +178,21 @@ def test_the_winrm_read_with_a_site_code_and_what_the_lab_refuses(winrm_lab):
     assert rc == 1 and "A parameter cannot be found that matches parameter name 'Bogus'" in stderr
     rc, _stdout, stderr = source._run_ps(settings, "& {\n# sms.remediation:nothing v1\nparam()\n} \n")
     assert rc == 1 and "standalone script not simulated: 'nothing'" in stderr
+
+
+def test_demo_from_hierarchy_builds_its_fleet_with_the_plugin(tmp_path):
+    # bash scripts/demo.sh --from-hierarchy, as a person runs it (WinRM): the graph first, then the three runs over
+    # the plugin's fleet; the real run's report draws the tree with the children under 600
+    state_dir = tmp_path / "state"
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh"), "--from-hierarchy"], capture_output=True,
+                          text=True, timeout=900, cwd=ROOT, check=False,
+                          env={**ansible_env(tmp_path), "SMS_LAB_STATE": str(state_dir)})
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert "==== ansible-inventory -i lab/inventory/demo-winrm.sms_hierarchy.yml --graph" in done.stdout
+    assert GRAPH in done.stdout
+    last = done.stdout.rsplit("PLAY RECAP", 1)[1]
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in parse_recap(last).values())
+    first_run = sorted((state_dir / "reports").glob("q244405-run-*.md"))[0].read_text(encoding="utf-8")
+    tree = first_run[first_run.index("## Hierarchy"):first_run.index("## Sites")]
+    assert tree.startswith("## Hierarchy\n\n- **sms600** (site 600): clean")
+    assert "\n  - **sms610** (site 610): hotfix applied" in tree and "\n  - **sms630** (site 630): leftovers removed" in tree
