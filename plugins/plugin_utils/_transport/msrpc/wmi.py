@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi_errors import NAMES, describe, error_code  # noqa: F401
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi_errors import describe, error_code
 
 WBEM_S_FALSE = 0x00000001
 WBEM_E_INVALID_QUERY = 0x80041017
