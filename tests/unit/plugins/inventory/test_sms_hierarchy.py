@@ -157,3 +157,14 @@ def test_the_cache_answers_the_second_run(run, tmp_path):
 def test_an_empty_server_is_refused(run):
     with pytest.raises(AnsibleParserError, match="option server is empty"):
         run({"server": "  "}, Reader(DEMO))
+
+
+def test_credentials_are_templated_from_the_environment(run, monkeypatch):
+    monkeypatch.setenv("SMS_TEST_PASSWORD", SECRET)
+    monkeypatch.setenv("SMS_HIERARCHY_USER", "smsadmin")          # an option's own environment variable
+    reader = Reader(DEMO)
+    inventory, _plugin = run({"server": "sms600", "password": "{{ lookup('ansible.builtin.env', 'SMS_TEST_PASSWORD') }}"},
+                             reader)
+    settings = reader.calls[0][0]
+    assert (settings.user, settings.password) == ("smsadmin", SECRET)
+    assert inventory.get_host("SMS610").vars["q244405_msrpc_password"] == SECRET
