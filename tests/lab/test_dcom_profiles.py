@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 from impacket.dcerpc.v5 import dcomrt, transport
@@ -30,7 +31,6 @@ from smslab.state import HostState
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DCOM starts at port 135: binding it needs root")
 
-from pathlib import Path  # noqa: E402
 
 HIERARCHY = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "hierarchy.yml"
 NT4, W2K = "sms711", "sms712"           # sms711 keeps the lab's default profile (nt4); sms712 is set to w2k
