@@ -28,6 +28,7 @@ import tempfile
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import smb1_readahead
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import SmbFiles
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.word_search import (
     candidate_lines, fold_table, literal_words)
@@ -35,6 +36,7 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.w
 MAX_LINE_CHARS = 4096            # sms_probe.ps1 $MaxLineChars
 HEAD_BYTES = 4096                # the cache's identity of a file: sha256 of its first 4 KiB
 READ_CHUNK = 60 * 1024
+SCAN_CHUNK = 256 * 1024         # what the scan asks at once: several reads in flight on SMB1 (smb1_readahead)
 MAX_LINE_BYTES = MAX_LINE_CHARS * 4  # 4096 characters are at most 16 KiB of UTF-8: the rest is not kept
 BATCH_BYTES = 1024 * 1024        # complete lines are filtered a megabyte at a time (word_search)
 CACHE_FORMAT = 1
@@ -321,7 +323,7 @@ def search_log(files: SmbFiles, path: str, pattern: re.Pattern, cache: LogCache 
             elif position < len(head):
                 block = head[position:]
             else:
-                block = handle.read(position, min(READ_CHUNK, size - position))
+                block = smb1_readahead.read(handle, position, min(SCAN_CHUNK, size - position))
             if not block:
                 break                     # the file shrank while we read it: what was read stands
             line_filter.feed(block)
@@ -366,7 +368,7 @@ def _scan_utf16(handle, head: bytes, size: int, bom: int, codec: str, pattern: r
         position += len(data)
         if final:
             break
-        data = handle.read(position, min(READ_CHUNK, size - position))
+        data = smb1_readahead.read(handle, position, min(SCAN_CHUNK, size - position))
     if carry:
         line_filter.feed_text_line(carry)
     return line_filter.state.matches

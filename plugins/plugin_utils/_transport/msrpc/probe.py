@@ -16,7 +16,7 @@ import re
 import time
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups, wmi_hook
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups, smb1_readahead, wmi_hook
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import ansi_codec, search_log
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
@@ -169,7 +169,7 @@ class _Probe:
         try:
             # sha256 needs every byte; the version parser then looks only at the headers and the
             # resource section of the bytes this one pass read. Opened straight away: no lookup first.
-            data = files.read_all(path, "platforms", MAX_DLL_BYTES, missing_ok=True)
+            data = smb1_readahead.read_all(files, path, "platforms", MAX_DLL_BYTES, missing_ok=True)
         except TransportError as exc:        # there but unreadable (or too big): what a lookup says of it
             info = self.guarded("platforms", lambda: files.stat(path, "platforms"))
             if info is not None and not info.directory:

@@ -1,0 +1,151 @@
+# Copyright: (c) 2026, sms.remediation developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reads of a file over SMB1 with several READ_ANDX requests in flight, as Windows' redirector reads ahead
+(private to this collection).
+
+NT 4.0 answers a READ_ANDX with at most ~16 KiB (no CAP_LARGE_READX; ``../shared/notes/legacy-hosts.md``), so
+impacket, which waits for each answer before it asks again, needs one round trip per 16 KiB: 15 for a 230 KB
+Distmgr.dll, 64 for a 1 MB log. SMB1 lets a client have up to the server's MaxMpxCount requests outstanding
+(MS-CIFS 3.2.4.1.1; NT 4.0 and Samba: 50), each told apart by its MID. ``read`` asks once, learns how much
+the server gives per read, then sends up to ``WINDOW`` reads of that size at the following offsets and collects
+their answers by MID: one round trip per window instead of one per read.
+
+Only on SMB1 without signing (a signed session numbers each request and answer in order; impacket's signing
+does not allow requests in flight) and below 4 GiB; anywhere else, and whenever an answer is not what the
+plan expected (a short read that is not the end of the file), the rest is read one request at a time by
+``RemoteFile.read``, whose answer is the reference: the bytes returned are the same either way."""
+
+from __future__ import annotations
+
+import itertools
+
+# impacket is imported guarded: ansible-test imports every file without it (deps.missing() says what is missing)
+try:
+    from impacket import smb
+except ImportError:
+    smb = None
+
+SMB1_DIALECT = "NT LM 0.12"
+WINDOW = 16                         # reads in flight: 16 x ~16 KiB on NT 4.0
+FIRST_READ = 60 * 1024              # the first read asks this much (files.CHUNK): the answer says the server's size
+STATUS_END_OF_FILE = 0xC0000011
+_mids = itertools.cycle(range(0x4000, 0x8000))      # MIDs of our own, apart from impacket's (it sends 0)
+
+
+def _unsigned_smb1(session):
+    """The SMB1 connection object when requests may be in flight, else None."""
+    connection = session.smb
+    if getattr(connection, "getDialect", lambda: None)() != SMB1_DIALECT:
+        return None
+    server = connection.getSMBServer()
+    if getattr(server, "_SignatureEnabled", True):
+        return None
+    return server
+
+
+def _window(server) -> int:
+    try:
+        mpx = int(server._dialects_parameters["MaxMpxCount"])  # pylint: disable=protected-access
+    except (AttributeError, KeyError, TypeError, ValueError):
+        mpx = 2
+    return max(1, min(WINDOW, mpx - 1))            # one slot left for anything else of the session
+
+
+def read(handle, offset: int, length: int) -> bytes:
+    """What ``handle.read(offset, length)`` returns (``files.RemoteFile``): ``length`` bytes, fewer only at the end
+    of the file; with reads in flight where the session allows them."""
+    files = getattr(handle, "files", None)          # None: not an SMB file (an in-memory double): its own read
+    server = _unsigned_smb1(files.session) if files is not None and length > 0 else None
+    if server is None or offset + length >= 1 << 32:
+        return handle.read(offset, length)
+    step = getattr(handle, "readahead_step", None)
+    data = bytearray()
+    if step is None:                     # one read first: its answer is the server's read size
+        data += _single(handle, offset, min(length, FIRST_READ))
+        if not data or len(data) >= length:
+            return bytes(data)           # nothing: the end of the file
+        step = handle.readahead_step = len(data)
+    window = _window(server)
+    while len(data) < length:
+        position = offset + len(data)
+        left = length - len(data)
+        plan = [(position + k * step, min(step, left - k * step)) for k in range(window) if k * step < left]
+        blocks = _in_flight(server, handle, plan)
+        for index, ((_at, want), block) in enumerate(zip(plan, blocks)):
+            handle.files.bytes_read += len(block)
+            data += block
+            if len(block) < want:
+                # The end of the file when the reads after it found nothing; otherwise (data after it, or no
+                # read after it to tell) the rest is asked one read at a time, as RemoteFile.read does.
+                later = blocks[index + 1:]
+                if later and not any(later):
+                    return bytes(data)
+                return bytes(data) + handle.read(offset + len(data), length - len(data))
+    return bytes(data)
+
+
+def _single(handle, offset: int, want: int) -> bytes:
+    """One READ_ANDX (``RemoteFile.read`` would ask on until it had ``want`` bytes)."""
+    try:
+        block = handle.files.session.smb.readFile(handle.tid, handle.fid, offset, want)
+    except Exception as exc:
+        raise handle.files._fail(handle.operation, exc, handle.path) from None  # pylint: disable=protected-access
+    handle.files.bytes_read += len(block)
+    return block
+
+
+def _in_flight(server, handle, plan: list[tuple[int, int]]) -> list[bytes]:
+    """Send every READ_ANDX of ``plan`` ((offset, length), ...), then take the answers in any order by MID."""
+    sent = {}
+    for at, want in plan:
+        mid = next(_mids)
+        packet = smb.NewSMBPacket()
+        packet["Tid"], packet["Mid"] = handle.tid, mid
+        command = smb.SMBCommand(smb.SMB.SMB_COM_READ_ANDX)
+        command["Parameters"] = smb.SMBReadAndX_Parameters()
+        command["Parameters"]["Fid"], command["Parameters"]["Offset"] = handle.fid, at
+        command["Parameters"]["MaxCount"] = want
+        packet.addCommand(command)
+        server.sendSMB(packet)
+        sent[mid] = len(sent)
+    blocks: list = [None] * len(plan)
+    failure = None
+    while any(block is None for block in blocks):       # every answer is taken, even after an error
+        answer = server.recvSMB()
+        index = sent.get(answer["Mid"])
+        if index is None or blocks[index] is not None:
+            continue                                     # not one of ours (impacket sends MID 0)
+        try:
+            blocks[index] = _data(answer)
+        except Exception as exc:  # impacket's SessionError: raised after the other answers are in
+            blocks[index] = b""
+            failure = failure or exc
+    if failure is not None:
+        raise handle.files._fail(handle.operation, failure, handle.path) from None  # pylint: disable=protected-access
+    return blocks
+
+
+def _data(answer) -> bytes:
+    try:
+        answer.isValidAnswer(smb.SMB.SMB_COM_READ_ANDX)
+    except smb.SessionError as exc:
+        if exc.get_error_code() == STATUS_END_OF_FILE:
+            return b""
+        raise
+    response = smb.SMBCommand(answer["Data"][0])
+    parameters = smb.SMBReadAndXResponse_Parameters(response["Parameters"])
+    count = parameters["DataCount"] + 0x10000 * parameters["DataCount_Hi"]
+    return answer.getData()[parameters["DataOffset"]:parameters["DataOffset"] + count]
+
+
+def read_all(files, path: str, operation: str, limit: int, missing_ok: bool = False) -> bytes | None:
+    """``SmbFiles.read_all`` with reads in flight: the whole file, refused when larger than ``limit`` bytes; with
+    ``missing_ok``, None when no file is there."""
+    handle = files.open_read(path, operation, missing_ok)
+    if handle is None:
+        return None
+    with handle:
+        data = read(handle, 0, limit + 1)
+    if len(data) > limit:
+        raise files.session.error(operation, f"{path} is larger than {limit} bytes")
+    return data
