@@ -85,6 +85,7 @@ def serve_msrpc_command(args: argparse.Namespace) -> int:
         options.setdefault(name, HostOptions()).ntlmv1 = True
     for name in filter(None, args.no_smb1.split(",")):
         options.setdefault(name, HostOptions()).smb1 = False
+        options[name].profile = "modern"      # a host that refuses SMB1 is no NT 4.0 / Windows 2000 (smslab.profiles)
     lab = SambaLab(state_dir, names, options=options)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
