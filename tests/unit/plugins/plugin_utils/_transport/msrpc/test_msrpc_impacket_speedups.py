@@ -26,7 +26,7 @@ def plain_impacket():
 
 def packets() -> list:
     """Packets of the kinds the probe builds: SMB1, a DCE/RPC bind, an NDR request (the lab's own packets of
-    every protocol: tests/integration/test_msrpc_impacket_speedups.py)."""
+    every protocol: tests/integration/test_msrpc_impacket_speedups_over_samba.py)."""
     negotiate = smb.NewSMBPacket()
     command = smb.SMBCommand(smb.SMB.SMB_COM_NEGOTIATE)
     command["Data"] = b"\x02NT LM 0.12\x00"

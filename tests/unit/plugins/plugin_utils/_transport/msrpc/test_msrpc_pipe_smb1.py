@@ -1,7 +1,7 @@
 """The SMB1 TransactNmPipe request the pipe transport sends (MS-CIFS 2.2.4.33.1): on a Unicode session the
 transaction's Name is UTF-16 and 2-aligned, the offsets point where the parameters and the data really are,
 and the reply asked for fits one NT 4.0 message. impacket 0.13.1's own request sent the Name in OEM characters
-(Samba: STATUS_NOT_SUPPORTED; tests/integration/test_msrpc_pipe_smb1.py runs it against Samba)."""
+(Samba: STATUS_NOT_SUPPORTED; tests/integration/test_msrpc_pipe_smb1_over_samba.py runs it against Samba)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Make ``ansible_collections.sms.remediation`` importable for every unit test.
+"""Make ``ansible_collections.sms.remediation`` importable for every test, through Ansible's collection finder.
+
+It sits at the top of ``tests/`` so that it runs before any test module is imported: a test module that imports the
+collection at its top (after putting the collection root on sys.path) would otherwise import ``ansible_collections``
+without the finder, and every later import of a plugin fails with "collection metadata was not loaded" (seen when
+``pytest tests`` collected tests/integration before tests/unit).
 
 Creates ``<repo>/tests/output/.collection_root/ansible_collections/sms/remediation`` as a
 symlink to the repository root and puts ``<repo>/tests/output/.collection_root`` on sys.path.
@@ -9,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 _ROOT = _REPO / "tests" / "output" / ".collection_root"
 _LINK = _ROOT / "ansible_collections" / "sms" / "remediation"
 
