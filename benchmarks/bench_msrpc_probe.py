@@ -251,7 +251,7 @@ def main() -> int:
     results = {"hosts": {}, "rows": {}}
     try:
         inventory = lab.start()
-        print(f"code: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()}; "
+        print(f"code: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()}; "
               f"load {os.getloadavg()[0]:.1f}; {len(names)} hosts, lab in process {lab.process.pid}")
         for name in names:
             results["hosts"][name] = profile_of(state_dir, name)

@@ -32,6 +32,7 @@ class CommandHost(Protocol):
 
     def remove_temp_dir(self, path: str) -> None: ...
 
+
 _CLEANUP_SCRIPT = re.compile(r"^\s*Remove-Item\s+(?P<path>'(?:[^']|'')*'|\S+)\s+-Force(?:\s+-Recurse)?\s*$",
                              re.IGNORECASE)
 

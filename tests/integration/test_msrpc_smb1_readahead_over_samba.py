@@ -46,8 +46,8 @@ def test_reads_in_flight_are_the_host_s_bytes_in_fewer_round_trips(tmp_path):
             files.read_all("C:\\SMS\\big.bin", "warm up", 1 << 20)        # tree connect, logon: not counted
             got = {}
             one_at_a_time = exchanges(lambda: got.update(plain=files.read_all("C:\\SMS\\big.bin", "test", 1 << 20)))
-            in_flight = exchanges(lambda: got.update(ahead=smb1_readahead.read_all(files, "C:\\SMS\\big.bin", "test",
-                                                                                     1 << 20)))
+            in_flight = exchanges(lambda: got.update(
+                ahead=smb1_readahead.read_all(files, "C:\\SMS\\big.bin", "test", 1 << 20)))
             assert got["plain"] == got["ahead"] == data
             assert one_at_a_time >= 20 and in_flight <= 6, (one_at_a_time, in_flight)
             with files.open_read("C:\\SMS\\big.bin", "test") as handle:

@@ -103,4 +103,4 @@ def fault(request: bytes, status: int) -> MSRPCRespHeader:
     """A fault PDU: alloc_hint, p_cont_id, cancel_count, reserved, status, reserved = 16 bytes after the
     common header (C706 12.6.4.7, MS-RPCE 2.2.2.11); "did not execute" set, as nothing ran."""
     return answer(request, MSRPC_FAULT, PFC_FIRST_FRAG | PFC_LAST_FRAG | PFC_DID_NOT_EXECUTE, 0,
-                   struct.pack("<II", status, 0))
+                  struct.pack("<II", status, 0))

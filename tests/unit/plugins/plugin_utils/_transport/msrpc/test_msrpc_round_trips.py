@@ -149,7 +149,7 @@ class KeyPipe(RegistryPipe):
 def test_a_key_is_opened_once_per_session_and_never_closed_one_by_one():
     pipe = KeyPipe(SETUP)
     reg = Registry(Session(pipe))
-    for _ in range(2):
+    for _attempt in range(2):
         assert reg.read_values("HKLM:\\SOFTWARE\\Microsoft\\SMS\\Setup", list(SETUP))["Type"] == 1
     assert reg.read_values("HKLM\\software\\microsoft\\sms\\SETUP", ["Type", "Full Version"])["Type"] == 1
     # the pipe's close frees its handles on the server: no BaseRegCloseKey round trip per key
