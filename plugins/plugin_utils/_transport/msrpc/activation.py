@@ -198,7 +198,7 @@ def connect_exporter(interface, iid: bytes, seconds: float) -> None:
     rpc = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:{address}")
     rpc.set_credentials(*DCOMConnection.PORTMAPS[target].get_credentials())
     rpc.set_connect_timeout(max(0.1, seconds))
-    dce = rpc.get_dce_rpc()
+    dce = reusing_contexts(rpc)
     dce.set_auth_level(interface.get_cinstance().get_auth_level())
     dce.set_auth_type(interface.get_cinstance().get_auth_type())
     try:
@@ -210,6 +210,41 @@ def connect_exporter(interface, iid: bytes, seconds: float) -> None:
     rpc.get_socket().settimeout(300)              # what impacket leaves on its own connections
     dce.bind(iid)
     INTERFACE.CONNECTIONS.setdefault(target, {})[thread] = {oxid: {"dce": dce, "currentBinding": iid}}
+
+
+def reusing_contexts(rpc):
+    """A DCE/RPC handle on ``rpc`` whose presentation contexts are kept, one per interface, for the connection.
+
+    impacket's ``INTERFACE.connect`` sends an alter-context whenever a call's interface differs from the previous
+    call's (IWbemServices, then IEnumWbemClassObject, then IWbemServices again ...), each a round trip that
+    negotiates a new presentation context and a new NTLM security context: 7 per probe. A context once
+    negotiated stays valid for the association (C706 12.6.3.1): here an interface seen before goes back to its
+    context and security context (each keeps its own NTLM sequence number and keys), and only a new interface
+    costs an alter-context. Call ids keep increasing across the contexts. Pinned to impacket 0.13.1's
+    ``DCERPC_v5`` (``_ctx`` and the private ``__callid``); ``deps`` checks that version."""
+    from impacket.dcerpc.v5.rpcrt import DCERPC_v5
+
+    class ContextPerInterface(DCERPC_v5):          # a class per connection: its table is the connection's
+        _contexts: dict = {}
+
+        def bind(self, iface_uuid, alter=0, bogus_binds=0, **kwargs):
+            answer = super().bind(iface_uuid, alter, bogus_binds, **kwargs)
+            self._contexts[bytes(iface_uuid)] = self
+            return answer
+
+        def alter_ctx(self, newUID, bogus_binds=0):  # noqa: N803 - impacket's signature
+            known = self._contexts.get(bytes(newUID))
+            if known is None:
+                own = self._ctx
+                self._ctx = max(dce._ctx for dce in self._contexts.values())     # the new context's id: the next free one
+                try:
+                    known = super().alter_ctx(newUID, bogus_binds)
+                finally:
+                    self._ctx = own
+            known._DCERPC_v5__callid = max(known._DCERPC_v5__callid, self._DCERPC_v5__callid)
+            return known
+
+    return ContextPerInterface(rpc)
 
 
 class ExporterUnreachable(Exception):

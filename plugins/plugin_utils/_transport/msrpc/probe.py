@@ -130,10 +130,12 @@ class _Probe:
     # ---- services ---------------------------------------------------------------------------
     def services(self) -> tuple[dict, dict]:
         result, paths = {}, {}
-        for name in self.p.list("Services"):
-            name = str(name)
+        names = [str(name) for name in self.p.list("Services")]
+        # every state from one enumeration (services.Services.states); a failed enumeration fails each service
+        states = self.guarded("services", lambda: self.host.services.states(names, "services")) or {}
+        for name in names:
             result[name] = {"exists": False, "state": None, "start_mode": None}
-            state = self.guarded("services", lambda: self.host.services.state(name, "services"))
+            state = states.get(name)
             if state is None:
                 continue
             config = self.guarded("services", lambda: self.host.registry.read_values(

@@ -1,0 +1,62 @@
+"""Which DCE/RPC calls a facts probe makes (issue 22), against Samba on the NT 4.0 and Windows 2000 profiles (SMB,
+\\winreg) with the lab's \\svcctl and the lab's DCOM/WMI responder (a simulation): the service states come from one
+REnumServicesStatusW instead of an OpenService and a QueryServiceStatus per service, WMI goes back to a presentation
+context it negotiated before instead of an alter-context at every change of interface, and each pipe is bound once.
+The facts are the same as before: every listed service's state and start mode as the host holds them."""
+
+from __future__ import annotations
+
+import pytest
+from impacket.dcerpc.v5 import rpcrt
+
+from msrpc_harness import probe_parameters, samba_site, transport
+from smslab.state import HostState
+
+SITE = "sms610"
+
+
+def recorded_probe(lab, tmp_path, wmi, monkeypatch):
+    calls, binds = [], []
+    request, bind = rpcrt.DCERPC_v5.request, rpcrt.DCERPC_v5.bind
+
+    def requesting(dce, call, *args, **kwargs):
+        calls.append(type(call).__name__)
+        return request(dce, call, *args, **kwargs)
+
+    def binding(dce, uuid, alter=0, *args, **kwargs):
+        binds.append(("alter" if alter else "bind", bytes(uuid)))
+        return bind(dce, uuid, alter, *args, **kwargs)
+    monkeypatch.setattr(rpcrt.DCERPC_v5, "request", requesting)
+    monkeypatch.setattr(rpcrt.DCERPC_v5, "bind", binding)
+    host = transport(lab, SITE, tmp_path, wmi_addresses=wmi)
+    try:
+        answer = host.probe(probe_parameters())
+    finally:
+        host.close()
+    return answer, calls, binds
+
+
+@pytest.mark.parametrize("profile", ["nt4", "w2k"])
+def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monkeypatch, profile):
+    with samba_site(tmp_path, hosts=[SITE], wmi=True, options={SITE: {"profile": profile}}) as (state_dir, lab, wmi):
+        answer, calls, binds = recorded_probe(lab, tmp_path, wmi, monkeypatch)
+        held = HostState.load(state_dir / "hosts" / SITE).services
+    listed = probe_parameters()["Services"]
+    assert answer["services"] == {
+        name: {"exists": name in held, "state": held[name].get("state", "stopped") if name in held else None,
+               "start_mode": held[name].get("start_mode", "auto") if name in held else None}
+        for name in listed}
+    assert sum(entry["exists"] for entry in answer["services"].values()) >= 2
+    assert not [e for e in answer["errors"] if e["source"] == "services"]
+    # was: ROpenServiceW and RQueryServiceStatus once per installed service
+    assert calls.count("REnumServicesStatusW") == 1
+    assert "ROpenServiceW" not in calls and "RQueryServiceStatus" not in calls
+    # WMI: three queries in two namespaces; was 7 alter-contexts, one at every change of interface
+    assert answer["active_packages"]["available"] and answer["console_open"] is not None
+    assert calls.count("IWbemServices_ExecQuery") >= 3 and calls.count("IWbemLevel1Login_NTLMLogin") == 2
+    alters = [uuid for kind, uuid in binds if kind == "alter"]
+    assert len(alters) == len(set(alters)) == 2, alters
+    # one bind per interface: \winreg, \svcctl, the activator, the exporter (no \srvsvc: drives are not given,
+    # so they are enumerated on this cold probe)
+    bound = [uuid for kind, uuid in binds if kind == "bind"]
+    assert len(bound) == len(set(bound)), bound
