@@ -194,8 +194,10 @@ def probe_once(name: str, variables: dict, cache_dir: Path, counter: WireCounter
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import settings_from_vars
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.transport import MsrpcTransport
 
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
     parameters = sms20.probe_parameters(sms20.merge_overrides(None))
     variables = dict(variables, q244405_msrpc_cache_dir=str(cache_dir))
+    activation.forget()          # each Ansible fork starts without the activator its process learnt
     before = counter.snapshot()
     cpu, wall = time.process_time(), time.perf_counter()
     host = MsrpcTransport(settings_from_vars(name, variables), True, lambda _message: None)

@@ -60,3 +60,19 @@ def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monk
     # so they are enumerated on this cold probe)
     bound = [uuid for kind, uuid in binds if kind == "bind"]
     assert len(bound) == len(set(bound)), bound
+
+
+def test_a_rerun_in_a_new_process_goes_straight_to_iactivation_on_nt4(tmp_path, monkeypatch):
+    from impacket.dcerpc.v5 import dcomrt
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
+    scm = bytes(dcomrt.IID_IRemoteSCMActivator)
+    with samba_site(tmp_path, hosts=[SITE], wmi=True) as (_state_dir, lab, wmi):
+        activation.forget()
+        first, _calls, first_binds = recorded_probe(lab, tmp_path, wmi, monkeypatch)
+        activation.forget()                 # what a new Ansible fork knows; the host's cache file stays
+        monkeypatch.undo()
+        second, _calls, second_binds = recorded_probe(lab, tmp_path, wmi, monkeypatch)
+    assert first["active_packages"] == second["active_packages"] and second["active_packages"]["available"]
+    assert ("bind", scm) in first_binds            # tried, refused by NT 4.0 (COM 5.4)
+    assert ("bind", scm) not in second_binds       # was: tried again in every new process
+    assert activation.remembered(wmi[SITE]) == activation.ACTIVATION

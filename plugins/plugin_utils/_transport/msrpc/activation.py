@@ -10,7 +10,8 @@ provider_rejection / abstract_syntax_not_supported). ``activate`` tries RemoteCr
 refusal opens a new connection to port 135 (impacket leaves the refused association half-authenticated)
 and calls RemoteActivation, built here on impacket's NDR structures (``dcomrt.RemoteActivation``; impacket's
 own ``IActivation`` sends no ORPCTHIS and ignores the activation's HRESULTs). Which one a host answered is
-remembered per address for the rest of the process (``remembered``).
+remembered per address for the rest of the process (``remembered``), and by the probe in the host's cache file
+for the next runs (``remember``).
 
 The authentication level is the caller's (``LEVELS``), used for the activation and for every object call
 alike: impacket raises a server's CONNECT hint to PKT_INTEGRITY for object calls; here the level asked for
@@ -34,6 +35,13 @@ _TOWER_TCP = 7
 def remembered(address: str) -> str | None:
     """The activator ``address`` answered earlier in this process (``SCM`` / ``ACTIVATION``), or None."""
     return _REMEMBERED.get(address)
+
+
+def remember(address: str, activator: str) -> None:
+    """What an earlier run learnt of ``address`` (the probe keeps ``ACTIVATION`` in the host's cache file: each
+    Ansible task runs in a new process, which would try IRemoteSCMActivator on an NT 4.0 host again)."""
+    if activator in (SCM, ACTIVATION):
+        _REMEMBERED[address] = activator
 
 
 def forget(address: str | None = None) -> None:
@@ -221,8 +229,12 @@ def reusing_contexts(rpc):
     negotiated stays valid for the association (C706 12.6.3.1): here an interface seen before goes back to its
     context and security context (each keeps its own NTLM sequence number and keys), and only a new interface
     costs an alter-context. Call ids keep increasing across the contexts. Pinned to impacket 0.13.1's
-    ``DCERPC_v5`` (``_ctx`` and the private ``__callid``); ``deps`` checks that version."""
+    ``DCERPC_v5`` (``_ctx`` and the private ``__callid``): another version gets impacket's own handle."""
+    from impacket import version
     from impacket.dcerpc.v5.rpcrt import DCERPC_v5
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import PINNED_VERSION
+    if version.version != PINNED_VERSION:
+        return rpc.get_dce_rpc()
 
     class ContextPerInterface(DCERPC_v5):          # a class per connection: its table is the connection's
         _contexts: dict = {}

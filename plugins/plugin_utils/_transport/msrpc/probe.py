@@ -16,7 +16,8 @@ import re
 import time
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups, smb1_readahead, wmi_hook
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import (activation, impacket_speedups, smb1_readahead,
+                                                                                  wmi_hook)
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import ansi_codec, search_log
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
@@ -34,6 +35,9 @@ START_MODES = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
 # pipe, a bind and a call (~6 round trips). A drive that is gone is noticed (its share is missing) and the drives
 # are enumerated again at once; a drive added is seen within DRIVES_MAX_AGE_S.
 DRIVES_FACT, DRIVES_MAX_AGE_S = "fixed_drives", 24 * 3600
+# A host that answered IActivation (NT 4.0) is remembered for a day: a new process would otherwise try
+# IRemoteSCMActivator first, a TCP connection and a refused bind (2 round trips) each run.
+ACTIVATOR_FACT, ACTIVATOR_MAX_AGE_S = "dcom_activator", 24 * 3600
 _IMAGE_ROOT = re.compile(r"^(?P<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe", re.IGNORECASE)
 
 
@@ -115,6 +119,29 @@ class _Probe:
             if part.get("error") and not part.get("available"):
                 self.error("wmi", part["error"])
         return site, packages
+
+    def _wmi_address(self) -> str | None:
+        wmi = wmi_hook.wmi_module()
+        return wmi.target_of(self.host.session).address if wmi is not None and hasattr(wmi, "target_of") else None
+
+    def recall_activator(self) -> None:
+        """The activator an earlier run found at this host's WMI address, into this process's memory."""
+        fact, address = self.host.log_cache.host_fact(ACTIVATOR_FACT), self._wmi_address()
+        try:
+            fresh = 0 <= time.time() - float(fact["at"]) < ACTIVATOR_MAX_AGE_S and fact["address"] == address
+        except (KeyError, TypeError, ValueError):
+            return
+        if fresh and address and activation.remembered(address) is None:
+            activation.remember(address, str(fact["activator"]))
+
+    def keep_activator(self) -> None:
+        address = self._wmi_address()
+        found = activation.remembered(address) if address else None
+        if found == activation.ACTIVATION:
+            if (self.host.log_cache.host_fact(ACTIVATOR_FACT) or {}).get("address") != address:
+                self.host.log_cache.put_host_fact(ACTIVATOR_FACT, {"activator": found, "address": address, "at": time.time()})
+        elif found is not None:         # IRemoteSCMActivator is tried first anyway
+            self.host.log_cache.put_host_fact(ACTIVATOR_FACT, None)
 
     def console_open(self) -> bool | None:
         wmi = wmi_hook.wmi_module()
@@ -292,6 +319,7 @@ class _Probe:
         self.drive_discovery = "PackageFolders parameter"
         computer_name, architecture = self.environment()
         registry = self.registry()
+        self.recall_activator()
         wmi_site, active = self.wmi_facts(registry)
         services, image_paths = self.services()
         install_dir = None
@@ -315,6 +343,7 @@ class _Probe:
             distmgr_log = self.log_facts(install_dir, registry["tracing"])
         folders = [self.folder_listing(path) for path in self.package_folder_paths()]
         console = self.console_open()
+        self.keep_activator()
         self.host.log_cache.save()
         session = self.host.session
         return {
