@@ -185,6 +185,7 @@ compose:
 #   |  |--sms620
 #   ...
 
+---
 # --- Three tiers: central A00, primaries B00 and D00, secondaries C01, C02 under B00 --------------------------
 # The secondaries run on NT 4.0; B00 was moved to a Windows with PowerShell 5.1 and is reached over WinRM.
 # inventory/three-tier.sms_hierarchy.yml

@@ -29,7 +29,7 @@ from smslab.dcom.rpc_server import RpcConnection
 from smslab.scenario import build_state_dir
 from smslab.state import HostState
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DCOM starts at port 135: binding it needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: DCOM starts at port 135 (binding it needs root)")
 
 
 HIERARCHY = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "hierarchy.yml"
