@@ -57,6 +57,11 @@ summary() {
     printf 'test.sh: %s\n' "$line"
     if [[ -n "$skip_reasons" ]]; then
         printf 'test.sh: skipped tests by reason (what was not exercised):\n%s\n' "$skip_reasons"
+        local needs_root
+        needs_root=$(awk '$2 == "needs" && $3 == "root:" {n += $1} END {print n + 0}' <<<"$skip_reasons")
+        if ((needs_root)); then
+            printf 'test.sh: %s tests need root and were not run (run as root to exercise them)\n' "$needs_root"
+        fi
     fi
     printf 'test.sh: total %ss, %s\n' "$(($(date +%s) - started))" "$1"
 }
