@@ -16,8 +16,8 @@ import re
 import time
 
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import (activation, impacket_speedups, smb1_readahead,
-                                                                                  wmi_hook)
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import (
+    activation, impacket_speedups, smb1_readahead, wmi_hook)
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.files import drive_shares
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.log_reader import ansi_codec, search_log
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.params import PROBE_DEFAULTS, Params
