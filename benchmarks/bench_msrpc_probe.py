@@ -172,16 +172,17 @@ def attribute_phases(counter: WireCounter) -> dict:
     def wrapped(name, original):
         def step(*args, **kwargs):
             depth[0] += 1
-            before = counter.snapshot()
+            before, cpu = counter.snapshot(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
                 depth[0] -= 1
                 if depth[0] == 0:
                     after = counter.snapshot()
-                    total = totals.setdefault(name, [0, 0])
+                    total = totals.setdefault(name, [0, 0, 0.0])
                     total[0] += after["rt"] - before["rt"]
                     total[1] += after["bytes_in"] + after["bytes_out"] - before["bytes_in"] - before["bytes_out"]
+                    total[2] += time.process_time() - cpu
         return step
     for name in PHASES:
         setattr(probe_module._Probe, name, wrapped(name, getattr(probe_module._Probe, name)))
@@ -264,16 +265,19 @@ def main() -> int:
         print_rows("cold", cold, 0)
         counter.calls.clear()
         phases = attribute_phases(counter) if args.phases else None
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None    # CPU, not the waits for the lab
         if profiler:
             profiler.enable()
         warm = [probe_once(n, inventory[n], tmp / "cache", counter) for n in names]
         if profiler:
             profiler.disable()
+            if os.environ.get("BENCH_PROFILE_DUMP"):
+                profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
         print_rows("warm", warm, 0)
         if phases:
-            print("round trips / bytes per warm probe by step (the rest: connect, logon, close): " + ", ".join(
-                f"{name} {rt / len(names):g} / {size / len(names):,.0f}" for name, (rt, size) in phases.items()))
+            print("round trips / bytes / controller CPU ms per warm probe by step (the rest: connect, logon, close): "
+                  + ", ".join(f"{name} {rt / len(names):g} / {size / len(names):,.0f} / {1000 * cpu / len(names):.1f}"
+                              for name, (rt, size, cpu) in phases.items()))
         print("DCE/RPC requests per warm probe: " + ", ".join(
             f"{name} {count / len(names):g}" for name, count in sorted(counter.calls.items(), key=lambda kv: -kv[1])))
         results["rows"] = {"cold": cold, "warm": warm}
@@ -302,7 +306,7 @@ def main() -> int:
                 if row["errors"]:
                     print(f"  {label}: errors: {row['errors']}")
         if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
     finally:
         lab.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -95,7 +95,7 @@ class Services:
         manager = self._scm(operation, SC_MANAGER_ENUMERATE_SERVICE)
         found, resume, size = {}, 0, ENUM_FIRST_BUFFER
         while True:
-            request = scmr.REnumServicesStatusW()
+            request = REnumServicesStatusW()
             request["hSCManager"] = manager
             request["dwServiceType"] = SERVICE_WIN32
             request["dwServiceState"] = SERVICE_STATE_ALL
@@ -110,11 +110,11 @@ class Services:
             if code not in (0, ERROR_MORE_DATA):
                 self._last_code = code
                 raise TransportError(self.session.host, operation, f"enumerate services: {_error_name(code)}")
-            found.update(enum_records(b"".join(answer["lpBuffer"]), int(answer["lpServicesReturned"])))
+            found.update(enum_records(answer["lpBuffer"], int(answer["lpServicesReturned"])))
             if code == 0:
                 return found
             needed = int(answer["pcbBytesNeeded"])
-            resume = int(answer["lpResumeIndex"]) if answer["lpResumeIndex"] not in (None, 0) else 0
+            resume = answer["lpResumeIndex"] or 0
             if not resume or not 0 < needed <= ENUM_MAX_BUFFER:
                 raise TransportError(self.session.host, operation,
                                      f"enumerate services: ERROR_MORE_DATA without a resume index or a size ({needed})")
@@ -215,6 +215,34 @@ class Services:
         if state != "running":
             raise TransportError(self.session.host, operation,
                                  f"service {name} did not start within {seconds:g} seconds (state {state})")
+
+
+# impacket's DCERPC_v5.request parses a reply with the class named after the request's plus "Response", from the
+# request's module: this request is impacket's, its reply is read here with struct. impacket's NDR would make one
+# object per byte of the 4 KiB buffer (~25 ms of controller CPU per probe, bench_msrpc_probe.py --phases).
+class REnumServicesStatusW(scmr.REnumServicesStatusW if scmr else object):
+    """MS-SCMR REnumServicesStatusW (opnum 14), impacket's request."""
+
+
+class REnumServicesStatusWResponse(dict):
+    """lpBuffer (a conformant byte array), pcbBytesNeeded, lpServicesReturned, lpResumeIndex ([unique] pointer,
+    None when null), ErrorCode: the NDR of MS-SCMR 3.1.4.11's reply."""
+
+    def __init__(self, data: bytes, isNDR64: bool = False):  # noqa: N803 - impacket's signature
+        super().__init__()
+        if isNDR64:
+            raise ValueError("REnumServicesStatusW over NDR64 is not read here")
+        (size,) = struct.unpack_from("<I", data, 0)
+        at = 4 + size + (-size % 4)
+        needed, returned, referent = struct.unpack_from("<III", data, at)
+        at += 12
+        resume = None
+        if referent:
+            (resume,) = struct.unpack_from("<I", data, at)
+            at += 4
+        (code,) = struct.unpack_from("<I", data, at)
+        self.update(lpBuffer=bytes(data[4:4 + size]), pcbBytesNeeded=needed, lpServicesReturned=returned,
+                    lpResumeIndex=resume, ErrorCode=code)
 
 
 def enum_records(buffer: bytes, count: int) -> dict[str, str]:
