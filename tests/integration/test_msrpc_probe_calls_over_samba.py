@@ -1,7 +1,8 @@
 """Which DCE/RPC calls a facts probe makes (issue 22), against Samba on the NT 4.0 and Windows 2000 profiles (SMB,
 \\winreg) with the lab's \\svcctl and the lab's DCOM/WMI responder (a simulation): the service states come from one
 REnumServicesStatusW instead of an OpenService and a QueryServiceStatus per service, WMI goes back to a presentation
-context it negotiated before instead of an alter-context at every change of interface, and each pipe is bound once.
+context it negotiated before instead of an alter-context at every change of interface, each pipe is bound once,
+and every WMI object is read by wmi_decode as impacket's own decoder reads it.
 The facts are the same as before: every listed service's state and start mode as the host holds them."""
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ from smslab.state import HostState
 SITE = "sms610"
 
 
-def recorded_probe(lab, tmp_path, wmi, monkeypatch):
+def recorded_probe(lab, tmp_path, wmi, monkeypatch, decoded=None):
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import wmi_decode
     calls, binds = [], []
-    request, bind = rpcrt.DCERPC_v5.request, rpcrt.DCERPC_v5.bind
+    request, bind, row = rpcrt.DCERPC_v5.request, rpcrt.DCERPC_v5.bind, wmi_decode.row
+
+    def decoding(objref):
+        values = row(objref)
+        if decoded is not None:
+            decoded.append((objref, values))
+        return values
+    monkeypatch.setattr(wmi_decode, "row", decoding)
 
     def requesting(dce, call, *args, **kwargs):
         calls.append(type(call).__name__)
@@ -39,7 +48,8 @@ def recorded_probe(lab, tmp_path, wmi, monkeypatch):
 @pytest.mark.parametrize("profile", ["nt4", "w2k"])
 def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monkeypatch, profile):
     with samba_site(tmp_path, hosts=[SITE], wmi=True, options={SITE: {"profile": profile}}) as (state_dir, lab, wmi):
-        answer, calls, binds = recorded_probe(lab, tmp_path, wmi, monkeypatch)
+        decoded = []
+        answer, calls, binds = recorded_probe(lab, tmp_path, wmi, monkeypatch, decoded)
         held = HostState.load(state_dir / "hosts" / SITE).services
     listed = probe_parameters()["Services"]
     assert answer["services"] == {
@@ -60,6 +70,13 @@ def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monk
     # so they are enumerated on this cold probe)
     bound = [uuid for kind, uuid in binds if kind == "bind"]
     assert len(bound) == len(set(bound)), bound
+    # every object WMI returned was read by wmi_decode, as impacket's own decoder reads it
+    from impacket.dcerpc.v5.dcom import wmi as impacket_wmi
+    from impacket.dcerpc.v5.dcomrt import INTERFACE
+    assert len(decoded) >= 3 and all(values is not None for _objref, values in decoded)
+    for objref, values in decoded:
+        obj = impacket_wmi.IWbemClassObject(INTERFACE(None, objref, None, target="lab"), None)
+        assert values == {name: prop["value"] for name, prop in obj.getProperties().items()}
 
 
 def test_a_rerun_in_a_new_process_goes_straight_to_iactivation_on_nt4(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation, wmi_decode
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi_errors import describe, error_code
 
 WBEM_S_FALSE = 0x00000001
@@ -190,8 +190,11 @@ class WmiConnection:
             enum = services.ExecQuery(wql, wmi.WBEM_FLAG_FORWARD_ONLY)
             rows, done = [], False
             while not done:
-                batch, done = _next_batch(enum, services, BATCH)
-                rows += [{name: prop["value"] for name, prop in obj.getProperties().items()} for obj in batch]
+                objrefs, done = _next_objrefs(enum, BATCH)
+                for objref in objrefs:       # each class part parsed once (wmi_decode), else impacket's object
+                    values = wmi_decode.row(objref)
+                    rows.append(values if values is not None else {
+                        name: prop["value"] for name, prop in _impacket_object(enum, services, objref).getProperties().items()})
             return rows
         except WmiError:
             raise
@@ -249,21 +252,29 @@ class WmiConnection:
         ntlm.USE_NTLMv2 = True
 
 
-def _next_batch(enum, services, count: int) -> tuple[list, bool]:
-    """Up to ``count`` objects and whether the enumeration ended (WBEM_S_FALSE: fewer than asked)."""
+def _next_objrefs(enum, count: int) -> tuple[list[bytes], bool]:
+    """The OBJREFs of up to ``count`` objects (IEnumWbemClassObject::Next, as impacket's ``Next`` sends it) and
+    whether the enumeration ended (WBEM_S_FALSE: fewer than asked)."""
     from impacket.dcerpc.v5.dcom import wmi
-    from impacket.dcerpc.v5.dcomrt import INTERFACE
+    request = wmi.IEnumWbemClassObject_Next()
+    request["lTimeout"] = wmi.WBEM_INFINITE
+    request["uCount"] = count
+    done = False
     try:
-        return enum.Next(wmi.WBEM_INFINITE, count), False
+        answer = enum.request(request, iid=enum._iid, uuid=enum.get_iPid())  # pylint: disable=protected-access
     except wmi.DCERPCSessionError as exc:
         if exc.get_error_code() != WBEM_S_FALSE:
             raise
-        answer = exc.get_packet()
-        objects = [wmi.IWbemClassObject(INTERFACE(enum.get_cinstance(), b"".join(item["abData"]),
-                                                  enum.get_ipidRemUnknown(), oxid=enum.get_oxid(),
-                                                  target=enum.get_target()), services)
-                   for item in (answer["apObjects"] if answer is not None else [])]
-        return objects, True
+        answer, done = exc.get_packet(), True
+    return [b"".join(item["abData"]) for item in (answer["apObjects"] if answer is not None else [])], done
+
+
+def _impacket_object(enum, services, objref: bytes):
+    """impacket's own IWbemClassObject for ``objref``, as its ``IEnumWbemClassObject.Next`` builds it."""
+    from impacket.dcerpc.v5.dcom import wmi
+    from impacket.dcerpc.v5.dcomrt import INTERFACE
+    return wmi.IWbemClassObject(INTERFACE(enum.get_cinstance(), objref, enum.get_ipidRemUnknown(), oxid=enum.get_oxid(),
+                                          target=enum.get_target()), services)
 
 
 @contextlib.contextmanager
