@@ -94,7 +94,7 @@ def test_one_enumeration_gives_every_state_and_absent_services_are_absent():
     services = Services(Session(pipe))
     states = services.states(["SMS_EXECUTIVE", "sms_site_component_manager", "SMS_SQL_MONITOR"])
     assert states == {"SMS_EXECUTIVE": "running", "sms_site_component_manager": "stopped", "SMS_SQL_MONITOR": None}
-    assert [name for name, _ in pipe.calls] == ["ROpenSCManagerW", "REnumServicesStatusW"]
+    assert [name for name, _arguments in pipe.calls] == ["ROpenSCManagerW", "REnumServicesStatusW"]
     assert pipe.calls[0][1]["dwDesiredAccess"] == SC_MANAGER_ENUMERATE_SERVICE        # exactly that right
     assert pipe.calls[1][1] == {"dwServiceType": 0x30, "dwServiceState": 3, "cbBufSize": 4096}
     assert services.state("SMS_SQL_MONITOR") is None            # known absent: no OpenService
