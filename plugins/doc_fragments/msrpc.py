@@ -27,9 +27,9 @@ notes:
     C(q244405_msrpc_port) (default C(445));
     C(q244405_msrpc_dialect) (C(auto) default: SMB2/3 when the server offers it, else NT LM 0.12; C(smb1),
     C(smb2), C(smb3) insist on one; NT 4.0 and Windows 2000 speak only C(smb1));
-    C(q244405_msrpc_allow_ntlmv1) (default C(false): NTLMv2 only; C(true) accepts NTLMv1 from a server
-    that offers nothing better, with a warning naming the host. NT 4.0 negotiates without extended security,
-    where the transport's only challenge-response is NTLMv1: an NT 4.0 host needs C(true));
+    C(q244405_msrpc_allow_ntlmv1) (default C(false): NTLMv2 only, also with NT 4.0 SP4 and later, which negotiate
+    without extended security; C(true) sends NTLMv1 when the server refused NTLMv2, as NT 4.0 before SP4 does,
+    with a warning naming the host);
     C(q244405_msrpc_allow_plaintext_password) (default C(false): a server that offers no challenge, asking for
     the password in plain text, is refused; C(true) sends it in plain text, with a warning naming the host);
     C(q244405_msrpc_timeout) (default C(30) seconds, per SMB/RPC call and WMI query);

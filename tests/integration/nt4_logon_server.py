@@ -6,8 +6,11 @@ unchecked. So this server answers the two requests of a logon itself, from impac
 
 - NEGOTIATE: dialect NT LM 0.12, no CAP_EXTENDED_SECURITY, flags2 without FLAGS2_EXTENDED_SECURITY, and
   ``challenge`` as the EncryptionKey (8 bytes as NT 4.0 sends; b"" = ChallengeLength 0, plain-text passwords);
-- SESSION_SETUP_ANDX (WordCount 13): checks the NTLMv1 response to the challenge (or the plain password) against
-  the one account, answers STATUS_SUCCESS or STATUS_LOGON_FAILURE;
+- SESSION_SETUP_ANDX (WordCount 13): checks the response to the challenge (or the plain password) against the one
+  account, answers STATUS_SUCCESS or STATUS_LOGON_FAILURE. ``accept`` says which responses it knows: ``"v2"``
+  (NTLMv2: NTProofStr recomputed from the blob the client sent, MS-NLMP 3.3.2, as a server with
+  LMCompatibilityLevel 5), ``"v1"`` (24-byte NTLMv1 only: NT 4.0 before SP4, which answers an NTLMv2 response as
+  a wrong password) or ``"both"`` (NT 4.0 SP4+ by default);
 - anything else: STATUS_NOT_SUPPORTED.
 
 ``broken`` makes an answer malformed on purpose: ``"short_challenge"`` (fewer challenge bytes than ChallengeLength
@@ -32,15 +35,18 @@ NT_CHALLENGE = bytes.fromhex("0123456789abcdef")
 NT4_CAPABILITIES = (smb.SMB.CAP_RAW_MODE | smb.SMB.CAP_LARGE_FILES | smb.SMB.CAP_NT_SMBS | smb.SMB.CAP_RPC_REMOTE_APIS
                     | smb.SMB.CAP_USE_NT_ERRORS)
 NT4_MAX_BUFFER = 16644
+NTLMV1_RESPONSE_LENGTH = 24     # also the length of an LMv2 response
 
 
 class Nt4LogonServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, user: str, password: str, challenge: bytes = NT_CHALLENGE, broken: str | None = None):
+    def __init__(self, user: str, password: str, challenge: bytes = NT_CHALLENGE, broken: str | None = None,
+                 accept: str = "both"):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.user, self.password, self.challenge, self.broken = user, password, challenge, broken
+        self.accept = accept
         self.received: list[dict] = []
         self._thread = threading.Thread(target=self.serve_forever, name="nt4-logon", daemon=True)
 
@@ -57,10 +63,23 @@ class Nt4LogonServer(socketserver.ThreadingTCPServer):
         self.server_close()
         self._thread.join(timeout=5)
 
-    def accepts(self, ansi: bytes, unicode: bytes) -> bool:
+    def accepts(self, ansi: bytes, unicode: bytes, domain: str) -> bool:
         if not self.challenge:
             return ansi.rstrip(b"\0") == self.password.encode("cp437")
-        return unicode == ntlm.get_ntlmv1_response(ntlm.compute_nthash(self.password), self.challenge)
+        if len(unicode) == NTLMV1_RESPONSE_LENGTH:
+            expected = ntlm.get_ntlmv1_response(ntlm.compute_nthash(self.password), self.challenge)
+            return self.accept != "v2" and unicode == expected
+        return self.accept != "v1" and self._ntlmv2_matches(ansi, unicode, domain)
+
+    def _ntlmv2_matches(self, lm_response: bytes, nt_response: bytes, domain: str) -> bool:
+        """MS-NLMP 3.3.2 from the server's side: the key from the account (user, password, the domain the client
+        named), the NTProofStr over the challenge and the client's blob, the LMv2 over both challenges."""
+        key = ntlm.NTOWFv2(self.user, self.password, domain)
+        blob, client_challenge = nt_response[16:], lm_response[16:]
+        return (len(lm_response) == NTLMV1_RESPONSE_LENGTH and blob[:2] == b"\x01\x01"
+                and nt_response[:16] == ntlm.hmac_md5(key, self.challenge + blob)
+                and lm_response[:16] == ntlm.hmac_md5(key, self.challenge + client_challenge)
+                and blob[16:24] == client_challenge)
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -111,7 +130,8 @@ class _Handler(socketserver.BaseRequestHandler):
         seen = {"account": data["Account"], "domain": data["PrimaryDomain"], "ansi": data["AnsiPwd"],
                 "unicode": data["UnicodePwd"], "flags2": request["Flags2"]}
         self.server.received.append(seen)
-        if seen["account"].lower() != self.server.user.lower() or not self.server.accepts(seen["ansi"], seen["unicode"]):
+        known = seen["account"].lower() == self.server.user.lower()
+        if not known or not self.server.accepts(seen["ansi"], seen["unicode"], seen["domain"]):
             return _packet(request, STATUS_LOGON_FAILURE, b"\0\0\0")
         if self.server.broken == "session_setup":
             return _packet(request, STATUS_SUCCESS, b"\x03\xff\x00", uid=100)      # 3 words announced, 1 byte sent

@@ -1,5 +1,6 @@
-"""NT 4.0's logon (issue 18, defect 7): NEGOTIATE without extended security, an 8-byte challenge, NTLMv1 through
-impacket's ``login_standard``; no challenge at all (plain-text passwords) refused unless the user opted in; a
+"""NT 4.0's logon (issue 18, defect 7): NEGOTIATE without extended security, an 8-byte challenge, NTLMv2 in the
+non-extended SESSION_SETUP_ANDX (``smb1_ntlmv2``), NTLMv1 through impacket's ``login_standard`` only when allowed
+and NTLMv2 was refused; no challenge at all (plain-text passwords) refused unless the user opted in; a
 malformed answer a TransportError naming the host and the cause. The server is ``nt4_logon_server`` (packet level:
 Samba can no longer switch extended security off); the extended-security case is a real Samba host."""
 
@@ -38,35 +39,79 @@ def logon_error(server: Nt4LogonServer, password: str = PASSWORD, **variables) -
 
 
 @pytest.mark.parametrize("dialect", ["smb1", "auto"])
-def test_nt4_logs_on_with_ntlmv1_when_allowed_and_warns(tmp_path, dialect):
-    with Nt4LogonServer(USER, PASSWORD) as server:
+@pytest.mark.parametrize("accept", ["v2", "both"])
+def test_nt4_sp4_logs_on_with_ntlmv2_without_any_opt_in(dialect, accept):
+    # Before: refused unless q244405_msrpc_allow_ntlmv1 was true (impacket's login_standard sends only NTLMv1).
+    with Nt4LogonServer(USER, PASSWORD, accept=accept) as server:
+        smb_session, warnings = session(server, dialect=dialect)
+        try:
+            smb_session.smb        # noqa: B018
+            assert smb_session.ntlm == "NTLMv2" and smb_session.dialect_name == "NT LM 0.12 (SMB1)"
+            assert smb_session.smb.getCredentials()[:3] == (USER, PASSWORD, "SMSLAB")    # DCE/RPC on pipes reads them
+        finally:
+            smb_session.close()
+    assert len(server.received) == 1 and warnings == []
+    sent = server.received[0]
+    assert len(sent["ansi"]) == 24 and len(sent["unicode"]) > 24 and sent["domain"] == "SMSLAB"
+    assert PASSWORD.encode() not in sent["ansi"] + sent["unicode"]
+
+
+def test_the_ntlmv2_responses_follow_ms_nlmp():
+    # MS-NLMP 4.2.4 test vectors (NTLMv2 authentication): User "User", Domain "Domain", Password "Password"; the
+    # blob's AvPairs here are the domain's alone, so the NTProofStr is recomputed, the LMv2 response is the spec's.
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.smb1_ntlmv2 import ntlmv2_responses
+
+    server_challenge, client_challenge = bytes.fromhex("0123456789abcdef"), bytes([0xAA] * 8)
+    lm_response, nt_response = ntlmv2_responses("User", "Password", "Domain", server_challenge, client_challenge, b"\0" * 8)
+    assert lm_response == bytes.fromhex("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
+    key = ntlm.NTOWFv2("User", "Password", "Domain")
+    assert key == bytes.fromhex("0c868a403bfd7a93a3001ef22ef02e3f")
+    blob = nt_response[16:]
+    assert blob == (b"\x01\x01" + b"\0" * 6 + b"\0" * 8 + client_challenge + b"\0" * 4
+                    + b"\x02\x00\x0c\x00" + "Domain".encode("utf-16le") + b"\0" * 4 + b"\0" * 4)
+    assert nt_response[:16] == ntlm.hmac_md5(key, server_challenge + blob)
+
+
+def test_a_v1_only_server_is_refused_with_the_ntlmv1_advice():
+    # NT 4.0 before SP4 answers the NTLMv2 response STATUS_LOGON_FAILURE; no NTLMv1 response is sent unless allowed.
+    with Nt4LogonServer(USER, PASSWORD, accept="v1") as server:
+        message = logon_error(server)
+    assert message.startswith("nt4host: login: logon as SMSLAB\\smsadmin on 127.0.0.1: STATUS_LOGON_FAILURE"), message
+    assert "does not accept NTLMv2" in message and "q244405_msrpc_allow_ntlmv1: true" in message
+    assert len(server.received) == 1 and len(server.received[0]["unicode"]) > 24
+
+
+@pytest.mark.parametrize("dialect", ["smb1", "auto"])
+def test_nt4_logs_on_with_ntlmv1_when_allowed_and_ntlmv2_refused_and_warns(dialect):
+    with Nt4LogonServer(USER, PASSWORD, accept="v1") as server:
         smb_session, warnings = session(server, allow_ntlmv1=True, dialect=dialect)
         try:
             smb_session.smb        # noqa: B018
             assert smb_session.ntlm == "NTLMv1" and smb_session.dialect_name == "NT LM 0.12 (SMB1)"
         finally:
             smb_session.close()
+    assert [len(seen["unicode"]) > 24 for seen in server.received] == [True, False]     # NTLMv2 first
     sent = server.received[-1]
     assert sent["unicode"] == ntlm.get_ntlmv1_response(ntlm.compute_nthash(PASSWORD), server.challenge)
     assert PASSWORD.encode() not in sent["ansi"] + sent["unicode"]
     assert len(warnings) == 1 and warnings[0].startswith("nt4host: logged on with NTLMv1")
 
 
-def test_nt4_wrong_password_is_a_logon_failure_without_ntlmv1_advice():
-    with Nt4LogonServer(USER, PASSWORD) as server:
+@pytest.mark.parametrize("accept", ["v2", "v1", "both"])
+def test_nt4_wrong_password_is_a_logon_failure_without_ntlmv1_advice(accept):
+    # With NTLMv1 allowed and tried, it is not what is missing: no advice about it.
+    with Nt4LogonServer(USER, PASSWORD, accept=accept) as server:
         message = logon_error(server, "wrong", allow_ntlmv1=True)
-    assert message.startswith("nt4host: login: logon as SMSLAB\\smsadmin on 127.0.0.1: STATUS_LOGON_FAILURE")
-    assert "allow_ntlmv1" not in message
+    assert message == ("nt4host: login: logon as SMSLAB\\smsadmin on 127.0.0.1: STATUS_LOGON_FAILURE (0xc000006d): "
+                       "wrong user, domain or password")
+    assert len(server.received) == 2
 
 
-def test_nt4_without_the_ntlmv1_opt_in_is_refused_before_any_credential_is_sent():
-    # Before: the raw impacket message "Cannot authenticate against target, enable ntlm_fallback" came through only
-    # by matching its text; now the negotiate answer itself is read.
+def test_nt4_wrong_password_without_the_opt_in_sends_only_ntlmv2():
     with Nt4LogonServer(USER, PASSWORD) as server:
-        message = logon_error(server)
-    assert message.startswith("nt4host: login: 127.0.0.1 negotiates without extended security (NT 4.0)")
-    assert "q244405_msrpc_allow_ntlmv1: true" in message and "plain" not in message
-    assert server.received == []
+        message = logon_error(server, "wrong")
+    assert message.startswith("nt4host: login: logon as SMSLAB\\smsadmin on 127.0.0.1: STATUS_LOGON_FAILURE")
+    assert len(server.received) == 1 and len(server.received[0]["unicode"]) > 24
 
 
 def test_a_server_offering_no_challenge_is_refused_unless_plaintext_is_allowed():

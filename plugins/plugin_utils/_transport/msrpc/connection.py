@@ -3,9 +3,10 @@
 """One authenticated SMB session per host and task, shared by every msrpc operation (private to this collection).
 
 The session negotiates the dialect the host variables ask for (``auto``: SMB2/3 when the server offers
-it, else NT LM 0.12, the only dialect NT 4.0 and Windows 2000 speak), logs on with NTLMv2 (NTLMv1 only
-when ``q244405_msrpc_allow_ntlmv1`` is true, with a warning naming the host), keeps one tree per share
-and one bound DCE/RPC handle per named pipe (one SMB transact per call: ``pipe_transport``), and counts
+it, else NT LM 0.12, the only dialect NT 4.0 and Windows 2000 speak), logs on with NTLMv2, without extended
+security too (``smb1_ntlmv2``; NTLMv1 only when ``q244405_msrpc_allow_ntlmv1`` is true and NTLMv2 was refused,
+with a warning naming the host), keeps one tree per share and one bound DCE/RPC handle per named pipe (one SMB
+transact per call: ``pipe_transport``), and counts
 the SMB requests and bytes it exchanges (the benchmark prints them). Every failure becomes
 ``TransportError(host, operation, message)`` whose message names the NT status or Win32 error (``describe``)."""
 
@@ -29,6 +30,7 @@ except ImportError:
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.pipe_transport import TransceiveTransport
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import MsrpcSettings
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.smb1_ntlmv2 import login_ntlmv2
 
 SMB1_DIALECT = "NT LM 0.12"          # impacket.smb.SMB_DIALECT; SMB2 dialects are MS-SMB2 2.2.3 numbers
 NETBIOS_SESSION_PORT = 139
@@ -36,6 +38,7 @@ DIALECT_CODES = {"auto": None, "smb1": SMB1_DIALECT, "smb2": 0x0202, "smb3": 0x0
 DIALECT_NAMES = {SMB1_DIALECT: "NT LM 0.12 (SMB1)", 0x0202: "SMB 2.0.2", 0x0210: "SMB 2.1",
                  0x0300: "SMB 3.0", 0x0302: "SMB 3.0.2", 0x0311: "SMB 3.1.1"}
 
+STATUS_LOGON_FAILURE = 0xC000006D        # MS-ERREF 2.3: also what NT 4.0 before SP4 answers an NTLMv2 response
 NTLM_CHALLENGE_LENGTH = 8               # the EncryptionKey of a NEGOTIATE answer without extended security (MS-CIFS 2.2.4.52.2)
 # A plain-text password travels in the server's OEM code page (MS-CIFS 2.2.4.53.1 OEMPassword): cp437 on a US NT 4.0.
 PLAINTEXT_CODEPAGE = "cp437"
@@ -208,12 +211,19 @@ class MsrpcSession:
             self._check_standard_security(challenge)
         password = self._login_password(challenge)
         try:
-            # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in. Without extended security
-            # its only logons are NTLMv1 and, with no challenge, the plain password (login_standard).
-            conn.login(s.user, password, s.domain,
-                       ntlmFallback=smb1 and (s.allow_ntlmv1 or challenge == b""))
+            if challenge:
+                self._login_standard_security(conn)
+            else:
+                # impacket falls back to NTLMv1 on SMB1 unless told not to: that is the opt-in. With no challenge
+                # its login_standard sends the plain password.
+                conn.login(s.user, password, s.domain, ntlmFallback=smb1 and (s.allow_ntlmv1 or challenge == b""))
         except (SessionError, smb.SessionError, smb3.SessionError) as exc:
-            raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
+            error = self.failure("login", exc, f"logon as {s.account} on {s.address}")
+            if challenge and not s.allow_ntlmv1 and status_code(exc) == STATUS_LOGON_FAILURE:
+                # NT 4.0 before SP4 refuses an NTLMv2 response exactly as it refuses a wrong password
+                error = self.error("login", error.message + "; or the server does not accept NTLMv2 (NT 4.0 before "
+                                   "SP4, no extended security): then set q244405_msrpc_allow_ntlmv1: true for this host")
+            raise error from None
         except (OSError, NetBIOSError, NetBIOSTimeout) as exc:
             raise self.failure("login", exc, f"logon as {s.account} on {s.address}") from None
         except Exception as exc:  # impacket parses the server's answers without checking them: any error is its answer
@@ -244,10 +254,18 @@ class MsrpcSession:
         elif len(challenge) != NTLM_CHALLENGE_LENGTH:
             raise self.error("login", f"{s.address} answered NEGOTIATE without extended security and a "
                              f"{len(challenge)}-byte challenge (NTLM needs {NTLM_CHALLENGE_LENGTH}): not understood")
-        elif not s.allow_ntlmv1:
-            raise self.error("login", f"{s.address} negotiates without extended security (NT 4.0): the only logon "
-                             "the transport has there is NTLMv1 challenge-response; set q244405_msrpc_allow_ntlmv1: true "
-                             "for this host to accept it")
+
+    def _login_standard_security(self, conn: SMBConnection) -> None:
+        """NTLMv2 in a SESSION_SETUP_ANDX without extended security (NT 4.0 SP4+: smb1_ntlmv2); NTLMv1 (impacket's
+        login_standard) only when the user allowed it and the server refused NTLMv2."""
+        s = self.settings
+        try:
+            login_ntlmv2(conn.getSMBServer(), s.user, s.password, s.domain)
+            return
+        except smb.SessionError as exc:
+            if not s.allow_ntlmv1 or status_code(exc) != STATUS_LOGON_FAILURE:
+                raise
+        conn.login(s.user, s.password, s.domain, ntlmFallback=True)
 
     def _login_password(self, challenge: bytes | None):
         """The password as impacket sends it: in plain text the server's OEM code page (bytes), else the text."""
