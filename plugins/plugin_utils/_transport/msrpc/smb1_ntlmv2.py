@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, sms.remediation developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""NTLMv2 logon on an SMB1 server that negotiated without extended security (NT 4.0 SP4 and later; private).
+"""NTLMv2 logon on an SMB1 server that negotiated without extended security (NT 4.0 SP4 and later;
+private to this collection).
 
 impacket's ``SMB.login_standard`` sends only NTLMv1 (or LM) responses there. NT 4.0 SP4+ accepts NTLMv2 in the same
 SESSION_SETUP_ANDX (MS-CIFS 2.2.4.53.1, WordCount 13): the LMv2 response (24 bytes) in OEMPassword and the NTLMv2
