@@ -220,6 +220,7 @@ cache_timeout: 3600
 import os
 
 from ansible.errors import AnsibleParserError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.sms.remediation.plugins.module_utils.hierarchy import (
@@ -228,6 +229,7 @@ from ansible_collections.sms.remediation.plugins.module_utils.hierarchy import (
 from ansible_collections.sms.remediation.plugins.plugin_utils._hierarchy_source import (
     READERS, CentralSettings, HierarchySourceError,
 )
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import DEFAULT_DCOM_AUTH_LEVEL
 
 _TEMPLATED = ("server", "site_code", "user", "password", "domain", "wmi_address", "server_vars_file")
 
@@ -297,8 +299,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             value = options.get(name)
             if isinstance(value, str) and self.templar.is_template(value):
                 options[name] = self.templar.template(value)
-        for name in ("server", "site_code", "user", "password", "domain"):
+        for name in ("server", "site_code", "user", "domain"):
             options[name] = "" if options.get(name) is None else str(options[name]).strip()
+        # a password is taken as it is: the transport never strips one (a space may be part of it)
+        options["password"] = "" if options.get("password") is None else str(options["password"])
         if not options["server"]:
             raise AnsibleParserError("sms_hierarchy: option server is empty (the central site server to read)")
         return options
@@ -370,8 +374,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 host=server, address=str(var("ansible_host", server)), user=str(var("q244405_msrpc_user", options["user"])),
                 password=str(var("q244405_msrpc_password", options["password"])),
                 domain=str(var("q244405_msrpc_domain", options["domain"])), timeout=int(options["timeout"]),
-                allow_ntlmv1=bool(var("q244405_msrpc_allow_ntlmv1", options["allow_ntlmv1"])),
-                wmi_address=options.get("wmi_address") or var("q244405_msrpc_wmi_address"))
+                # "false" from an inventory file is false, as the transport reads it (settings._bool)
+                allow_ntlmv1=boolean(var("q244405_msrpc_allow_ntlmv1", options["allow_ntlmv1"]), strict=False),
+                wmi_address=options.get("wmi_address") or var("q244405_msrpc_wmi_address"),
+                dcom_auth_level=str(var("q244405_msrpc_dcom_auth_level", DEFAULT_DCOM_AUTH_LEVEL)).strip().lower())
         return CentralSettings(
             host=server, address=str(var("ansible_host", server)), user=str(var("ansible_user", options["user"])),
             password=str(var("ansible_password", options["password"])), timeout=int(options["timeout"]),
@@ -389,7 +395,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(f"sms_hierarchy: the hierarchy read from {options['server']} is refused: {exc}") from None
         strict = self.get_option("strict")
         group = self.inventory.add_group(options["group"])
-        for name in sorted(tree.groups()):
+        groups = tree.groups()
+        for name in sorted(groups):
             self.inventory.add_group(name)
         for site in tree.sites:
             host = self.inventory.add_host(tree.hosts[site.code], group=group)
@@ -402,6 +409,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._set_composite_vars(self.get_option("compose"), host_vars, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), host_vars, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, host, strict=strict)
-        for name, members in tree.groups().items():
+        for name, members in groups.items():
             for host in members:
                 self.inventory.add_child(name, host)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS, WMI_TIMEOUT_SECONDS
 from ansible_collections.sms.remediation.plugins.plugin_utils._scripts import standalone_command
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import DEFAULT_DCOM_AUTH_LEVEL
 
 OPERATION = "hierarchy"
 _STDERR_SHOWN = 2000                 # characters of a failed command's stderr kept in the message
@@ -44,6 +45,7 @@ class CentralSettings:
     timeout: int = 30
     allow_ntlmv1: bool = False
     wmi_address: str | None = None
+    dcom_auth_level: str = DEFAULT_DCOM_AUTH_LEVEL     # msrpc: as wmi.target_of reads it
     port: int | None = None              # winrm
     scheme: str = "https"
     path: str = "/wsman"

@@ -168,3 +168,16 @@ def test_credentials_are_templated_from_the_environment(run, monkeypatch):
     settings = reader.calls[0][0]
     assert (settings.user, settings.password) == ("smsadmin", SECRET)
     assert inventory.get_host("SMS610").vars["q244405_msrpc_password"] == SECRET
+
+
+def test_the_central_read_takes_the_variables_as_the_transport_does(run):
+    """A password keeps its spaces; "false" from a file is false; the DCOM level the docs advise reaches the read."""
+    reader = Reader(DEMO)
+    inventory, _plugin = run({"server": "sms600", "user": "smsadmin", "password": " " + SECRET + " ",
+                              "hostnames": ["server_name_lower"],
+                              "server_vars": {"sms600": {"q244405_msrpc_allow_ntlmv1": "false",
+                                                         "q244405_msrpc_dcom_auth_level": "connect"}}}, reader)
+    settings = reader.calls[0][0]
+    assert settings.password == " " + SECRET + " " and settings.allow_ntlmv1 is False
+    assert settings.dcom_auth_level == "connect"
+    assert inventory.get_host("sms610").vars["q244405_msrpc_password"] == " " + SECRET + " "
