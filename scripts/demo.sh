@@ -86,11 +86,10 @@ if ((from_hierarchy)); then
     ansible-inventory -i "$hierarchy_config" --graph
 fi
 
+report_dir=$(json_var q244405_report_dir "$state/reports")
+hotfix_files=$(python -c 'import json, sys; print(json.dumps({"q244405_hotfix_files": {
+    "i386": sys.argv[1] + "/hotfix/i386/Distmgr.dll", "alpha": sys.argv[1] + "/hotfix/alpha/Distmgr.dll"}}))' "$state")
 run() {
-    local report_dir hotfix_files
-    report_dir=$(json_var q244405_report_dir "$state/reports")
-    hotfix_files=$(python -c 'import json, sys; print(json.dumps({"q244405_hotfix_files": {
-        "i386": sys.argv[1] + "/hotfix/i386/Distmgr.dll", "alpha": sys.argv[1] + "/hotfix/alpha/Distmgr.dll"}}))' "$state")
     echo
     echo "==== ansible-playbook playbooks/remediate.yml${*:+ $*} (every site over $transport) ===="
     ansible-playbook "${inventories[@]}" playbooks/remediate.yml \
