@@ -89,7 +89,7 @@ class _Recover(_Transaction):
                 self.steps_to_recover(journal, running)
                 result["outcome"] = "completed" if recovery == "complete" else "rolled_back"
                 result["journal"]["kept"] = False
-            except (TransportError, StepFailed) as exc:
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug or an impacket error too
                 self.add(self.step, False, _message(exc))
                 result.update(outcome="failed", failed_step=self.step, error=_message(exc))
                 # The SMS Executive must not load a DLL that is neither the original nor the new file.

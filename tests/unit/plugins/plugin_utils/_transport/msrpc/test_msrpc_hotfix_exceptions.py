@@ -97,3 +97,28 @@ def test_an_unreadable_state_during_the_rollback_still_starts_the_others():
     result = apply(host, interrupt=raise_after("swap", RuntimeError("a bug")))
     assert result["outcome"] == "failed" and refusals
     assert host.services.states == BEFORE, result["steps"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), ImpacketLikeError("unpack requires a buffer of 4 bytes")],
+                         ids=["bug", "impacket"])
+def test_an_unexpected_exception_while_recovering_restarts_what_was_running(monkeypatch, error):
+    """Mode Recover, on a host whose run was cut with the services stopped: an exception the recovery does not
+    expect still starts what the journal says was running (the DLL is the original, so that is safe)."""
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import hotfix_recover
+    from test_msrpc_hotfix import Cut, cut_after, recover, revive
+
+    host = site()
+    with pytest.raises(Cut):
+        apply(host, interrupt=cut_after("stop:SMS_EXECUTIVE", host))
+    revive(host)
+    assert host.services.states["SMS_EXECUTIVE"] == "stopped"
+
+    def fails(self, journal, running):
+        self.step = "recover:check"
+        raise error
+    monkeypatch.setattr(hotfix_recover._Recover, "steps_to_recover", fails)
+    _decision, result = recover(host)
+    assert result["outcome"] == "failed" and result["failed_step"] == "recover:check", result["steps"]
+    assert type(error).__name__ in result["error"]
+    assert host.services.states == BEFORE, result["steps"]
+    assert host.files.data(TARGET) == OLD
