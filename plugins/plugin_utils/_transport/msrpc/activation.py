@@ -24,6 +24,8 @@ off); ``resolve_oxid`` picks ResolveOxid2 for 5.6+ and ResolveOxid (version 1, n
 
 from __future__ import annotations
 
+import contextlib
+
 LEVELS = {"connect": 2, "pkt_integrity": 5, "pkt_privacy": 6}     # RPC_C_AUTHN_LEVEL_* (MS-RPCE 2.2.1.1.8)
 DEFAULT_LEVEL = "pkt_privacy"
 SCM = "IRemoteSCMActivator"
@@ -216,8 +218,17 @@ def connect_exporter(interface, iid: bytes, seconds: float) -> None:
                                   f"{seconds:.0f} s ({exc}): a firewall that drops the DCOM dynamic ports "
                                   "silently, or the server is gone") from None
     rpc.get_socket().settimeout(300)              # what impacket leaves on its own connections
-    dce.bind(iid)
-    INTERFACE.CONNECTIONS.setdefault(target, {})[thread] = {oxid: {"dce": dce, "currentBinding": iid}}
+    # Registered before the bind, so the call's watchdog (which closes the registered sockets) can end a bind
+    # that never answers; a bind that fails takes its connection with it.
+    connections = INTERFACE.CONNECTIONS.setdefault(target, {})
+    connections[thread] = {oxid: {"dce": dce, "currentBinding": iid}}
+    try:
+        dce.bind(iid)
+    except BaseException:
+        connections.pop(thread, None)
+        with contextlib.suppress(Exception):
+            rpc.disconnect()
+        raise
 
 
 def reusing_contexts(rpc):
