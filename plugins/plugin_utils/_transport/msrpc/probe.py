@@ -124,21 +124,30 @@ class _Probe:
         wmi = wmi_hook.wmi_module()
         return wmi.target_of(self.host.session).address if wmi is not None and hasattr(wmi, "target_of") else None
 
+    def _fresh_fact(self, name: str, max_age: float) -> dict | None:
+        """A fact of the host's cache file written less than ``max_age`` seconds ago, or None."""
+        fact = self.host.log_cache.host_fact(name)
+        try:
+            return fact if 0 <= time.time() - float(fact["at"]) < max_age else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _fresh_activator(self, address: str | None) -> dict | None:
+        fact = self._fresh_fact(ACTIVATOR_FACT, ACTIVATOR_MAX_AGE_S)
+        return fact if fact is not None and fact.get("address") == address else None
+
     def recall_activator(self) -> None:
         """The activator an earlier run found at this host's WMI address, into this process's memory."""
-        fact, address = self.host.log_cache.host_fact(ACTIVATOR_FACT), self._wmi_address()
-        try:
-            fresh = 0 <= time.time() - float(fact["at"]) < ACTIVATOR_MAX_AGE_S and fact["address"] == address
-        except (KeyError, TypeError, ValueError):
-            return
-        if fresh and address and activation.remembered(address) is None:
+        address = self._wmi_address()
+        fact = self._fresh_activator(address)
+        if fact is not None and address and activation.remembered(address) is None:
             activation.remember(address, str(fact["activator"]))
 
     def keep_activator(self) -> None:
         address = self._wmi_address()
         found = activation.remembered(address) if address else None
         if found == activation.ACTIVATION:
-            if (self.host.log_cache.host_fact(ACTIVATOR_FACT) or {}).get("address") != address:
+            if self._fresh_activator(address) is None:       # none, another address, or too old to be recalled
                 self.host.log_cache.put_host_fact(ACTIVATOR_FACT, {"activator": found, "address": address, "at": time.time()})
         elif found is not None:         # IRemoteSCMActivator is tried first anyway
             self.host.log_cache.put_host_fact(ACTIVATOR_FACT, None)
@@ -250,13 +259,12 @@ class _Probe:
     def cached_drives(self) -> tuple[list[str], str] | None:
         """The drives a recent probe found, when every one of their shares is still there (the listing of each
         drive's package folder connects to its share anyway, so the check costs no round trip of its own)."""
-        fact = self.host.log_cache.host_fact(DRIVES_FACT)
+        fact = self._fresh_fact(DRIVES_FACT, DRIVES_MAX_AGE_S)
         try:
-            letters, method, found_at = list(fact["letters"]), str(fact["method"]), float(fact["at"])
+            letters, method = list(fact["letters"]), str(fact["method"])
         except (KeyError, TypeError, ValueError):
             return None
-        if not 0 <= time.time() - found_at < DRIVES_MAX_AGE_S or not all(
-                isinstance(letter, str) and re.fullmatch(r"[A-Z]", letter) for letter in letters):
+        if not all(isinstance(letter, str) and re.fullmatch(r"[A-Z]", letter) for letter in letters):
             return None
         try:
             if not all(self.host.session.has_share(f"{letter}$") for letter in letters):
