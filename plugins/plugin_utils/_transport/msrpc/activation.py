@@ -241,10 +241,9 @@ def reusing_contexts(rpc):
     context and security context (each keeps its own NTLM sequence number and keys), and only a new interface
     costs an alter-context. Call ids keep increasing across the contexts. Pinned to impacket 0.13.1's
     ``DCERPC_v5`` (``_ctx`` and the private ``__callid``): another version gets impacket's own handle."""
-    from impacket import version
     from impacket.dcerpc.v5.rpcrt import DCERPC_v5
-    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import PINNED_VERSION
-    if version.version != PINNED_VERSION:
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import is_pinned
+    if not is_pinned():
         return rpc.get_dce_rpc()
 
     class ContextPerInterface(DCERPC_v5):          # a class per connection: its table is the connection's

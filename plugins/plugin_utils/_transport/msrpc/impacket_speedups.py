@@ -51,6 +51,11 @@ def impacket_version() -> str | None:
         return None
 
 
+def is_pinned() -> bool:
+    """The installed impacket is the one this collection's impacket-specific code is made and tested for."""
+    return impacket_version() == PINNED_VERSION
+
+
 def applied() -> bool:
     return all(getattr(sys.modules.get(name), "eval", None) is cached_eval for name in MODULES)
 

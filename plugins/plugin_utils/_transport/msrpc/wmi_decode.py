@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import struct
 
-PINNED_VERSION = "0.13.1"
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import is_pinned
+
 FLAGS_OBJREF_CUSTOM, WMIO_SIGNATURE = 0x4, 0x12345678
 CIM_CLASS, DECORATED = 0x01, 0x04
 MAX_CLASSES = 64                        # the collection queries four classes; a bound all the same
@@ -33,11 +34,10 @@ _U32 = struct.Struct("<L")
 
 def _impacket_wmi():
     try:
-        from impacket import version
         from impacket.dcerpc.v5.dcom import wmi
     except ImportError:
         return None
-    return wmi if version.version == PINNED_VERSION else None
+    return wmi if is_pinned() else None
 
 
 def _encoded_string_end(data: bytes, at: int) -> int:
