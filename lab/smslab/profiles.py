@@ -48,7 +48,6 @@ PROFILES = {
                     com_version=(5, 7), remote_scm_activator=True, server_alive2=True, rem_unknown2=True),
     )
 }
-OLDEST = "nt4"
 DEFAULT_PROFILE = "nt4"     # a site of the Q244405 era, unless a scenario says otherwise
 
 

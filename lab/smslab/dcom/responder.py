@@ -38,17 +38,15 @@ DCOM_PORT = 135
 RPC_E_INVALID_OBJECT = 0x80010114
 NCA_S_UNKNOWN_IF = 0x1C010003
 _SERVICES = (dcomrt.IID_IObjectExporter, dcomrt.IID_IActivation, dcomrt.IID_IRemUnknown)
-_SERVICES_56 = (dcomrt.IID_IRemoteSCMActivator, dcomrt.IID_IRemUnknown2)      # COM 5.6 and later
 _OBJECTS = (wmi.IID_IWbemLevel1Login, wmi.IID_IWbemServices, wmi.IID_IEnumWbemClassObject)
-INTERFACES = frozenset(_SERVICES + _SERVICES_56 + _OBJECTS)
 
 
 def interfaces_of(profile: HostProfile) -> frozenset:
     """The interfaces a host of ``profile`` accepts a bind to."""
     offered = set(_SERVICES + _OBJECTS)
-    if profile.remote_scm_activator:
+    if profile.remote_scm_activator:            # COM 5.6 and later
         offered.add(dcomrt.IID_IRemoteSCMActivator)
-    if profile.rem_unknown2:
+    if profile.rem_unknown2:                    # COM 5.6 and later
         offered.add(dcomrt.IID_IRemUnknown2)
     return frozenset(offered)
 
