@@ -33,7 +33,6 @@ except ImportError:
     smb = None
     SMBTransport = object
 
-SMB1_DIALECT = "NT LM 0.12"
 TRANSACT_NMPIPE = 0x0026                 # MS-CIFS 2.2.5.5 subcommand
 NT4_MAX_BUFFER_SIZE = 16644             # NT 4.0's default MaxBufferSize (../shared/notes/legacy-hosts.md)
 _HEADER, _WORDS = 32, 16                 # SMB header bytes; SMB_COM_TRANSACTION words with a 2-word setup
@@ -92,7 +91,7 @@ class TransceiveTransport(SMBTransport):
         # impacket keeps the pipe's tree and file id in name-mangled attributes of SMBTransport
         tid, fid = self._SMBTransport__tid, self._SMBTransport__handle
         dialect = getattr(connection, "getDialect", lambda: None)()      # a recording double has none
-        if dialect != SMB1_DIALECT:
+        if dialect != smb.SMB_DIALECT:          # connection.SMB1_DIALECT (connection imports this module)
             return connection.transactNamedPipe(tid, fid, data)
         return self._smb1_transact(connection.getSMBServer(), tid, fid, data)
 

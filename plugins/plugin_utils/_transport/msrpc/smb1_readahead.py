@@ -25,7 +25,8 @@ try:
 except ImportError:
     smb = None
 
-SMB1_DIALECT = "NT LM 0.12"
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import SMB1_DIALECT
+
 WINDOW = 16                         # reads in flight: 16 x ~16 KiB on NT 4.0
 FIRST_READ = 60 * 1024              # the first read asks this much (files.CHUNK): the answer says the server's size
 STATUS_END_OF_FILE = 0xC0000011
