@@ -9,6 +9,7 @@ import re
 
 from ansible_collections.sms.remediation.plugins.module_utils.facts import ActivePackages, PackageFile
 from ansible_collections.sms.remediation.plugins.module_utils.package_ids import (
+    SHORT_NAME_RE,
     PackageIdError,
     package_id_from_file_name,
 )
@@ -215,7 +216,7 @@ def package_files(c: Checker, folders_raw: list, table: dict, warnings: list) ->
                 name_error = str(exc)
                 if name not in name_error:
                     name_error = f"file name {name!r}: {name_error}"
-                if re.search(r"~\d+(\.[^.]{0,3})?$", name):
+                if SHORT_NAME_RE.search(name):
                     name_error += " (an 8.3 short name; the listing gave no long name, so its package cannot be told)"
             sep = "" if folder_path.endswith(("\\", "/")) else "\\"
             files.append(PackageFile(

@@ -13,6 +13,8 @@ __all__ = [
 _ID_LENGTH = 8
 _SITE_CODE_RE = re.compile(r"[A-Z0-9]{3}")
 _SERIAL_RE = re.compile(r"[0-9A-F]{5}")
+# An 8.3 name Windows made up for a long one (BASE~N.EXT): it cannot tell which package a file holds.
+SHORT_NAME_RE = re.compile(r"~\d+(\.[^.]{0,3})?$")
 _DEVICE_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
     + [f"COM{i}" for i in range(1, 10)]

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ansible_collections.sms.remediation.plugins.module_utils.package_ids import SHORT_NAME_RE
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import (
     NOT_FOUND, SMB1_DIALECT, MsrpcSession, describe, status_code)
@@ -35,7 +36,6 @@ NOT_A_FILE = NOT_FOUND | {STATUS_FILE_IS_A_DIRECTORY}
 CHUNK = 60 * 1024                    # below every dialect's MaxReadSize (SMB1 servers offer ~64 KiB)
 _DRIVE_PATH = re.compile(r"^(?P<drive>[A-Za-z]):\\(?P<rest>.*)$")
 _BAD_PART = re.compile(r'[<>"|?*\x00-\x1f]')
-_MANGLED = re.compile(r"~\d+(\.[^.]{0,3})?$")      # an 8.3 name Windows made up for a long one: BASE~N.EXT
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class SmbFiles:
         both, and the answer carries the long name (one request, for such entries only). When it does not, the
         entry keeps the short name and ``short_name_only`` says so: the classification reports it, kept."""
         info = _info(entry)
-        if not _MANGLED.search(info.name):
+        if not SHORT_NAME_RE.search(info.name):
             return info
         try:
             found = self.session.smb.listPath(share, f"{folder}\\{info.name}" if folder else info.name)
@@ -168,7 +168,7 @@ class SmbFiles:
             found = []
         for candidate in found:
             long_name = candidate.get_longname()
-            if long_name and long_name not in (".", "..") and not _MANGLED.search(long_name):
+            if long_name and long_name not in (".", "..") and not SHORT_NAME_RE.search(long_name):
                 return _info(candidate)
         return FileInfo(info.name, info.size, info.last_write, info.attributes, short_name_only=True)
 
