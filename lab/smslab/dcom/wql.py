@@ -129,18 +129,28 @@ def run_query(query: str, namespace: str, state, processes: list[dict]) -> tuple
     return (cls.only(selected) if selected else cls), rows
 
 
+def provider_location_rows(state) -> list[dict]:
+    """``SMS_ProviderLocation``: the host's own site's provider (none without a site); also sms_hierarchy.ps1's twin."""
+    site = state.wmi.get("site") or {}
+    machine = site.get("ServerName") or state.environment.get("COMPUTERNAME", state.name.upper())
+    code = site.get("SiteCode")
+    return [{"Machine": machine, "SiteCode": code, "ProviderForLocalSite": True,
+             "NamespacePath": f"\\\\{machine}\\root\\SMS\\site_{code}"}] if code else []
+
+
+def site_rows(state) -> list[dict]:
+    """``SMS_Site``: a site's provider lists it and the sites beneath it; also sms_hierarchy.ps1's twin."""
+    site = state.wmi.get("site")
+    return [dict(row) for row in state.wmi.get("sites") or ([site] if site else [])]
+
+
 def _rows(class_name: str, state, processes: list[dict]) -> list[dict]:
-    wmi = state.wmi
-    site = wmi.get("site") or {}
     if class_name == "SMS_ProviderLocation":
-        machine = site.get("ServerName") or state.environment.get("COMPUTERNAME", state.name.upper())
-        code = site.get("SiteCode")
-        return [{"Machine": machine, "SiteCode": code, "ProviderForLocalSite": True,
-                 "NamespacePath": f"\\\\{machine}\\root\\SMS\\site_{code}"}] if code else []
+        return provider_location_rows(state)
     if class_name == "SMS_Package":
-        return [dict(row) for row in wmi.get("packages") or []]
-    if class_name == "SMS_Site":             # a site's provider lists it and the sites beneath it
-        return [dict(row) for row in wmi.get("sites") or ([site] if site else [])]
+        return [dict(row) for row in state.wmi.get("packages") or []]
+    if class_name == "SMS_Site":
+        return site_rows(state)
     return processes
 
 

@@ -8,7 +8,8 @@ Faults ``wmi_down`` / ``wmi_unavailable`` give the script's error text (``Format
 from __future__ import annotations
 
 from smslab.handlers import HostContext, script
-from smslab.handlers.sms_scripts.common import wmi_namespace_error, wmi_site_code
+from smslab.dcom.wql import provider_location_rows, site_rows
+from smslab.handlers.sms_scripts.common import wmi_namespace_error
 
 
 @script("hierarchy")
@@ -22,19 +23,16 @@ def hierarchy(ctx: HostContext, params: dict) -> tuple[dict, bool]:
         result["error"] = wmi_namespace_error(state, provider)
         if result["error"]:
             return result, False
-        own = wmi_site_code(state)
-        if not own:
+        locations = provider_location_rows(state)
+        if not locations:
             result["error"] = (f"SMS_ProviderLocation in {provider} names no provider for the local site: "
                                "the SMS Provider is not installed")
             return result, False
-        machine = (state.wmi.get("site") or {}).get("ServerName") or state.environment.get("COMPUTERNAME")
-        code = own
-        result["provider_location"] = {"Machine": machine, "SiteCode": own,
-                                       "NamespacePath": f"\\\\{machine}\\root\\SMS\\site_{own}"}
+        code = locations[0]["SiteCode"]
+        result["provider_location"] = {key: locations[0][key] for key in ("Machine", "SiteCode", "NamespacePath")}
     result["site_code"] = code
     result["namespace"] = f"{provider}\\site_{code}"
     result["error"] = wmi_namespace_error(state, result["namespace"])
     if not result["error"]:
-        rows = state.wmi.get("sites") or ([state.wmi["site"]] if state.wmi.get("site") else [])
-        result["sites"] = [dict(row) for row in rows]
+        result["sites"] = site_rows(state)
     return result, False
