@@ -45,6 +45,7 @@ class FileInfo:
     last_write: float          # epoch seconds, UTC
     attributes: int
     short_name_only: bool = False   # listed by an 8.3 name (``ABCDE~1.PCK``) whose long name could not be read
+    stamps: tuple[int, int, int] = (0, 0, 0)   # raw FILETIMEs: creation, last write, change (0: not reported)
 
     @property
     def directory(self) -> bool:
@@ -80,7 +81,8 @@ def _info(entry) -> FileInfo:
     # impacket's get_wtime_epoch() drops the FILETIME's low 20 bits (up to 0.1 s): a time just past a
     # second would print as the second before. Whole 100 ns units, converted exactly.
     seconds, rest = divmod(entry.get_wtime() - FILETIME_EPOCH, 10_000_000)
-    return FileInfo(entry.get_longname(), entry.get_filesize(), seconds + rest / 10_000_000, entry.get_attributes())
+    return FileInfo(entry.get_longname(), entry.get_filesize(), seconds + rest / 10_000_000, entry.get_attributes(),
+                    stamps=(entry.get_ctime(), entry.get_wtime(), entry.get_mtime()))   # mtime: the change time
 
 
 class SmbFiles:
@@ -130,7 +132,7 @@ class SmbFiles:
             self.session.tree(share, operation)
             return FileInfo(path, 0, 0.0, FILE_ATTRIBUTE_DIRECTORY)
         try:
-            entries = self.session.smb.listPath(share, rest)
+            entries = self.session.list_path(share, rest, operation)
         except Exception as exc:
             if status_code(exc) in NOT_FOUND:
                 return None
@@ -146,7 +148,7 @@ class SmbFiles:
         share, rest = self._where(operation, path)
         pattern = f"{rest}\\*" if rest else "*"
         try:
-            entries = self.session.smb.listPath(share, pattern)
+            entries = self.session.list_path(share, pattern, operation)
         except Exception as exc:
             if status_code(exc) in NOT_FOUND:
                 return None
@@ -163,14 +165,14 @@ class SmbFiles:
         if not SHORT_NAME_RE.search(info.name):
             return info
         try:
-            found = self.session.smb.listPath(share, f"{folder}\\{info.name}" if folder else info.name)
+            found = self.session.list_path(share, f"{folder}\\{info.name}" if folder else info.name, operation)
         except Exception:  # pylint: disable=broad-exception-caught  # the entry stays as listed, flagged
             found = []
         for candidate in found:
             long_name = candidate.get_longname()
             if long_name and long_name not in (".", "..") and not SHORT_NAME_RE.search(long_name):
                 return _info(candidate)
-        return FileInfo(info.name, info.size, info.last_write, info.attributes, short_name_only=True)
+        return FileInfo(info.name, info.size, info.last_write, info.attributes, short_name_only=True, stamps=info.stamps)
 
     def open_read(self, path: str, operation: str, missing_ok: bool = False) -> "RemoteFile | None":
         """The open file; with ``missing_ok``, None when no file is there (nothing, or a folder)."""
@@ -360,8 +362,11 @@ def drive_shares(session: MsrpcSession) -> tuple[list[str], str]:
     them to an administrator. When the server refuses the call, or lists none (Samba hides shares that are
     not browseable), each of ``C$`` .. ``Z$`` is tried with a tree connect."""
     try:
+        from impacket.dcerpc.v5 import srvs
+        # on the session's \srvsvc pipe (impacket's listShares opens its own, with a tree connect and disconnect)
+        dce = session.pipe("srvsvc", srvs.MSRPC_UUID_SRVS, "shares")
         letters = set()
-        for share in session.smb.listShares():
+        for share in srvs.hNetrShareEnum(dce, 1)["InfoStruct"]["ShareInfo"]["Level1"]["Buffer"]:
             name = str(share["shi1_netname"]).rstrip("\x00")
             kind = int(share["shi1_type"]) & 0x0FFFFFFF      # strip STYPE_SPECIAL / STYPE_TEMPORARY
             if kind == 0 and re.fullmatch(r"[A-Za-z]\$", name):
@@ -370,7 +375,7 @@ def drive_shares(session: MsrpcSession) -> tuple[list[str], str]:
             return sorted(letters), "NetrShareEnum"
         why = "NetrShareEnum listed no <d>$ share"
     except Exception as exc:  # srvsvc refused or missing: fall back to probing each drive letter
-        why = f"NetrShareEnum failed: {describe(exc)}"
+        why = f"NetrShareEnum failed: {exc.message if isinstance(exc, TransportError) else describe(exc)}"
     letters = [chr(code) for code in range(ord("C"), ord("Z") + 1) if session.has_share(f"{chr(code)}$")]
     return letters, f"tree connect C$..Z$ ({why})"
 

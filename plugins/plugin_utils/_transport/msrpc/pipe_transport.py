@@ -73,10 +73,21 @@ def smb1_reply_data(packet) -> bytes:
 class TransceiveTransport(SMBTransport):
     """``ncacn_np`` over the session's SMB connection; a call is one transact instead of a write and a read."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, ipc_tree: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._request = None
         self.transacts = 0
+        self._ipc_tree = ipc_tree          # the session's IPC$ tree: impacket would connect one per pipe
+
+    def connect(self):
+        if self._ipc_tree is None:
+            return super().connect()
+        # what SMBTransport.connect does after its own tree connect (impacket keeps these name-mangled)
+        connection = self.get_smb_connection()
+        self._SMBTransport__tid = self._ipc_tree
+        self._SMBTransport__handle = connection.openFile(self._ipc_tree, self._SMBTransport__filename)
+        self._SMBTransport__socket = connection.getSMBServer().get_socket()
+        return 1
 
     def send(self, data, forceWriteAndx=0, forceRecv=0):  # noqa: N803 - impacket's signature
         self._write_held()
@@ -109,7 +120,10 @@ class TransceiveTransport(SMBTransport):
         try:
             self._write_held()
         finally:
-            super().disconnect()
+            if self._ipc_tree is None:
+                super().disconnect()
+            else:                        # the tree is the session's: close only the pipe
+                self.get_smb_connection().closeFile(self._ipc_tree, self._SMBTransport__handle)
 
     def _write_held(self) -> None:
         if self._request is not None:

@@ -38,6 +38,10 @@ DRIVES_FACT, DRIVES_MAX_AGE_S = "fixed_drives", 24 * 3600
 # A host that answered IActivation (NT 4.0) is remembered for a day: a new process would otherwise try
 # IRemoteSCMActivator first, a TCP connection and a refused bind (2 round trips) each run.
 ACTIVATOR_FACT, ACTIVATOR_MAX_AGE_S = "dcom_activator", 24 * 3600
+# A Distmgr.dll's sha256 and version, kept with the size and the three times its folder listing gives: a rerun
+# asks for that entry (one round trip) instead of reading ~230-370 KB (about 6 round trips on NT 4.0). Any
+# replacement (the hotfix's swap, a copy, a restore) changes the size or a time; kept for a day at most.
+DLL_FACT, DLL_MAX_AGE_S = "distmgr_dlls", 24 * 3600
 _IMAGE_ROOT = re.compile(r"^(?P<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe", re.IGNORECASE)
 
 
@@ -205,19 +209,48 @@ class _Probe:
             return entry
         files = self.host.files
         try:
+            info = files.stat(path, "platforms")
+        except TransportError:          # the read below says what is wrong
+            info = False
+        if info is None or (info and info.directory):
+            return entry
+        known = self.known_dll(path, info) if info else None
+        if known is not None:
+            entry.update(exists=True, size=info.size, sha256=known["sha256"], file_version=known["file_version"])
+            return entry
+        try:
             # sha256 needs every byte; the version parser then looks only at the headers and the
-            # resource section of the bytes this one pass read. Opened straight away: no lookup first.
+            # resource section of the bytes this one pass read.
             data = smb1_readahead.read_all(files, path, "platforms", MAX_DLL_BYTES, missing_ok=True)
         except TransportError as exc:        # there but unreadable (or too big): what a lookup says of it
-            info = self.guarded("platforms", lambda: files.stat(path, "platforms"))
-            if info is not None and not info.directory:
+            if info:
                 entry.update(exists=True, size=info.size)
             self.error("platforms", f"{path}: {exc.message}")
             return entry
         if data is not None:
             entry.update(exists=True, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                          file_version=file_version_of_bytes(data))
+            if info and len(data) == info.size:     # the bytes read are the file listed (else: not kept)
+                self.keep_dll(path, info, entry)
         return entry
+
+    def known_dll(self, path: str, info) -> dict | None:
+        """The sha256 and version an earlier probe read from this very file (same size and times), or None."""
+        kept = (self.host.log_cache.host_fact(DLL_FACT) or {}).get(path.lower())
+        try:
+            fresh = 0 <= time.time() - float(kept["at"]) < DLL_MAX_AGE_S
+            same = kept["size"] == info.size and list(kept["stamps"]) == list(info.stamps)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return kept if fresh and same and any(info.stamps) else None
+
+    def keep_dll(self, path: str, info, entry: dict) -> None:
+        if not any(info.stamps):         # a server that reports no times: nothing to recognise the file by
+            return
+        kept = dict(self.host.log_cache.host_fact(DLL_FACT) or {})       # a copy: the cache sees the change
+        kept[path.lower()] = {"size": info.size, "stamps": list(info.stamps), "sha256": entry["sha256"],
+                              "file_version": entry["file_version"], "at": time.time()}
+        self.host.log_cache.put_host_fact(DLL_FACT, kept)
 
     def transaction_journal(self, install_dir: str | None) -> dict | None:
         """The journal a cut hotfix transaction left, or None. The msrpc transaction swaps a new journal in

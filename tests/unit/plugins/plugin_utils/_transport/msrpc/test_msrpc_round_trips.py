@@ -186,6 +186,8 @@ class Listing:
     def get_wtime(self):
         return files_module.FILETIME_EPOCH
 
+    get_ctime = get_mtime = get_wtime
+
     def get_attributes(self):
         return self.attributes
 
@@ -210,6 +212,9 @@ class SmbSession:
 
     def __init__(self, smb):
         self.smb = smb
+
+    def list_path(self, share, pattern, _operation):
+        return self.smb.listPath(share, pattern)
 
     def failure(self, operation, exc, what=""):
         from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError

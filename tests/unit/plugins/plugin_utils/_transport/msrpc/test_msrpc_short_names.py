@@ -26,6 +26,8 @@ class Entry:
     def get_wtime(self):
         return files_module.FILETIME_EPOCH
 
+    get_ctime = get_mtime = get_wtime
+
     def get_attributes(self):
         return 0x20
 
@@ -52,6 +54,9 @@ class Session:
 
     def __init__(self, smb):
         self.smb = smb
+
+    def list_path(self, share, pattern, _operation):      # MsrpcSession.list_path: the session's own tree
+        return self.smb.listPath(share, pattern)
 
 
 def test_a_short_name_only_entry_is_listed_under_its_long_name():
