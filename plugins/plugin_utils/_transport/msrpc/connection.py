@@ -156,6 +156,7 @@ class MsrpcSession:
         self._pipes: dict[str, object] = {}
         self.dialect_name: str | None = None
         self.ntlm: str | None = None
+        self.ntlm_server_name: str | None = None     # the NetBIOS name in the server's NTLMSSP challenge
         self.wmi_cache: dict = {}       # the task's one DCOM connection to WMI (wmi.connected), closed with us
 
     def error(self, operation: str, message: str) -> TransportError:
@@ -233,6 +234,8 @@ class MsrpcSession:
         if challenge == b"":
             self.ntlm = "plaintext"
             return
+        if challenge is None:       # NTLMSSP: impacket read the name from the challenge's target info (MS-NLMP 2.2.2.1)
+            self.ntlm_server_name = conn.getServerName() or None
         server = conn.getSMBServer()
         v2 = server.doesSupportNTLMv2() if smb1 else True
         self.ntlm = "NTLMv2" if v2 else "NTLMv1"

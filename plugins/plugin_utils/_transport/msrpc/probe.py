@@ -38,6 +38,11 @@ DRIVES_FACT, DRIVES_MAX_AGE_S = "fixed_drives", 24 * 3600
 # A host that answered IActivation (NT 4.0) is remembered for a day: a new process would otherwise try
 # IRemoteSCMActivator first, a TCP connection and a refused bind (2 round trips) each run.
 ACTIVATOR_FACT, ACTIVATOR_MAX_AGE_S = "dcom_activator", 24 * 3600
+# The computer name, the processor architecture and the ANSI code page (three registry keys, 6 round trips) change
+# only with a reinstall or a rename and a reboot: a rerun takes them from the host's cache when the server is the
+# one that gave them, by the NetBIOS name of its NTLMSSP challenge (no round trip) or else (NT 4.0 without extended
+# security) by the ComputerName key read again. Kept for a day at most.
+IDENTITY_FACT, IDENTITY_MAX_AGE_S = "host_identity", 24 * 3600
 # A Distmgr.dll's sha256 and version, kept with the size and the three times its folder listing gives: a rerun
 # asks for that entry (one round trip) instead of reading ~230-370 KB (about 6 round trips on NT 4.0). Any
 # replacement (the hotfix's swap, a copy, a restore) changes the size or a time; kept for a day at most.
@@ -56,6 +61,7 @@ class _Probe:
         self.errors: list[dict] = []
         self.log_reads: list[dict] = []
         self.timeout = int(self.p.get("WmiTimeoutSeconds") or PROBE_DEFAULTS["WmiTimeoutSeconds"])
+        self.identity: dict | None = None      # IDENTITY_FACT as this probe read or recognised it
 
     def error(self, source: str, message: str) -> None:
         self.errors.append({"source": source, "message": message})
@@ -88,17 +94,29 @@ class _Probe:
             "tracing": self.registry_values(f"{root}\\Tracing\\{self.p.text('LogComponent')}", ["Enabled", "MaxFileSize"]),
         }
 
+    def read_value(self, key: str, name: str, source: str):
+        values = self.host.registry.read_values(key, [name], source)
+        return None if values is None else values.get(name)
+
     def environment(self) -> tuple[str | None, str | None]:
         """(COMPUTERNAME, PROCESSOR_ARCHITECTURE): what ``$env:`` gives the script, from the registry."""
-        def read(key, name):
-            values = self.host.registry.read_values(key, [name], "registry")
-            return None if values is None else values.get(name)
-        name = self.guarded("registry", lambda: read(COMPUTER_NAME_KEY, "ComputerName"))
+        server = getattr(self.host.session, "ntlm_server_name", None)
+        kept = self._fresh_fact(IDENTITY_FACT, IDENTITY_MAX_AGE_S) or {}
+        if server and kept.get("server_name") == server and kept.get("computer_name") and kept.get("architecture"):
+            self.identity = dict(kept)
+            return kept["computer_name"], kept["architecture"]
+        name = self.guarded("registry", lambda: self.read_value(COMPUTER_NAME_KEY, "ComputerName", "registry"))
+        if name and not server and kept.get("computer_name") == name and kept.get("architecture"):
+            self.identity = dict(kept)
+            return name, kept["architecture"]
         if not name:
             name = self.host.session.smb.getServerName() or None
-        arch = self.guarded("registry", lambda: read(ENVIRONMENT_KEY, "PROCESSOR_ARCHITECTURE"))
+        arch = self.guarded("registry", lambda: self.read_value(ENVIRONMENT_KEY, "PROCESSOR_ARCHITECTURE", "registry"))
         if not arch:
             self.error("registry", f"{ENVIRONMENT_KEY}\\PROCESSOR_ARCHITECTURE not found: the platform is unknown")
+        elif not self.errors:           # both read from the registry: kept for the next run
+            self.identity = {"server_name": server, "computer_name": name, "architecture": arch, "at": time.time()}
+            self.host.log_cache.put_host_fact(IDENTITY_FACT, self.identity)
         return name, arch
 
     # ---- WMI (through the hook) -------------------------------------------------------------
@@ -352,8 +370,14 @@ class _Probe:
 
     def ansi_code_page(self) -> str:
         """The host's ANSI code page (``[Text.Encoding]::Default`` of the script), cp1252 when unknown."""
-        values = self.guarded("log", lambda: self.host.registry.read_values(CODE_PAGE_KEY, ["ACP"], "log")) or {}
-        return ansi_codec(values.get("ACP"))
+        identity = self.identity
+        if identity is not None and "acp" in identity:
+            return ansi_codec(identity["acp"])
+        values = self.guarded("log", lambda: self.host.registry.read_values(CODE_PAGE_KEY, ["ACP"], "log"))
+        if values is not None and identity is not None:      # read (a missing value too): kept with the identity
+            self.identity = dict(identity, acp=values.get("ACP"))
+            self.host.log_cache.put_host_fact(IDENTITY_FACT, self.identity)
+        return ansi_codec((values or {}).get("ACP"))
 
     # ---- the answer -------------------------------------------------------------------------
     def run(self) -> dict:
