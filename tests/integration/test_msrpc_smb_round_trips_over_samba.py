@@ -2,7 +2,8 @@
 profiles: each share's tree is connected once for the session (the listings and both pipes use it; impacket would
 connect and disconnect a tree around every listing and connect IPC$ once per pipe), nothing is sent to close the
 session (no tree disconnect, no pipe close, no LOGOFF: the server frees all of it with the connection), and a
-rerun recognises Distmgr.dll by its folder entry instead of reading it again, with the same facts."""
+rerun recognises Distmgr.dll by its folder entry instead of reading it again, and the server by its NTLMSSP name
+(the computer name, platform and code page are not read again), with the same facts."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def test_trees_are_kept_for_the_session_and_closing_sends_nothing(tmp_path, monk
         # IPC$, the install drive and each package folder's drive: once each (was once per listing and per pipe)
         drives = {folder["path"][0] for folder in answer["package_folders"]} | {answer["install_dir"][0]}
         assert sent.count(TREE_CONNECT_ANDX) <= 1 + len(drives), sent
+    # the rerun: the computer name and platform recognised by the NTLMSSP name, not read again
+    assert (warm["computer_name"], warm["processor_architecture"]) == (cold["computer_name"], cold["processor_architecture"])
+    assert cold["processor_architecture"] and not [e for e in warm["errors"] if e["source"] in ("registry", "log")]
     # the rerun: the same Distmgr.dll facts without reading it
     dll = cold["platforms"]["i386"]["path"]
     assert warm["platforms"] == cold["platforms"] and cold["platforms"]["i386"]["sha256"]

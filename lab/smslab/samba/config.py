@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smslab.handlers.sms_scripts.encodings import CODE_PAGE_KEY, DEFAULT_ACP
 from smslab.profiles import HostProfile, profile_named
 from smslab.state import HostState
 
@@ -161,6 +162,8 @@ def registry_keys(state: HostState) -> dict[str, dict]:
     if environment.get("COMPUTERNAME"):
         for folder in ("ComputerName", "ActiveComputerName"):
             keys.setdefault(f"{control}\\ComputerName\\{folder}", {})["ComputerName"] = environment["COMPUTERNAME"]
+    # [Text.Encoding]::Default's code page, which a real server always has (the scripts' twin assumes the same)
+    keys.setdefault(CODE_PAGE_KEY, {}).setdefault("ACP", DEFAULT_ACP)
     system_environment = {k: v for k, v in environment.items() if k in ("PROCESSOR_ARCHITECTURE", "TEMP")}
     if system_environment:
         keys.setdefault(f"{control}\\Session Manager\\Environment", {}).update(system_environment)
