@@ -133,6 +133,9 @@ def test_ntlmv1_is_used_only_when_allowed_and_then_with_a_warning_naming_the_hos
         def getSMBServer(self):                 # noqa: N802
             return self.server
 
+        def getServerName(self):                # noqa: N802
+            return "SMS610"
+
     for allow, v2, warned in ((False, True, False), (True, True, False), (True, False, True)):
         warnings = []
         session = MsrpcSession(settings_from_vars("sms610", {**GOOD, "q244405_msrpc_allow_ntlmv1": allow}),
