@@ -1,7 +1,7 @@
 """Which DCE/RPC calls a facts probe makes (issue 22), against Samba on the NT 4.0 and Windows 2000 profiles (SMB,
 \\winreg) with the lab's \\svcctl and the lab's DCOM/WMI responder (a simulation): the service states come from one
-REnumServicesStatusW instead of an OpenService and a QueryServiceStatus per service, WMI goes back to a presentation
-context it negotiated before instead of an alter-context at every change of interface, each pipe is bound once,
+REnumServicesStatusW instead of an OpenService and a QueryServiceStatus per service, WMI proposes every interface it
+uses in the exporter's one bind instead of an alter-context at every change of interface, each pipe is bound once,
 and every WMI object is read by wmi_decode as impacket's own decoder reads it.
 The facts are the same as before: every listed service's state and start mode as the host holds them."""
 
@@ -61,11 +61,12 @@ def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monk
     # was: ROpenServiceW and RQueryServiceStatus once per installed service
     assert calls.count("REnumServicesStatusW") == 1
     assert "ROpenServiceW" not in calls and "RQueryServiceStatus" not in calls
-    # WMI: three queries in two namespaces; was 7 alter-contexts, one at every change of interface
+    # WMI: three queries in two namespaces; was 7 alter-contexts, one at every change of interface, then 2 (one
+    # per further interface); now none: the exporter's one bind proposes them all (test_msrpc_wmi_one_bind.py)
     assert answer["active_packages"]["available"] and answer["console_open"] is not None
     assert calls.count("IWbemServices_ExecQuery") >= 3 and calls.count("IWbemLevel1Login_NTLMLogin") == 2
     alters = [uuid for kind, uuid in binds if kind == "alter"]
-    assert len(alters) == len(set(alters)) == 2, alters
+    assert alters == [], alters
     # one bind per interface: \winreg, \svcctl, the activator, the exporter (no \srvsvc: drives are not given,
     # so they are enumerated on this cold probe)
     bound = [uuid for kind, uuid in binds if kind == "bind"]

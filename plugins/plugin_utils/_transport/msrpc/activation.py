@@ -183,13 +183,14 @@ def resolve_oxid(dce, oxid: int, com_version: tuple[int, int] | None):
     return exporter.ResolveOxid2(oxid, [_TOWER_TCP])
 
 
-def connect_exporter(interface, iid: bytes, seconds: float) -> None:
+def connect_exporter(interface, iid: bytes, seconds: float, also: tuple = ()) -> None:
     """Open the connection to the object's exporter (the OXID's string binding, usually a dynamic port) with a
     connect bounded by ``seconds``, and register it where impacket's ``INTERFACE.connect`` looks first.
 
     impacket opens it lazily on the first object call with a 300 s connect timeout, and a connect that a
     firewall drops silently cannot be interrupted by closing sockets from another thread (the socket is not
-    known yet): the per-call timeout must hold here too. Raises ``ExporterUnreachable``."""
+    known yet): the per-call timeout must hold here too. The one bind proposes ``iid`` and the interfaces
+    ``also`` that the calls will use (``reusing_contexts``). Raises ``ExporterUnreachable``."""
     import socket
     from threading import current_thread
     from impacket.dcerpc.v5 import transport
@@ -223,7 +224,7 @@ def connect_exporter(interface, iid: bytes, seconds: float) -> None:
     connections = INTERFACE.CONNECTIONS.setdefault(target, {})
     connections[thread] = {oxid: {"dce": dce, "currentBinding": iid}}
     try:
-        dce.bind(iid)
+        bind_proposing(dce, iid, also)
     except BaseException:
         connections.pop(thread, None)
         with contextlib.suppress(Exception):
@@ -231,42 +232,129 @@ def connect_exporter(interface, iid: bytes, seconds: float) -> None:
         raise
 
 
+def bind_proposing(dce, iid: bytes, also: tuple = ()):
+    """Bind ``iid`` on ``dce``, proposing the interfaces ``also`` in the same bind where ``dce`` can
+    (``reusing_contexts`` on the pinned impacket); impacket's own one-interface bind otherwise."""
+    propose = getattr(dce, "propose", None)
+    others = tuple(other for other in also if bytes(other) != bytes(iid))
+    if propose is None or not others:
+        return dce.bind(iid)
+    return propose(iid, others)
+
+
 def reusing_contexts(rpc):
-    """A DCE/RPC handle on ``rpc`` whose presentation contexts are kept, one per interface, for the connection.
+    """A DCE/RPC handle on ``rpc`` that keeps its presentation contexts, one per interface, for the connection.
 
     impacket's ``INTERFACE.connect`` sends an alter-context whenever a call's interface differs from the previous
     call's (IWbemServices, then IEnumWbemClassObject, then IWbemServices again ...), each a round trip that
-    negotiates a new presentation context and a new NTLM security context: 7 per probe. A context once
-    negotiated stays valid for the association (C706 12.6.3.1): here an interface seen before goes back to its
-    context and security context (each keeps its own NTLM sequence number and keys), and only a new interface
-    costs an alter-context. Call ids keep increasing across the contexts. Pinned to impacket 0.13.1's
-    ``DCERPC_v5`` (``_ctx`` and the private ``__callid``): another version gets impacket's own handle."""
-    from impacket.dcerpc.v5.rpcrt import DCERPC_v5
+    negotiates a new presentation context and a new NTLM security context. Here ``propose`` binds the first
+    interface and proposes the others in the same bind (C706 12.6.3.1: a bind carries several p_cont_elem, each
+    gets its own result; MS-RPCE 3.3.1.5.6), all under the bind's one NTLM security context: a later call to
+    one of them only switches the PDU's p_cont_id (no PDU of its own), keeping the bind's auth_context_id
+    (MS-RPCE 2.2.2.11: a security context serves every presentation context of the association) and its
+    sequence number. A context the server refused, or an interface not proposed, costs an alter-context as in
+    impacket (a refused one is then refused again, as it was without the proposal); such a context keeps its
+    own security context. A context once negotiated stays valid for the association (C706 12.6.3.1): an
+    interface seen before goes back to it. Call ids keep increasing across the contexts. Pinned to impacket
+    0.13.1's ``DCERPC_v5`` (``_ctx``, ``_transport_send``, ``bogus_binds`` and the private ``__callid``):
+    another version gets impacket's own handle."""
+    from impacket.dcerpc.v5.rpcrt import DCERPC_v5, MSRPCBindAck
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import is_pinned
     if not is_pinned():
         return rpc.get_dce_rpc()
 
     class ContextPerInterface(DCERPC_v5):          # a class per connection: its table is the connection's
-        _contexts: dict = {}
+        _contexts: dict = {}                       # abstract syntax -> (handle of its security context, p_cont_id)
+        _p_cont_id = None                          # the context the next calls use, when not ``_ctx``
 
         def bind(self, iface_uuid, alter=0, bogus_binds=0, **kwargs):
             answer = super().bind(iface_uuid, alter, bogus_binds, **kwargs)
-            self._contexts[bytes(iface_uuid)] = self
+            self._contexts[bytes(iface_uuid)] = (self, self._ctx)
+            return answer
+
+        def propose(self, iface_uuid, others):
+            """One bind for ``iface_uuid`` (refused: impacket's exception) proposing ``others`` too; the
+            contexts the server accepted are kept. impacket's ``bogus_binds`` places that many contexts before
+            the real one and leaves their results unchecked; ``_Proposing`` gives them the ``others``."""
+            own = self._transport
+            self._transport = _Proposing(own, others)
+            try:
+                answer = self.bind(iface_uuid, bogus_binds=len(others))
+            finally:
+                self._transport = own
+            results = MSRPCBindAck(answer.getData()).getCtxItems() if answer else []
+            for index, (other, result) in enumerate(zip(others, results)):
+                if result["Result"] == 0:          # accepted (C706 p_cont_def_result_t)
+                    self._contexts[bytes(other)] = (self, index)
             return answer
 
         def alter_ctx(self, newUID, bogus_binds=0):  # noqa: N803 - impacket's signature
             known = self._contexts.get(bytes(newUID))
             if known is None:
                 own = self._ctx
-                self._ctx = max(dce._ctx for dce in self._contexts.values())     # the new context's id: the next free one
+                self._ctx = max(ctx for _dce, ctx in self._contexts.values())     # the new context: the next id
                 try:
-                    known = super().alter_ctx(newUID, bogus_binds)
+                    super().alter_ctx(newUID, bogus_binds)                        # its bind() enters the table
                 finally:
                     self._ctx = own
-            known._DCERPC_v5__callid = max(known._DCERPC_v5__callid, self._DCERPC_v5__callid)
-            return known
+                known = self._contexts[bytes(newUID)]
+            handle, ctx = known
+            handle._p_cont_id = None if ctx == handle._ctx else ctx
+            handle._DCERPC_v5__callid = max(handle._DCERPC_v5__callid, self._DCERPC_v5__callid)
+            return handle
+
+        def _transport_send(self, rpc_packet, forceWriteAndx=0, forceRecv=0):  # noqa: N803
+            # impacket writes p_cont_id = _ctx and auth_context_id = _ctx + 79231: _ctx stays the bind's
+            # (its security context), the p_cont_id is the interface's
+            if self._p_cont_id is not None:
+                rpc_packet = _OnContext(rpc_packet, self._p_cont_id)
+            return super()._transport_send(rpc_packet, forceWriteAndx, forceRecv)
 
     return ContextPerInterface(rpc)
+
+
+class _Proposing:
+    """The transport while impacket sends a bind with ``len(iids)`` placeholder contexts before the real one
+    (``bogus_binds``, random abstract syntaxes): those contexts name ``iids`` instead. The bind's NTLM NEGOTIATE
+    covers no part of the PDU (MS-NLMP 3.1.5.1), so changing the PDU does not touch the authentication."""
+
+    _FIRST_ITEM = 16 + 12       # common header; max_xmit_frag, max_recv_frag, assoc_group_id, n_context_elem + pad
+    _ITEM = 44                  # p_cont_id, n_transfer_syn (1), reserved, abstract syntax, one transfer syntax
+
+    def __init__(self, transport, iids):
+        self._transport = transport
+        self._iids = [bytes(iid) for iid in iids]
+
+    def send(self, data, *args, **kwargs):
+        from impacket.dcerpc.v5.rpcrt import MSRPC_BIND
+        if data[2] == MSRPC_BIND:
+            data = bytearray(data)
+            for index, iid in enumerate(self._iids):
+                start = self._FIRST_ITEM + self._ITEM * index + 4
+                data[start:start + 20] = iid
+            data = bytes(data)
+        return self._transport.send(data, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+class _OnContext:
+    """A request PDU whose p_cont_id stays ``ctx`` whatever impacket's ``_transport_send`` writes there."""
+
+    def __init__(self, packet, ctx: int):
+        packet["ctx_id"] = ctx
+        self._packet = packet
+
+    def __getitem__(self, key):
+        return self._packet[key]
+
+    def __setitem__(self, key, value):
+        if key != "ctx_id":
+            self._packet[key] = value
+
+    def get_packet(self):
+        return self._packet.get_packet()
 
 
 class ExporterUnreachable(Exception):

@@ -159,7 +159,8 @@ class WmiConnection:
                 interface, self._dcom, self.activator, _version = activation.activate(
                     resolver, wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login, t.address, level)
                 activation.connect_exporter(interface, wmi.IID_IWbemLevel1Login,
-                                            (self.deadline or time.monotonic() + t.timeout) - time.monotonic() - 0.2)
+                                            (self.deadline or time.monotonic() + t.timeout) - time.monotonic() - 0.2,
+                                            also=exporter_interfaces())
                 self._login = wmi.IWbemLevel1Login(interface)
                 self.ntlm = "NTLMv2" if use_v2 else "NTLMv1"
                 return                           # the flag stays until close(): later binds read it too
@@ -250,6 +251,14 @@ class WmiConnection:
         INTERFACE.CONNECTIONS.get(address, {}).pop(self.thread, None)
         self._dcom, self._login, self._namespaces = None, None, {}
         ntlm.USE_NTLMv2 = True
+
+
+def exporter_interfaces() -> tuple:
+    """The interfaces the WMI calls use on the exporter connection after IWbemLevel1Login, proposed in its one
+    bind (``activation.reusing_contexts``): NTLMLogin answers an IWbemServices, ExecQuery an
+    IEnumWbemClassObject. No IRemUnknown call goes there (impacket's RemRelease is never called here)."""
+    from impacket.dcerpc.v5.dcom import wmi
+    return (wmi.IID_IWbemServices, wmi.IID_IEnumWbemClassObject)
 
 
 def _next_objrefs(enum, count: int) -> tuple[list[bytes], bool]:
