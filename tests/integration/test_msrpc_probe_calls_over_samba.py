@@ -64,7 +64,13 @@ def test_a_probe_enumerates_services_once_and_reuses_wmi_contexts(tmp_path, monk
     # WMI: three queries in two namespaces; was 7 alter-contexts, one at every change of interface, then 2 (one
     # per further interface); now none: the exporter's one bind proposes them all (test_msrpc_wmi_one_bind.py)
     assert answer["active_packages"]["available"] and answer["console_open"] is not None
-    assert calls.count("IWbemServices_ExecQuery") >= 3 and calls.count("IWbemLevel1Login_NTLMLogin") == 2
+    assert calls.count("IWbemServices_ExecQuery") >= 2 and calls.count("IWbemLevel1Login_NTLMLogin") == 2
+    # SMS_Site by its key: one GetObject (was a query: ExecQuery and Next), the same facts as the query gave
+    assert calls.count("IWbemServices_GetObject") == 1
+    held_site = HostState.load(state_dir / "hosts" / SITE).wmi["site"]
+    assert answer["wmi_site"]["available"] and answer["wmi_site"]["error"] is None
+    assert {key: answer["wmi_site"][key] for key in ("SiteCode", "ReportingSiteCode", "Type", "Version", "InstallDir")} \
+        == {key: held_site.get(key) for key in ("SiteCode", "ReportingSiteCode", "Type", "Version", "InstallDir")}
     alters = [uuid for kind, uuid in binds if kind == "alter"]
     assert alters == [], alters
     # one bind per interface: \winreg, \svcctl, the activator, the exporter (no \srvsvc: drives are not given,

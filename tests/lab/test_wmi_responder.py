@@ -153,6 +153,36 @@ def test_queries_answer_the_scenario_state(responder, client, hierarchy):
                                 ("SiteCode", "ReportingSiteCode", "Type", "Version", "BuildNumber", "InstallDir")}
 
 
+def test_an_instance_is_served_by_its_key_path(responder, client, hierarchy):
+    """IWbemServices::GetObject with an instance path (the msrpc probe reads SMS_Site so: one call, not a query and
+    a Next), read with impacket's own object decoder."""
+    responder()
+    state = HostState.load(hierarchy.state_dir / "hosts" / "sms712")
+    conn = client("sms712")
+    site = conn.login().NTLMLogin(ns("root\\SMS\\site_712"), NULL, NULL)
+    instance, _result = site.GetObject('sms_site.sitecode="712"')          # class and key ignore case, as in WMI
+    values = conn.values(instance)
+    assert {key: values[key] for key in state.wmi["site"] if key in values} == {
+        key: value for key, value in state.wmi["site"].items() if key in values}
+    assert values["SiteCode"] == "712" and values["InstallDir"] == state.wmi["site"]["InstallDir"]
+
+
+@pytest.mark.parametrize("path, code", [
+    ('SMS_Site.SiteCode="999"', 0x80041002),                  # WBEM_E_NOT_FOUND: no such instance
+    ('SMS_Advertisement.AdvertisementID="X"', 0x80041010),    # WBEM_E_INVALID_CLASS
+    ('SMS_Site.SiteName="Central"', 0x8004103A),              # WBEM_E_INVALID_OBJECT_PATH: not the key
+    ('SMS_Site.SiteCode="712",', 0x8004103A),                 # a key missing after the comma
+    ('SMS_Site.SiteCode=712', 0x8004103A),                    # a string key unquoted (the lab: stricter than WMI may be)
+    ("SMS_Site.", 0x8004103A),
+])
+def test_a_bad_instance_path_is_refused_with_the_wmi_error(responder, client, path, code):
+    responder()
+    site = client("sms712").login().NTLMLogin(ns("root\\SMS\\site_712"), NULL, NULL)
+    with pytest.raises(wmi.DCERPCSessionError) as raised:
+        site.GetObject(path)
+    assert raised.value.get_error_code() == code
+
+
 def test_integrity_and_connect_levels_are_served(responder, client):
     responder()
     for level in (RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_CONNECT):

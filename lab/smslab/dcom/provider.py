@@ -193,6 +193,19 @@ class Services:
         response = wmi.IWbemServices_GetObjectResponse()
         response["ORPCthat"] = _orpcthat()
         response["ppCallResult"] = NULL
+        if "." in path:                   # an instance path (a class path is the class's name alone)
+            state = self.host.state()
+            try:
+                cls, row = wql.instance_at(path, self.namespace, state, wql.process_rows(state, self.host.running()))
+            except wql.WbemError as exc:
+                LOG.info("%s: GetObject refused: %s", self.host.server_name, exc)
+                response["ppObject"] = NULL
+                response["ErrorCode"] = exc.hresult
+                return response.getData()
+            _set_pointer(response["ppObject"], wmio.objref(wmio.instance_object(cls, row, self.host.server_name,
+                                                                                self.namespace)))
+            response["ErrorCode"] = 0
+            return response.getData()
         cls = (wql.classes_of(self.namespace, self.host.state()) or {}).get(path.lower())
         if cls is None:
             response["ppObject"] = NULL

@@ -29,6 +29,7 @@ WBEM_E_INVALID_QUERY = 0x80041017
 WBEM_E_INVALID_METHOD = 0x8004102E
 WBEM_E_INVALID_METHOD_PARAMETERS = 0x8004102F
 WBEM_E_NOT_SUPPORTED = 0x8004100C
+WBEM_E_INVALID_OBJECT_PATH = 0x8004103A
 
 
 class WbemError(Exception):
@@ -181,3 +182,42 @@ def split_command_line(command: str) -> list[str]:
     first = _first_token(command)
     rest = command.strip()[len(first) + (2 if command.strip().startswith('"') else 0):]
     return [first] + rest.split()
+
+
+# A relative instance path as WMI writes it (``SMS_Site.SiteCode="610"``, ``Win32_Process.Handle="4"``): the class,
+# then every key property once, strings in double quotes with backslash escapes, numbers bare.
+_INSTANCE_PATH = re.compile(r'^(?P<cls>[A-Za-z_]\w*)\.(?P<keys>.+)$')
+_KEY_VALUE = re.compile(r'\s*(?P<prop>[A-Za-z_]\w*)\s*=\s*(?:"(?P<text>(?:[^"\\]|\\.)*)"|(?P<number>-?\d+))\s*(?:,|$)')
+
+
+def instance_at(path: str, namespace: str, state, processes: list[dict]) -> tuple[CimClass, dict]:
+    """(class, row) of the instance at ``path`` (IWbemServices::GetObject, opnum 6); raises ``WbemError``
+    as WMI does: a malformed path, a key that is not the class's (or one missing) ``WBEM_E_INVALID_OBJECT_PATH``,
+    an unknown class ``WBEM_E_INVALID_CLASS``, no such instance ``WBEM_E_NOT_FOUND``."""
+    classes = classes_of(namespace, state)
+    if classes is None:
+        raise WbemError(WBEM_E_INVALID_NAMESPACE, f"namespace {namespace} does not exist")
+    match = _INSTANCE_PATH.match(path or "")
+    if not match:
+        raise WbemError(WBEM_E_INVALID_OBJECT_PATH, f"not an instance path: {path!r}")
+    cls = classes.get(match.group("cls").lower())
+    if cls is None:
+        raise WbemError(WBEM_E_INVALID_CLASS, f"class {match.group('cls')} is not in {namespace}")
+    keys = {p.name.lower(): p for p in cls.props if p.key}
+    given, rest = {}, match.group("keys")
+    while rest:
+        pair = _KEY_VALUE.match(rest)
+        prop = keys.get(pair.group("prop").lower()) if pair else None
+        if prop is None or prop.name in given or (pair.group("text") is None) != (prop.cim_type != STRING):
+            raise WbemError(WBEM_E_INVALID_OBJECT_PATH, f"{path!r}: the keys of {cls.name} are {', '.join(keys)}")
+        text = pair.group("text")
+        given[prop.name] = re.sub(r"\\(.)", r"\1", text) if text is not None else int(pair.group("number"))
+        rest = rest[pair.end():]
+        if not rest and pair.group(0).rstrip().endswith(","):
+            raise WbemError(WBEM_E_INVALID_OBJECT_PATH, f"{path!r}: a key is missing after the comma")
+    if len(given) != len(keys):
+        raise WbemError(WBEM_E_INVALID_OBJECT_PATH, f"{path!r}: the keys of {cls.name} are {', '.join(keys)}")
+    for row in _rows(cls.name, state, processes):
+        if all(_matches(row.get(name), value) for name, value in given.items()):
+            return cls, row
+    raise WbemError(WBEM_E_NOT_FOUND, f"no {cls.name} at {path!r}")

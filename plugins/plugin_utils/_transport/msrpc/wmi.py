@@ -57,6 +57,7 @@ from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.w
 
 WBEM_S_FALSE = 0x00000001
 WBEM_E_INVALID_QUERY = 0x80041017
+WBEM_E_NOT_FOUND = 0x80041002
 BATCH = 64                           # objects per IEnumWbemClassObject::Next
 CREATE_RESULTS = {2: "access denied", 3: "insufficient privilege", 8: "unknown failure", 9: "path not found",
                   21: "invalid parameter"}
@@ -201,6 +202,29 @@ class WmiConnection:
             raise
         except Exception as exc:                # noqa: BLE001
             raise self.fail("wmi", exc, f"{wql} in {namespace}") from None
+
+    def instance(self, namespace: str, path: str) -> dict | None:
+        """The instance at ``path`` (``Class.Key="value"``) as {property: value}, None when WMI has none
+        (WBEM_E_NOT_FOUND): IWbemServices::GetObject, one call where a query costs ExecQuery and Next."""
+        from impacket.dcerpc.v5.dcom import wmi
+        from impacket.dcerpc.v5.dtypes import NULL
+        services = self.services(namespace)
+        request = wmi.IWbemServices_GetObject()
+        request["strObjectPath"]["asData"] = path
+        request["lFlags"] = 0
+        request["pCtx"] = NULL
+        try:
+            answer = services.request(request, iid=services._iid, uuid=services.get_iPid())  # pylint: disable=protected-access
+        except wmi.DCERPCSessionError as exc:
+            if exc.get_error_code() == WBEM_E_NOT_FOUND:
+                return None
+            raise self.fail("wmi", exc, f"{path} in {namespace}") from None
+        except Exception as exc:                # noqa: BLE001
+            raise self.fail("wmi", exc, f"{path} in {namespace}") from None
+        objref = b"".join(answer["ppObject"]["abData"])
+        values = wmi_decode.row(objref)
+        return values if values is not None else {
+            name: prop["value"] for name, prop in _impacket_object(services, services, objref).getProperties().items()}
 
     def create_process(self, command_line: str, current_directory: str) -> int:
         """Win32_Process.Create in root\\cimv2; the new ProcessId (raises on a non-zero ReturnValue)."""
@@ -412,16 +436,16 @@ def site(session, site_code: str | None, timeout: int | None = None) -> dict:
     try:
         with connected(session, timeout) as connection:
             code, namespace = _namespace(connection, site_code)
-            rows = connection.query(namespace, f"select {', '.join(SITE_FIELDS)} from {_facts()['site']} "
-                                               f"where SiteCode = '{code}'")
+            # by its key: one GetObject (a query is an ExecQuery and a Next); the site code is 3 letters or digits
+            row = connection.instance(namespace, f'{_facts()["site"]}.SiteCode="{code}"')
     except WmiError as exc:
         answer["error"] = exc.message
         return answer
     answer["available"] = True
-    if not rows:
+    if row is None:
         answer["error"] = f"no SMS_Site instance for site {code}"
         return answer
-    answer.update({name: rows[0].get(name) for name in SITE_FIELDS})
+    answer.update({name: row.get(name) for name in SITE_FIELDS})
     return answer
 
 

@@ -78,6 +78,10 @@ class FakeConnection:
                 return rows() if callable(rows) else rows
         return []
 
+    def instance(self, namespace, path):         # GetObject: the first row of the answer whose key starts the path
+        rows = self.query(namespace, path)
+        return rows[0] if rows else None
+
     def create_process(self, command, folder):
         self.created.append((command, folder))
         return self.pids.pop(0)
@@ -141,12 +145,13 @@ def test_a_bad_site_code_is_refused_before_any_query(fake):
     assert conn.queries == []
 
 
-def test_site_reads_sms_site(fake):
-    fake(FakeConnection({("root\\SMS\\site_610", "select SiteCode, ReportingSiteCode"): [
+def test_site_reads_sms_site_by_its_key(fake):
+    conn = fake(FakeConnection({("root\\SMS\\site_610", 'SMS_Site.SiteCode="610"'): [
         {"SiteCode": "610", "ReportingSiteCode": "600", "Type": 2, "Version": "2.0", "BuildNumber": 1380,
-         "InstallDir": "D:\\SMS"}]}))
+         "InstallDir": "D:\\SMS", "SiteName": "Child"}]}))
     answer = wmi.site(session(), "610", 5)
     assert answer["available"] is True and answer["InstallDir"] == "D:\\SMS" and answer["BuildNumber"] == 1380
+    assert "SiteName" not in answer and conn.queries == [("root\\SMS\\site_610", 'SMS_Site.SiteCode="610"')]
     fake(FakeConnection())
     assert wmi.site(session(), "610", 5)["error"] == "no SMS_Site instance for site 610"
 
