@@ -10,14 +10,19 @@ same few hundred expressions per facts probe (``benchmarks/bench_msrpc_probe.py 
 
 ``apply()`` gives those two modules, and only them, an ``eval`` that compiles each expression string once and
 then evaluates the compiled code exactly as ``eval`` would (same globals and locals; the caller's when none are
-given, as the built-in does). Nothing else in impacket or Python changes. It is pinned: on an impacket other than
+given, as the built-in does). It also gives ``ndr.NDRArray`` a byte-array path: an array of ``'c'`` items (an
+OBJREF's ``abData``, a registry value buffer) is packed and unpacked in one slice instead of one ``struct`` call,
+pad computation and list append per byte (a WMI object is a few KB: ~25 ms of controller CPU per probe), giving
+the same list of one-byte strings and the same bytes; any other array goes to impacket's own code. Nothing else in
+impacket or Python changes. It is pinned: on an impacket other than
 ``PINNED_VERSION`` it warns and changes nothing, since another version may use ``eval`` differently. The same
-change, for impacket itself: ``docs/impacket-structure-eval-cache.patch``. Applied explicitly by the transport
+change, for impacket itself: ``docs/impacket-structure-eval-cache.patch`` and ``docs/impacket-ndr-byte-array.patch``. Applied explicitly by the transport
 (``preload.preload()`` and the probe); ``remove()`` undoes it."""
 
 from __future__ import annotations
 
 import builtins
+import functools
 import sys
 import warnings
 
@@ -43,7 +48,10 @@ def cached_eval(expression, globals_=None, locals_=None):  # pylint: disable=red
     return builtins.eval(expression, globals_, locals_)
 
 
+@functools.lru_cache(maxsize=1)
 def impacket_version() -> str | None:
+    """Read once per process: importlib parses the distribution's metadata (e-mail headers) on every call, ~1 ms,
+    and the WMI decoder asks for each object."""
     try:
         from importlib.metadata import version
         return version("impacket")
@@ -56,8 +64,47 @@ def is_pinned() -> bool:
     return impacket_version() == PINNED_VERSION
 
 
+def _byte_items(array, field_type: str) -> bool:
+    return array.item == "c" and field_type.count("*") == 1
+
+
+def byte_array_unpack(original):
+    def unpack(self, fieldName, fieldTypeOrClass, data, offset=0):  # noqa: N803 - impacket's signature
+        if not _byte_items(self, fieldTypeOrClass):
+            return original(self, fieldName, fieldTypeOrClass, data, offset)
+        from impacket.dcerpc.v5 import ndr
+        # the item count as NDRArray.unpack takes it; it stops at the end of the data as impacket's loop does
+        count = self.getArraySize() if isinstance(self, ndr.NDRUniConformantArray) \
+            else self[fieldTypeOrClass.split("*")[1]]
+        chunk = bytes(data[offset:offset + max(0, min(count, len(data) - offset))])
+        self.fields[fieldName] = [chunk[index:index + 1] for index in range(len(chunk))]
+        return len(chunk)
+    unpack.impacket_original = original
+    return unpack
+
+
+def byte_array_pack(original):
+    def pack(self, fieldName, fieldTypeOrClass, soFar=0):  # noqa: N803 - impacket's signature
+        items = self.fields.get(fieldName) if _byte_items(self, fieldTypeOrClass) else None
+        if not isinstance(items, list) or not all(
+                (isinstance(each, int) and 0 <= each < 256) or (isinstance(each, bytes) and len(each) == 1)
+                for each in items):
+            return original(self, fieldName, fieldTypeOrClass, soFar)      # anything else: impacket says what
+        from impacket.dcerpc.v5 import ndr
+        answer = b"".join(bytes([each]) if isinstance(each, int) else each for each in items)
+        if isinstance(self, (ndr.NDRUniConformantArray, ndr.NDRUniConformantVaryingArray)):
+            self.setArraySize(len(items))
+        else:
+            self.fields[fieldTypeOrClass.split("*")[1]] = len(items)
+        return answer
+    pack.impacket_original = original
+    return pack
+
+
 def applied() -> bool:
-    return all(getattr(sys.modules.get(name), "eval", None) is cached_eval for name in MODULES)
+    from_eval = all(getattr(sys.modules.get(name), "eval", None) is cached_eval for name in MODULES)
+    ndr = sys.modules.get("impacket.dcerpc.v5.ndr")
+    return from_eval and ndr is not None and hasattr(ndr.NDRArray.unpack, "impacket_original")
 
 
 def apply(warn=None) -> bool:
@@ -78,6 +125,10 @@ def apply(warn=None) -> bool:
         return False
     for module in modules:
         module.eval = cached_eval
+    array = modules[1].NDRArray
+    if not hasattr(array.unpack, "impacket_original"):
+        array.unpack = byte_array_unpack(array.unpack)
+        array.pack = byte_array_pack(array.pack)
     return True
 
 
@@ -87,3 +138,7 @@ def remove() -> None:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "eval", None) is cached_eval:
             del module.eval
+    ndr = sys.modules.get("impacket.dcerpc.v5.ndr")
+    if ndr is not None and hasattr(ndr.NDRArray.unpack, "impacket_original"):
+        ndr.NDRArray.unpack = ndr.NDRArray.unpack.impacket_original
+        ndr.NDRArray.pack = ndr.NDRArray.pack.impacket_original
