@@ -8,6 +8,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 
 from lab_harness import COLLECTION_ROOT, SCENARIOS, ansible_env
@@ -83,3 +84,23 @@ def folder_digest(root: Path) -> dict:
         if path.is_file() and not path.name.endswith(".lock"):
             digest[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digest
+
+
+@contextmanager
+def hierarchy_wmi(tmp_path: Path, profiles: dict):
+    """The hierarchy scenario's WMI responder alone (no Samba), the hosts in ``profiles`` ({name: profile}) held to
+    them: ``state_dir``, ``addresses`` (name -> 127.0.0.x), ``user`` and ``password``. Root: port 135."""
+    from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials
+    state_dir = tmp_path / "state"
+    names = build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
+    for name, profile in profiles.items():
+        state = HostState.load(state_dir / "hosts" / name)
+        state.data["profile"] = profile
+        state.save()
+    addresses = free_loopback_addresses(names)
+    user, password = lab_credentials(state_dir)
+    responder = WmiResponder(state_dir, names, addresses.__getitem__).start()
+    try:
+        yield SimpleNamespace(state_dir=state_dir, addresses=addresses, user=user, password=password)
+    finally:
+        responder.stop()

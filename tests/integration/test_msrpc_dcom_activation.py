@@ -13,10 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lab_harness import COLLECTION_ROOT, SCENARIOS, ansible_env
-from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials
-from smslab.scenario import build_state_dir
-from smslab.state import HostState
+from lab_harness import COLLECTION_ROOT, ansible_env
+from msrpc_harness import hierarchy_wmi
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: DCOM starts at port 135 (binding it needs root)")
 
@@ -34,23 +32,14 @@ def msrpc(tmp_path_factory):
 
 @pytest.fixture
 def lab(tmp_path, msrpc):
-    state_dir = tmp_path / "state"
-    names = build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
-    for name, profile in ((NT4, "nt4"), (W2K, "w2k")):
-        state = HostState.load(state_dir / "hosts" / name)
-        state.data["profile"] = profile
-        state.save()
-    addresses = free_loopback_addresses(names)
-    user, password = lab_credentials(state_dir)
-    responder = WmiResponder(state_dir, names, addresses.__getitem__).start()
-    msrpc.activation.forget()
+    with hierarchy_wmi(tmp_path, {NT4: "nt4", W2K: "w2k"}) as held:
+        msrpc.activation.forget()
 
-    def session(name, **extra):
-        return SimpleNamespace(settings=SimpleNamespace(host=name, address=addresses[name], user=user,
-                                                        password=password, domain="", timeout=10, **extra))
-    yield SimpleNamespace(session=session, addresses=addresses, state_dir=state_dir)
-    msrpc.activation.forget()
-    responder.stop()
+        def session(name, **extra):
+            return SimpleNamespace(settings=SimpleNamespace(host=name, address=held.addresses[name], user=held.user,
+                                                            password=held.password, domain="", timeout=10, **extra))
+        yield SimpleNamespace(session=session, addresses=held.addresses, state_dir=held.state_dir)
+        msrpc.activation.forget()
 
 
 def _packages(msrpc, lab, name, code, **extra):

@@ -20,12 +20,8 @@ import pytest
 from impacket.dcerpc.v5 import dcomrt, rpcrt
 from impacket.dcerpc.v5.dcom import wmi as impacket_wmi
 
-from msrpc_harness import probe_parameters, samba_site, transport
-from smslab.dcom import WmiResponder, free_loopback_addresses, lab_credentials
+from msrpc_harness import hierarchy_wmi, probe_parameters, samba_site, transport
 from smslab.dcom.rpc_server import RpcConnection
-from smslab.scenario import build_state_dir
-from smslab.state import HostState
-from lab_harness import SCENARIOS
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: DCOM starts at port 135 (binding it needs root)")
 
@@ -109,23 +105,14 @@ def msrpc():
 @pytest.fixture
 def hosts(tmp_path, msrpc):
     """The hierarchy scenario's responder, sms711 on the nt4 profile and sms712 on w2k."""
-    state_dir = tmp_path / "state"
-    names = build_state_dir(SCENARIOS / "hierarchy.yml", state_dir)
-    for name, profile in ((NT4, "nt4"), (W2K, "w2k")):
-        state = HostState.load(state_dir / "hosts" / name)
-        state.data["profile"] = profile
-        state.save()
-    addresses = free_loopback_addresses(names)
-    user, password = lab_credentials(state_dir)
-    responder = WmiResponder(state_dir, names, addresses.__getitem__).start()
-    msrpc.activation.forget()
+    with hierarchy_wmi(tmp_path, {NT4: "nt4", W2K: "w2k"}) as lab:
+        msrpc.activation.forget()
 
-    def connection(name):
-        return msrpc.wmi.WmiConnection(msrpc.wmi.WmiTarget(host=name, address=addresses[name], user=user,
-                                                           password=password, timeout=10))
-    yield connection
-    msrpc.activation.forget()
-    responder.stop()
+        def connection(name):
+            return msrpc.wmi.WmiConnection(msrpc.wmi.WmiTarget(host=name, address=lab.addresses[name], user=lab.user,
+                                                               password=lab.password, timeout=10))
+        yield connection
+        msrpc.activation.forget()
 
 
 def _packages(connection, code):
