@@ -3,7 +3,8 @@ profiles: each share's tree is connected once for the session (the listings and 
 connect and disconnect a tree around every listing and connect IPC$ once per pipe), nothing is sent to close the
 session (no tree disconnect, no pipe close, no LOGOFF: the server frees all of it with the connection), and a
 rerun recognises Distmgr.dll by its folder entry instead of reading it again, and the server by its NTLMSSP name
-(the computer name, platform and code page are not read again), with the same facts."""
+(the computer name, platform and code page are not read again), with the same facts. Each pipe call is one
+SMB_COM_TRANSACTION sent as raw bytes from a template impacket built once per pipe."""
 
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ from impacket import nmb
 from msrpc_harness import probe_parameters, samba_site, transport
 
 SITE = "sms610"
-TREE_CONNECT_ANDX, TREE_DISCONNECT, LOGOFF_ANDX = 0x75, 0x71, 0x74
+TREE_CONNECT_ANDX, TREE_DISCONNECT, LOGOFF_ANDX, TRANSACTION = 0x75, 0x71, 0x74, 0x25
 
 
 def recorded(lab, tmp_path, wmi, monkeypatch) -> tuple[dict, list[int], list[str]]:
     """The probe's answer, the SMB1 command of every message sent through ``close``, and the files read whole."""
-    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import smb1_readahead
-    sent, read = [], []
-    send, read_all = nmb.NetBIOSTCPSession.send_packet, smb1_readahead.read_all
+    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import pipe_transport, smb1_readahead
+    sent, read, built = [], [], []
+    send, read_all, build = nmb.NetBIOSTCPSession.send_packet, smb1_readahead.read_all, pipe_transport.smb1_transaction
+
+    def building(*args, **kwargs):
+        built.append(args[:2])
+        return build(*args, **kwargs)
+    monkeypatch.setattr(pipe_transport, "smb1_transaction", building)
 
     def reading(files, path, *args, **kwargs):
         read.append(path)
@@ -38,6 +44,8 @@ def recorded(lab, tmp_path, wmi, monkeypatch) -> tuple[dict, list[int], list[str
     finally:
         host.close()
     monkeypatch.undo()
+    # impacket's packet classes build one request per pipe (the raw path's template), not one per call
+    assert sent.count(TRANSACTION) > 2 * len(built) and len(built) <= 3, (sent.count(TRANSACTION), built)
     return answer, sent, read
 
 
