@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import struct
 
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups
+
 # impacket is imported guarded: ansible-test imports every file without it (deps.missing() says what is missing)
 try:
     from impacket import smb
@@ -160,7 +162,8 @@ class TransceiveTransport(SMBTransport):
         except (AttributeError, KeyError, TypeError, ValueError):
             room = NT4_MAX_BUFFER_SIZE
         max_data = max(1024, min(65504, room - 64))
-        if server._SignatureEnabled or not _fast_smb1():    # pylint: disable=protected-access
+        # the raw path reads impacket 0.13.1's private session attributes: another version takes impacket's path
+        if server._SignatureEnabled or not impacket_speedups.is_pinned():  # pylint: disable=protected-access
             server.sendSMB(smb1_transaction(tid, fid, data, unicode, max_data))
             return smb1_reply_data(server.recvSMB())
         # the same bytes as above, sent and read by impacket's NetBIOS session without its packet classes
@@ -182,9 +185,3 @@ class TransceiveTransport(SMBTransport):
         if self._request is not None:
             data, self._request = self._request, None
             super().send(data, forceWriteAndx=1)
-
-
-def _fast_smb1() -> bool:
-    """The raw path reads impacket 0.13.1's private session attributes: with another version, impacket's path."""
-    from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.impacket_speedups import is_pinned
-    return is_pinned()

@@ -21,13 +21,19 @@ class Server:
         self.content, self._SignatureEnabled, self.short_at, self.fail_at = content, signed, short_at, fail_at
         self._dialects_parameters = {"MaxMpxCount": 50}
         self.pending, self.most_in_flight = [], 0
+        # what the raw path reads of impacket's SMB object: the session, its flags, and its NetBIOS session
+        self._uid, self._SMB__flags1, self._SMB__flags2, self._SMB__timeout = 0x800, 0x18, 0xC807, 30
+        self._sess = Wire(self)
 
     def read(self, offset: int, want: int) -> bytes:
         size = min(want, NT4_READ, 100 if offset == self.short_at else NT4_READ)
         return self.content[offset:offset + size]
 
     def sendSMB(self, packet):  # noqa: N802 - impacket's name
-        packet = smb.NewSMBPacket(data=packet.getData())        # as the server reads it off the wire
+        self.take(packet.getData())
+
+    def take(self, raw: bytes):
+        packet = smb.NewSMBPacket(data=raw)                     # as the server reads it off the wire
         parameters = smb.SMBReadAndX_Parameters(smb.SMBCommand(packet["Data"][0])["Parameters"])
         self.pending.append((packet["Mid"], parameters["Offset"], parameters["MaxCount"]))
         self.most_in_flight = max(self.most_in_flight, len(self.pending))
@@ -47,6 +53,20 @@ class Server:
         command["Parameters"], command["Data"] = parameters, data
         answer.addCommand(command)
         return smb.NewSMBPacket(data=answer.getData())
+
+
+class Wire:
+    """impacket's NetBIOS session of ``Server``: the bytes both ways (the raw path sends and reads these)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def send_packet(self, data):
+        self.server.take(bytes(data))
+
+    def recv_packet(self, _timeout=None):
+        data = self.server.recvSMB().getData()
+        return type("Packet", (), {"get_trailer": lambda _self: data})()
 
 
 class Connection:
