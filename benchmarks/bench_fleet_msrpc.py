@@ -94,7 +94,7 @@ def start_msrpc(fleet: Fleet, timeout: int) -> tuple[MsrpcLab, dict]:
 def probe_cost(lab: MsrpcLab, names: list[str], cache_dir: Path) -> dict:
     """One msrpc probe per host in ``names``, in this process (cold log cache): this thread's CPU (the WMI
     responder and \\svcctl answer in other threads of it), the share of it spent in impacket, and the SMB
-    messages and DCE/RPC requests sent (ncalls of impacket's sendSMB / DCERPC_v5.request)."""
+    messages and DCE/RPC requests sent (ncalls of impacket's NetBIOSTCPSession.send_packet / DCERPC_v5.request)."""
     sys.path.insert(0, str(COLLECTION_ROOT))
     from ansible_collections.sms.remediation.plugins.module_utils import sms20
     from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.settings import settings_from_vars
@@ -129,12 +129,13 @@ def probe_cost(lab: MsrpcLab, names: list[str], cache_dir: Path) -> dict:
                    if func == function and path.replace(os.sep, "/").endswith(module))
 
     count = len(names)
-    messages = calls("impacket/smb3.py", "sendSMB") + calls("impacket/smb.py", "sendSMB") + \
-        calls("impacket/dcerpc/v5/rpcrt.py", "request")
+    # every SMB message on the wire goes through the NetBIOS session (the transport's raw SMB1 paths skip sendSMB)
+    smb_messages = calls("impacket/nmb.py", "send_packet")
+    messages = smb_messages + calls("impacket/dcerpc/v5/rpcrt.py", "request")
     python_code = share(lambda path: path != "~")          # "~": built-ins, among them the socket waits
     return {"hosts": count, "wall_s": wall / count, "cpu_s": cpu / count,
             "impacket_share": share(lambda path: "/impacket/" in path) / python_code if python_code else 0.0,
-            "smb_messages": (calls("impacket/smb3.py", "sendSMB") + calls("impacket/smb.py", "sendSMB")) / count,
+            "smb_messages": smb_messages / count,
             "rpc_requests": calls("impacket/dcerpc/v5/rpcrt.py", "request") / count,
             "cpu_per_message_ms": 1000 * cpu / max(messages, 1)}
 
