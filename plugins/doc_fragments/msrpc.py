@@ -34,7 +34,9 @@ notes:
     the password in plain text, is refused; C(true) sends it in plain text, with a warning naming the host);
     C(q244405_msrpc_timeout) (default C(30) seconds, per SMB/RPC call and WMI query);
     C(q244405_msrpc_cache_dir) (default C(~/.cache/sms.remediation/msrpc): the controller's per-host cache
-    of Distmgr.log scans, so a rerun reads only what was appended);
+    of Distmgr.log scans, so a rerun reads only what was appended and nothing of a log not written since; for a
+    day also the fixed drives, Distmgr.dll's sha256 and version by its size and times, and the computer name,
+    architecture and code page of the server that gave them; delete the folder to read everything again);
     C(q244405_msrpc_wmi_address) (default C(ansible_host): where the server's DCOM port 135 answers);
     C(q244405_msrpc_dcom_auth_level) (default C(pkt_privacy); C(pkt_integrity) or C(connect): the RPC
     authentication level of every DCOM/WMI call. NT 4.0's and Windows 2000's own DCOM clients default to
