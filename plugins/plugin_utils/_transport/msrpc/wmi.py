@@ -384,11 +384,11 @@ def provider_namespace(connection: WmiConnection) -> tuple[str, str]:
 
 
 def _namespace(connection, site_code):
-    if site_code:
-        if not re.fullmatch(r"[A-Za-z0-9]{3}", str(site_code)):
-            raise WmiError(connection.target.host, "wmi", f"site code {site_code!r} is not valid")
-        return site_code, DEFAULTS["wmi_namespace_template"].format(site_code=site_code)
-    return provider_namespace(connection)
+    """(site code, namespace); the provider's code is checked too: it goes into an object path and a namespace."""
+    code, namespace = (site_code, None) if site_code else provider_namespace(connection)
+    if not re.fullmatch(r"[A-Za-z0-9]{3}", str(code)):
+        raise WmiError(connection.target.host, "wmi", f"site code {code!r} is not valid")
+    return code, namespace or DEFAULTS["wmi_namespace_template"].format(site_code=code)
 
 
 def active_packages(session, site_code: str | None, timeout: int | None = None) -> dict:

@@ -138,6 +138,14 @@ def test_unavailable_wmi_leaves_the_active_list_unknown_never_empty(fake, error)
     assert wmi.active_packages(session(), "610", 5)["packages"] is None
 
 
+def test_a_site_code_the_provider_names_is_checked_before_it_goes_into_a_path(fake):
+    conn = fake(FakeConnection({("root\\SMS", "select SiteCode, NamespacePath from SMS_ProviderLocation"): [
+        {"SiteCode": '6"0', "NamespacePath": "x"}]}))
+    answer = wmi.site(session(), None, 5)
+    assert answer["available"] is False and "not valid" in answer["error"]
+    assert [namespace for namespace, _wql in conn.queries] == ["root\\SMS"]
+
+
 def test_a_bad_site_code_is_refused_before_any_query(fake):
     conn = fake(FakeConnection())
     answer = wmi.active_packages(session(), "61'; x", 5)
