@@ -97,13 +97,20 @@ def test_without_wmi_the_active_packages_are_unknown_and_say_why(tmp_path):
     assert causes[0] in decided.hotfix_reason, decided.hotfix_reason
 
 
-def test_a_rerun_reads_only_the_head_of_an_unchanged_log(tmp_path):
+def test_a_rerun_does_not_open_an_unchanged_log_and_reads_the_head_and_the_rest_of_a_grown_one(tmp_path):
+    def distmgr_log(answer):
+        return [r for r in answer["msrpc"]["log_reads"] if r["path"].endswith("Distmgr.log")][0]
     with samba_site(tmp_path, hosts=["sms610"]) as (state_dir, lab, _addresses):
         first = transport(lab, "sms610", tmp_path).probe(probe_parameters())
         again = transport(lab, "sms610", tmp_path).probe(probe_parameters())
-    log = [r for r in again["msrpc"]["log_reads"] if r["path"].endswith("Distmgr.log")][0]
-    assert log["cache"].startswith("resumed") and log["bytes_read"] <= 4096
+        log = HostState.load(state_dir / "hosts" / "sms610").local_path(distmgr_log(first)["path"], must_exist=True)
+        line = b"Successfully deleted the package 61000077 from C:\\SMSPKG\r\n"
+        with log.open("ab") as handle:                  # SMS appends: a new size and last write time
+            handle.write(line)
+        grown = transport(lab, "sms610", tmp_path).probe(probe_parameters())
+    assert distmgr_log(again)["cache"].startswith("unchanged") and distmgr_log(again)["bytes_read"] == 0
     assert again["distmgr_log"] == first["distmgr_log"]
+    assert distmgr_log(grown)["cache"].startswith("resumed") and distmgr_log(grown)["bytes_read"] <= 4096 + len(line)
 
 
 def test_logging_option_check_mode_diff_then_set_then_unchanged(tmp_path):

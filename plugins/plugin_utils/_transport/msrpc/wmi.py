@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """WMI over DCOM for the msrpc transport (private to this collection): the SMS Provider's packages and site, the console check, the
 hotfix installer. impacket's DCOM and MS-WMI client (``DCOMConnection``, ``IWbemLevel1Login.NTLMLogin``,
-``ExecQuery``, ``ExecMethod``), NTLMv2 at the level of ``q244405_msrpc_dcom_auth_level`` (default
+``ExecQuery``, ``GetObject``, ``ExecMethod``; the objects read by ``wmi_objects``), NTLMv2 at the level of ``q244405_msrpc_dcom_auth_level`` (default
 PKT_PRIVACY). Activation through IRemoteSCMActivator where the server has it, IActivation where it does
 not (Windows NT 4.0, COM 5.4): ``activation.py``.
 
@@ -19,8 +19,8 @@ Entry points (``wmi_hook`` calls the first three):
   ActionInProgress, SourceSite from SMS_Package`` in ``root\\SMS\\site_<code>`` (the namespace found through
   ``root\\SMS`` ``SMS_ProviderLocation`` when the site code is unknown). Any failure gives
   ``available: false`` with the reason and ``packages: None``: never an empty list, so nothing is removed.
-- ``site(session, site_code, timeout)`` -> the probe's ``wmi_site`` (``SMS_Site``: the fallback when
-  ``Setup\\Full Version`` is missing).
+- ``site(session, site_code, timeout)`` -> the probe's ``wmi_site`` (``SMS_Site`` read by its key with one
+  ``GetObject``: the fallback when ``Setup\\Full Version`` is missing).
 - ``console_open(session, process, snap_in, timeout)`` -> True / False / None (unknown). NT 4.0's and
   Windows 2000's ``Win32_Process`` have no ``CommandLine`` (it came with Windows XP), so there the check
   sees that an ``mmc.exe`` runs but not which snap-in it opened: any ``mmc.exe`` counts as an open SMS
@@ -52,12 +52,10 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sms.remediation.plugins.module_utils.sms20 import DEFAULTS
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.base import TransportError
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation, wmi_decode
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import activation, wmi_objects
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.wmi_errors import describe, error_code
 
-WBEM_S_FALSE = 0x00000001
 WBEM_E_INVALID_QUERY = 0x80041017
-WBEM_E_NOT_FOUND = 0x80041002
 BATCH = 64                           # objects per IEnumWbemClassObject::Next
 CREATE_RESULTS = {2: "access denied", 3: "insufficient privilege", 8: "unknown failure", 9: "path not found",
                   21: "invalid parameter"}
@@ -192,11 +190,8 @@ class WmiConnection:
             enum = services.ExecQuery(wql, wmi.WBEM_FLAG_FORWARD_ONLY)
             rows, done = [], False
             while not done:
-                objrefs, done = _next_objrefs(enum, BATCH)
-                for objref in objrefs:       # each class part parsed once (wmi_decode), else impacket's object
-                    values = wmi_decode.row(objref)
-                    rows.append(values if values is not None else {
-                        name: prop["value"] for name, prop in _impacket_object(enum, services, objref).getProperties().items()})
+                objrefs, done = wmi_objects.next_objrefs(enum, BATCH)
+                rows += [wmi_objects.values(enum, services, objref) for objref in objrefs]
             return rows
         except WmiError:
             raise
@@ -206,25 +201,12 @@ class WmiConnection:
     def instance(self, namespace: str, path: str) -> dict | None:
         """The instance at ``path`` (``Class.Key="value"``) as {property: value}, None when WMI has none
         (WBEM_E_NOT_FOUND): IWbemServices::GetObject, one call where a query costs ExecQuery and Next."""
-        from impacket.dcerpc.v5.dcom import wmi
-        from impacket.dcerpc.v5.dtypes import NULL
         services = self.services(namespace)
-        request = wmi.IWbemServices_GetObject()
-        request["strObjectPath"]["asData"] = path
-        request["lFlags"] = 0
-        request["pCtx"] = NULL
         try:
-            answer = services.request(request, iid=services._iid, uuid=services.get_iPid())  # pylint: disable=protected-access
-        except wmi.DCERPCSessionError as exc:
-            if exc.get_error_code() == WBEM_E_NOT_FOUND:
-                return None
-            raise self.fail("wmi", exc, f"{path} in {namespace}") from None
+            objref = wmi_objects.object_ref(services, path)
+            return None if objref is None else wmi_objects.values(services, services, objref)
         except Exception as exc:                # noqa: BLE001
             raise self.fail("wmi", exc, f"{path} in {namespace}") from None
-        objref = b"".join(answer["ppObject"]["abData"])
-        values = wmi_decode.row(objref)
-        return values if values is not None else {
-            name: prop["value"] for name, prop in _impacket_object(services, services, objref).getProperties().items()}
 
     def create_process(self, command_line: str, current_directory: str) -> int:
         """Win32_Process.Create in root\\cimv2; the new ProcessId (raises on a non-zero ReturnValue)."""
@@ -283,31 +265,6 @@ def exporter_interfaces() -> tuple:
     IEnumWbemClassObject. No IRemUnknown call goes there (impacket's RemRelease is never called here)."""
     from impacket.dcerpc.v5.dcom import wmi
     return (wmi.IID_IWbemServices, wmi.IID_IEnumWbemClassObject)
-
-
-def _next_objrefs(enum, count: int) -> tuple[list[bytes], bool]:
-    """The OBJREFs of up to ``count`` objects (IEnumWbemClassObject::Next, as impacket's ``Next`` sends it) and
-    whether the enumeration ended (WBEM_S_FALSE: fewer than asked)."""
-    from impacket.dcerpc.v5.dcom import wmi
-    request = wmi.IEnumWbemClassObject_Next()
-    request["lTimeout"] = wmi.WBEM_INFINITE
-    request["uCount"] = count
-    done = False
-    try:
-        answer = enum.request(request, iid=enum._iid, uuid=enum.get_iPid())  # pylint: disable=protected-access
-    except wmi.DCERPCSessionError as exc:
-        if exc.get_error_code() != WBEM_S_FALSE:
-            raise
-        answer, done = exc.get_packet(), True
-    return [b"".join(item["abData"]) for item in (answer["apObjects"] if answer is not None else [])], done
-
-
-def _impacket_object(enum, services, objref: bytes):
-    """impacket's own IWbemClassObject for ``objref``, as its ``IEnumWbemClassObject.Next`` builds it."""
-    from impacket.dcerpc.v5.dcom import wmi
-    from impacket.dcerpc.v5.dcomrt import INTERFACE
-    return wmi.IWbemClassObject(INTERFACE(enum.get_cinstance(), objref, enum.get_ipidRemUnknown(), oxid=enum.get_oxid(),
-                                          target=enum.get_target()), services)
 
 
 @contextlib.contextmanager
