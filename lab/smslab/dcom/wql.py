@@ -107,17 +107,25 @@ def _matches(value, wanted) -> bool:
     return value is not None and int(value) == wanted
 
 
-def run_query(query: str, namespace: str, state, processes: list[dict]) -> tuple[CimClass, list[dict]]:
-    """(projected class, rows) for ``query`` in ``namespace``; raises ``WbemError``."""
+def _named_class(namespace: str, state, pattern: re.Pattern, text: str, malformed: tuple[int, str]):
+    """(class, match) of the class a query or an object path names; WbemError for a namespace the host lacks, a
+    text ``pattern`` does not read (``malformed``: hresult and reason) or a class the namespace lacks."""
     classes = classes_of(namespace, state)
     if classes is None:
         raise WbemError(WBEM_E_INVALID_NAMESPACE, f"namespace {namespace} does not exist")
-    match = _QUERY.match(query or "")
+    match = pattern.match(text or "")
     if not match:
-        raise WbemError(WBEM_E_INVALID_QUERY, f"not a query the lab answers: {query!r}")
+        raise WbemError(*malformed)
     cls = classes.get(match.group("cls").lower())
     if cls is None:
         raise WbemError(WBEM_E_INVALID_CLASS, f"class {match.group('cls')} is not in {namespace}")
+    return cls, match
+
+
+def run_query(query: str, namespace: str, state, processes: list[dict]) -> tuple[CimClass, list[dict]]:
+    """(projected class, rows) for ``query`` in ``namespace``; raises ``WbemError``."""
+    cls, match = _named_class(namespace, state, _QUERY, query,
+                              (WBEM_E_INVALID_QUERY, f"not a query the lab answers: {query!r}"))
     names = {p.name.lower(): p.name for p in cls.props}
     selected = [n.strip() for n in match.group("props").split(",")] if match.group("props") != "*" else None
     for name in (selected or []) + ([match.group("prop")] if match.group("prop") else []):
@@ -194,15 +202,8 @@ def instance_at(path: str, namespace: str, state, processes: list[dict]) -> tupl
     """(class, row) of the instance at ``path`` (IWbemServices::GetObject, opnum 6); raises ``WbemError``
     as WMI does: a malformed path, a key that is not the class's (or one missing) ``WBEM_E_INVALID_OBJECT_PATH``,
     an unknown class ``WBEM_E_INVALID_CLASS``, no such instance ``WBEM_E_NOT_FOUND``."""
-    classes = classes_of(namespace, state)
-    if classes is None:
-        raise WbemError(WBEM_E_INVALID_NAMESPACE, f"namespace {namespace} does not exist")
-    match = _INSTANCE_PATH.match(path or "")
-    if not match:
-        raise WbemError(WBEM_E_INVALID_OBJECT_PATH, f"not an instance path: {path!r}")
-    cls = classes.get(match.group("cls").lower())
-    if cls is None:
-        raise WbemError(WBEM_E_INVALID_CLASS, f"class {match.group('cls')} is not in {namespace}")
+    cls, match = _named_class(namespace, state, _INSTANCE_PATH, path,
+                              (WBEM_E_INVALID_OBJECT_PATH, f"not an instance path: {path!r}"))
     keys = {p.name.lower(): p for p in cls.props if p.key}
     given, rest = {}, match.group("keys")
     while rest:
