@@ -23,10 +23,9 @@ only; here MaxDataCount fits one message. A reply fragment is at most the bind's
 
 from __future__ import annotations
 
-import os
 import struct
 
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import smb1_raw
 
 # impacket is imported guarded: ansible-test imports every file without it (deps.missing() says what is missing)
 try:
@@ -38,7 +37,7 @@ except ImportError:
 
 TRANSACT_NMPIPE = 0x0026                 # MS-CIFS 2.2.5.5 subcommand
 NT4_MAX_BUFFER_SIZE = 16644             # NT 4.0's default MaxBufferSize (../shared/notes/legacy-hosts.md)
-_HEADER, _WORDS = 32, 16                 # SMB header bytes; SMB_COM_TRANSACTION words with a 2-word setup
+_HEADER, _WORDS = smb1_raw.HEADER, 16     # SMB header bytes; SMB_COM_TRANSACTION words with a 2-word setup
 _BYTES_AT = _HEADER + 1 + 2 * _WORDS + 2  # where the transaction's SMB_Data starts (odd: 67)
 
 
@@ -72,8 +71,7 @@ _REPLY_WORDS = struct.Struct("<HHHHHHHHHBB")        # MS-CIFS 2.2.4.33.2, no set
 def plain_reply_data(reply: bytes) -> bytes | None:
     """The data of a successful TransactNmPipe response read straight from its bytes, or None for anything
     else (an error or warning status, another command, setup words, a short message): impacket reads those."""
-    if len(reply) < _HEADER + 1 + _REPLY_WORDS.size or reply[:5] != b"\xffSMB\x25" or reply[5:9] != bytes(4) \
-            or reply[_HEADER] != 10:
+    if not smb1_raw.plain(reply, smb.SMB.SMB_COM_TRANSACTION, 10, _HEADER + 1 + _REPLY_WORDS.size):
         return None
     words = _REPLY_WORDS.unpack_from(reply, _HEADER + 1)
     data_count, data_offset, setup_count = words[6], words[7], words[9]
@@ -83,25 +81,18 @@ def plain_reply_data(reply: bytes) -> bytes | None:
 
 
 class RawTransaction:
-    """TransactNmPipe requests as the bytes impacket's ``sendSMB`` sends, without building its structures for each
-    call (~1.3 ms of controller CPU per message): the request impacket builds for one pipe is kept as a template
-    whose three counts and data change per call. Its header holds what ``sendSMB`` sets (Uid, Pid, the session's
-    flags), so a template is kept per (tid, fid, uid, pid, flags, MaxDataCount); a session that signs sends
-    through impacket (each message has its own signature)."""
+    """TransactNmPipe requests as the bytes impacket's ``sendSMB`` sends (``smb1_raw``): the request impacket
+    builds for one pipe is kept as a template whose three counts and data change per call, one per (tid, fid,
+    session, MaxDataCount)."""
 
     def __init__(self):
         self._templates: dict[tuple, bytes] = {}
 
     def request(self, server, tid: int, fid: int, data: bytes, unicode: bool, max_data: int) -> bytes:
-        flags1, flags2 = server._SMB__flags1, server._SMB__flags2    # pylint: disable=protected-access
-        key = (tid, fid, server._uid, os.getpid() & 0xFFFF, flags1, flags2, unicode, max_data)  # pylint: disable=protected-access
+        key = (tid, fid, unicode, max_data) + smb1_raw.session_key(server)
         template = self._templates.get(key)
         if template is None:
-            packet = smb1_transaction(tid, fid, b"", unicode, max_data)
-            packet["Uid"], packet["Pid"] = server._uid, os.getpid() & 0xFFFF  # pylint: disable=protected-access
-            packet["Flags1"] |= flags1
-            packet["Flags2"] |= flags2
-            template = self._templates[key] = packet.getData()
+            template = self._templates[key] = smb1_raw.as_sent(server, smb1_transaction(tid, fid, b"", unicode, max_data))
         raw = bytearray(template)
         struct.pack_into("<H", raw, _TOTAL_DATA_AT, len(data))
         struct.pack_into("<H", raw, _DATA_COUNT_AT, len(data))
@@ -162,13 +153,12 @@ class TransceiveTransport(SMBTransport):
         except (AttributeError, KeyError, TypeError, ValueError):
             room = NT4_MAX_BUFFER_SIZE
         max_data = max(1024, min(65504, room - 64))
-        # the raw path reads impacket 0.13.1's private session attributes: another version takes impacket's path
-        if server._SignatureEnabled or not impacket_speedups.is_pinned():  # pylint: disable=protected-access
+        if not smb1_raw.usable(server):
             server.sendSMB(smb1_transaction(tid, fid, data, unicode, max_data))
             return smb1_reply_data(server.recvSMB())
         # the same bytes as above, sent and read by impacket's NetBIOS session without its packet classes
-        server._sess.send_packet(self._raw.request(server, tid, fid, data, unicode, max_data))  # pylint: disable=protected-access
-        reply = server._sess.recv_packet(server._SMB__timeout).get_trailer()  # pylint: disable=protected-access
+        smb1_raw.send(server, self._raw.request(server, tid, fid, data, unicode, max_data))
+        reply = smb1_raw.receive(server)
         found = plain_reply_data(reply)
         return found if found is not None else smb1_reply_data(smb.NewSMBPacket(data=reply))
 

@@ -18,7 +18,6 @@ plan expected (a short read that is not the end of the file), the rest is read o
 from __future__ import annotations
 
 import itertools
-import os
 import struct
 
 # impacket is imported guarded: ansible-test imports every file without it (deps.missing() says what is missing)
@@ -27,7 +26,7 @@ try:
 except ImportError:
     smb = None
 
-from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import impacket_speedups
+from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc import smb1_raw
 from ansible_collections.sms.remediation.plugins.plugin_utils._transport.msrpc.connection import SMB1_DIALECT
 
 WINDOW = 16                         # reads in flight: 16 x ~16 KiB on NT 4.0
@@ -118,15 +117,11 @@ _READ_REPLY = struct.Struct("<HHL")            # DataCount, DataOffset, DataCoun
 
 def raw_read_request(server, template_cache: dict, tid: int, fid: int, mid: int, at: int, want: int) -> bytes:
     """The bytes impacket's ``sendSMB`` sends for ``read_request(...)``, from a template it built once for this
-    file and session (~1.3 ms of controller CPU per message saved; see pipe_transport.RawTransaction)."""
-    key = (tid, fid, server._uid, os.getpid() & 0xFFFF, server._SMB__flags1, server._SMB__flags2)  # pylint: disable=protected-access
+    file and session (``smb1_raw``)."""
+    key = (tid, fid) + smb1_raw.session_key(server)
     template = template_cache.get(key)
     if template is None:
-        packet = read_request(tid, fid, 0, 0, 0)
-        packet["Uid"], packet["Pid"] = server._uid, os.getpid() & 0xFFFF  # pylint: disable=protected-access
-        packet["Flags1"] |= server._SMB__flags1     # pylint: disable=protected-access
-        packet["Flags2"] |= server._SMB__flags2     # pylint: disable=protected-access
-        template = template_cache[key] = packet.getData()
+        template = template_cache[key] = smb1_raw.as_sent(server, read_request(tid, fid, 0, 0, 0))
     raw = bytearray(template)
     struct.pack_into("<H", raw, _MID_AT, mid)
     struct.pack_into("<L", raw, _OFFSET_AT, at)
@@ -138,47 +133,47 @@ def raw_read_request(server, template_cache: dict, tid: int, fid: int, mid: int,
 def plain_read_data(reply: bytes) -> bytes | None:
     """The data of a successful READ_ANDX response read straight from its bytes (as ``_data`` reads it), or None
     for anything else (an error or warning status, the end of the file, another command): impacket reads those."""
-    if len(reply) < 57 or reply[:5] != b"\xffSMB\x2e" or reply[5:9] != bytes(4) or reply[32] != 12:
+    if not smb1_raw.plain(reply, smb.SMB.SMB_COM_READ_ANDX, 12, 57):       # the header, 12 words, ByteCount
         return None
     count, offset, high = _READ_REPLY.unpack_from(reply, 43)
     count += 0x10000 * high
     return reply[offset:offset + count] if offset + count <= len(reply) else None
 
 
-def _send_reads(server, handle, plan: list[tuple[int, int]]) -> dict[int, int]:
+def _send_reads(server, handle, plan: list[tuple[int, int]], raw: bool) -> dict[int, int]:
     sent = {}
-    fast = impacket_speedups.is_pinned()
     cache = getattr(handle, "read_templates", None)
     if cache is None:
         cache = handle.read_templates = {}
     for at, want in plan:
         mid = next(_mids)
-        if fast:
-            server._sess.send_packet(raw_read_request(server, cache, handle.tid, handle.fid, mid, at, want))  # pylint: disable=protected-access
+        if raw:
+            smb1_raw.send(server, raw_read_request(server, cache, handle.tid, handle.fid, mid, at, want))
         else:
             server.sendSMB(read_request(handle.tid, handle.fid, mid, at, want))
         sent[mid] = len(sent)
     return sent
 
 
-def _answer(server, fast: bool) -> tuple[int | None, bytes | None, object]:
-    """(MID, data of a plain success or None, the raw reply) of the next message."""
-    if not fast:
+def _answer(server, raw: bool) -> tuple[int | None, bytes | None, object]:
+    """(MID, the data of a plain success, else impacket's packet to read) of the next message."""
+    if not raw:
         answer = server.recvSMB()
         return answer["Mid"], None, answer
-    reply = server._sess.recv_packet(server._SMB__timeout).get_trailer()  # pylint: disable=protected-access
-    mid = struct.unpack_from("<H", reply, _MID_AT)[0] if len(reply) >= 32 else None
-    return mid, plain_read_data(reply), reply
+    reply = smb1_raw.receive(server)
+    mid = struct.unpack_from("<H", reply, _MID_AT)[0] if len(reply) >= smb1_raw.HEADER else None
+    block = plain_read_data(reply)
+    return mid, block, None if block is not None else smb.NewSMBPacket(data=reply)
 
 
 def _in_flight(server, handle, plan: list[tuple[int, int]]) -> list[bytes]:
     """Send every READ_ANDX of ``plan`` ((offset, length), ...), then take the answers in any order by MID."""
-    sent = _send_reads(server, handle, plan)
-    fast = impacket_speedups.is_pinned()
+    raw = smb1_raw.usable(server)
+    sent = _send_reads(server, handle, plan, raw)
     blocks: list = [None] * len(plan)
     failure = None
     while any(block is None for block in blocks):       # every answer is taken, even after an error
-        mid, block, answer = _answer(server, fast)
+        mid, block, answer = _answer(server, raw)
         index = sent.get(mid)
         if index is None or blocks[index] is not None:
             continue                                     # not one of ours (impacket sends MID 0)
@@ -186,7 +181,7 @@ def _in_flight(server, handle, plan: list[tuple[int, int]]) -> list[bytes]:
             blocks[index] = block
             continue
         try:
-            blocks[index] = _data(answer if not isinstance(answer, bytes) else smb.NewSMBPacket(data=answer))
+            blocks[index] = _data(answer)
         except Exception as exc:  # impacket's SessionError: raised after the other answers are in
             blocks[index] = b""
             failure = failure or exc
