@@ -50,6 +50,14 @@ DLL_FACT, DLL_MAX_AGE_S = "distmgr_dlls", 24 * 3600
 _IMAGE_ROOT = re.compile(r"^(?P<root>.+?)\\bin\\[^\\]+\\[^\\]+\.exe", re.IGNORECASE)
 
 
+def fresh(entry, max_age: float) -> dict | None:
+    """``entry`` of the host's cache file when its ``at`` is less than ``max_age`` seconds ago, else None."""
+    try:
+        return entry if 0 <= time.time() - float(entry["at"]) < max_age else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def join(parent: str | None, child: str) -> str | None:
     return None if not parent else parent.rstrip("\\") + "\\" + child
 
@@ -148,11 +156,7 @@ class _Probe:
 
     def _fresh_fact(self, name: str, max_age: float) -> dict | None:
         """A fact of the host's cache file written less than ``max_age`` seconds ago, or None."""
-        fact = self.host.log_cache.host_fact(name)
-        try:
-            return fact if 0 <= time.time() - float(fact["at"]) < max_age else None
-        except (KeyError, TypeError, ValueError):
-            return None
+        return fresh(self.host.log_cache.host_fact(name), max_age)
 
     def _fresh_activator(self, address: str | None) -> dict | None:
         fact = self._fresh_fact(ACTIVATOR_FACT, ACTIVATOR_MAX_AGE_S)
@@ -254,13 +258,12 @@ class _Probe:
 
     def known_dll(self, path: str, info) -> dict | None:
         """The sha256 and version an earlier probe read from this very file (same size and times), or None."""
-        kept = (self.host.log_cache.host_fact(DLL_FACT) or {}).get(path.lower())
+        kept = fresh((self.host.log_cache.host_fact(DLL_FACT) or {}).get(path.lower()), DLL_MAX_AGE_S)
         try:
-            fresh = 0 <= time.time() - float(kept["at"]) < DLL_MAX_AGE_S
             same = kept["size"] == info.size and list(kept["stamps"]) == list(info.stamps)
         except (KeyError, TypeError, ValueError):
             return None
-        return kept if fresh and same and any(info.stamps) else None
+        return kept if same and any(info.stamps) else None
 
     def keep_dll(self, path: str, info, entry: dict) -> None:
         if not any(info.stamps):         # a server that reports no times: nothing to recognise the file by
