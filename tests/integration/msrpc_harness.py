@@ -72,6 +72,15 @@ def transport(lab, name: str, tmp_path: Path, check_mode=False, wmi_addresses=No
     return result
 
 
+def probed(lab, name: str, tmp_path: Path, **overrides) -> dict:
+    """One facts probe of ``name`` on a new transport, closed afterwards (a new Ansible task's probe)."""
+    host = transport(lab, name, tmp_path, **overrides)
+    try:
+        return host.probe(probe_parameters())
+    finally:
+        host.close()
+
+
 def probe_parameters() -> dict:
     from ansible_collections.sms.remediation.plugins.module_utils import sms20
     return sms20.probe_parameters(sms20.merge_overrides(None))

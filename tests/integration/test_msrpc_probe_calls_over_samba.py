@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from impacket.dcerpc.v5 import rpcrt
 
-from msrpc_harness import probe_parameters, samba_site, transport
+from msrpc_harness import probe_parameters, probed, samba_site
 from smslab.state import HostState
 
 SITE = "sms610"
@@ -37,11 +37,7 @@ def recorded_probe(lab, tmp_path, wmi, monkeypatch, decoded=None):
         return bind(dce, uuid, alter, *args, **kwargs)
     monkeypatch.setattr(rpcrt.DCERPC_v5, "request", requesting)
     monkeypatch.setattr(rpcrt.DCERPC_v5, "bind", binding)
-    host = transport(lab, SITE, tmp_path, wmi_addresses=wmi)
-    try:
-        answer = host.probe(probe_parameters())
-    finally:
-        host.close()
+    answer = probed(lab, SITE, tmp_path, wmi_addresses=wmi)
     return answer, calls, binds
 
 

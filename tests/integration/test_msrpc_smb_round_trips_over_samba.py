@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from impacket import nmb
 
-from msrpc_harness import probe_parameters, samba_site, transport
+from msrpc_harness import probed, samba_site
 
 SITE = "sms610"
 TREE_CONNECT_ANDX, TREE_DISCONNECT, LOGOFF_ANDX, TRANSACTION = 0x75, 0x71, 0x74, 0x25
@@ -38,11 +38,7 @@ def recorded(lab, tmp_path, wmi, monkeypatch) -> tuple[dict, list[int], list[str
             sent.append(data[4])
         return send(session, data, *args, **kwargs)
     monkeypatch.setattr(nmb.NetBIOSTCPSession, "send_packet", sending)
-    host = transport(lab, SITE, tmp_path, wmi_addresses=wmi)
-    try:
-        answer = host.probe(probe_parameters())
-    finally:
-        host.close()
+    answer = probed(lab, SITE, tmp_path, wmi_addresses=wmi)
     monkeypatch.undo()
     # impacket's packet classes build one request per pipe (the raw path's template), not one per call
     assert sent.count(TRANSACTION) > 2 * len(built) and len(built) <= 3, (sent.count(TRANSACTION), built)
